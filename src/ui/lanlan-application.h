@@ -1,0 +1,22 @@
+/* lanlan-application.h — the app: one window per character
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "lanlan-character-store.h"
+#include "lanlan-window.h"
+
+G_BEGIN_DECLS
+
+#define LANLAN_TYPE_APPLICATION (lanlan_application_get_type ())
+G_DECLARE_FINAL_TYPE (LanlanApplication, lanlan_application, LANLAN, APPLICATION, AdwApplication)
+
+LanlanApplication    *lanlan_application_new             (void);
+LanlanCharacterStore *lanlan_application_get_store       (LanlanApplication *self);
+LanlanWindow         *lanlan_application_open_character  (LanlanApplication *self,
+                                                          LanlanCharacter   *character);
+
+G_END_DECLS
