@@ -33,6 +33,11 @@ struct _LanlanCharacterStore
 
 static void list_model_iface_init (GListModelInterface *iface);
 
+static gboolean parse_characters (const char  *contents,
+                                  gsize        length,
+                                  GPtrArray   *out,
+                                  GError     **error);
+
 G_DEFINE_FINAL_TYPE_WITH_CODE (LanlanCharacterStore, lanlan_character_store, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
 
@@ -250,6 +255,28 @@ make_default_character (void)
   lanlan_character_set_model (c, "gpt-realtime");
   lanlan_character_set_voice (c, "marin");
   return c;
+}
+
+/**
+ * lanlan_character_store_parse:
+ * @contents: the bytes of a characters.json
+ * @length: their length
+ *
+ * Parses a config without touching any store or file.
+ *
+ * Returns: (transfer full): the characters, or %NULL with @error set.
+ */
+GPtrArray *
+lanlan_character_store_parse (const char  *contents,
+                              gsize        length,
+                              GError     **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (!parse_characters (contents, length, out, error))
+    return NULL;
+
+  return g_steal_pointer (&out);
 }
 
 static gboolean

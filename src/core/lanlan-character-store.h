@@ -15,6 +15,9 @@ G_DECLARE_FINAL_TYPE (LanlanCharacterStore, lanlan_character_store, LANLAN, CHAR
 
 LanlanCharacterStore *lanlan_character_store_new           (GFile                *file);
 LanlanCharacterStore *lanlan_character_store_new_default   (void);
+GPtrArray            *lanlan_character_store_parse         (const char           *contents,
+                                                            gsize                 length,
+                                                            GError              **error);
 GFile                *lanlan_character_store_get_file      (LanlanCharacterStore *self);
 gboolean              lanlan_character_store_load          (LanlanCharacterStore *self,
                                                             GError              **error);
