@@ -1,6 +1,181 @@
-/* lanlan-provider.c — placeholder until this concern lands
+/* lanlan-provider.c — what each realtime service expects
+ *
+ * Every service speaks a dialect of the OpenAI Realtime protocol. The
+ * differences that matter to us (endpoint, event names, session shape,
+ * microphone rate, voices) are plain data in one static table, so adding a
+ * service is one entry and nothing else branches on a provider's name.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
-#include <glib.h>
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "lanlan-provider.h"
+#include "lanlan-realtime-events.h"
+
+static const char * const openai_voices[] = {
+  "marin", "cedar", "alloy", "ash", "ballad", "coral", "echo", "sage",
+  "shimmer", "verse", NULL
+};
+static const char * const qwen_voices[] = {
+  "Cherry", "Chelsie", "Ethan", "Serena", NULL
+};
+static const char * const glm_voices[] = {
+  "tongtong", "female-tianmei", "male-qn-daxuesheng", "male-qn-jingying",
+  "lovely_girl", "female-shaonv", NULL
+};
+static const char * const stepfun_voices[] = {
+  "qingchunshaonv", "wenrounansheng", "elegantgentle-female",
+  "livelybreezy-female", NULL
+};
+static const char * const no_voices[] = { NULL };
+
+static const LanlanProvider providers[] = {
+  {
+    .id = "openai", .display_name = "OpenAI",
+    .url = "wss://api.openai.com/v1/realtime", .model_in_query = TRUE,
+    .default_model = "gpt-realtime", .voices = openai_voices,
+    .input_rate = 24000, .output_rate = 24000,
+    .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
+    .transcription_model = "gpt-4o-mini-transcribe",
+  },
+  {
+    .id = "qwen", .display_name = "Qwen-Omni",
+    .url = "wss://dashscope.aliyuncs.com/api-ws/v1/realtime", .model_in_query = TRUE,
+    .default_model = "qwen3-omni-flash-realtime", .voices = qwen_voices,
+    .input_rate = 16000, .output_rate = 24000,
+    .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
+    .beta_output_format = "pcm24", .transcription_model = "gummy-realtime-v1",
+  },
+  {
+    .id = "glm", .display_name = "GLM",
+    .url = "wss://open.bigmodel.cn/api/paas/v4/realtime", .model_in_query = FALSE,
+    .default_model = "glm-realtime", .voices = glm_voices,
+    .input_rate = 16000, .output_rate = 24000,
+    .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
+    .beta_output_format = "pcm16",
+  },
+  {
+    .id = "stepfun", .display_name = "StepFun",
+    .url = "wss://api.stepfun.com/v1/realtime", .model_in_query = TRUE,
+    .default_model = "step-audio-2", .voices = stepfun_voices,
+    .input_rate = 24000, .output_rate = 24000,
+    .dialect = LANLAN_REALTIME_DIALECT_BETA,
+    .beta_output_format = "pcm16",
+  },
+  {
+    /* Any OpenAI-compatible server at the character's base-url. */
+    .id = "custom", .display_name = N_("Custom (OpenAI GA)"),
+    .model_in_query = TRUE, .default_model = "gpt-realtime",
+    .voices = openai_voices, .input_rate = 24000, .output_rate = 24000,
+    .dialect = LANLAN_REALTIME_DIALECT_GA,
+  },
+  {
+    .id = "custom-beta", .display_name = N_("Custom (beta protocol)"),
+    .model_in_query = TRUE, .default_model = "",
+    .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
+    .dialect = LANLAN_REALTIME_DIALECT_BETA,
+    .beta_output_format = "pcm16",
+  },
+  {
+    /* A model that only writes text; the TTS worker speaks for it. */
+    .id = "custom-text", .display_name = N_("Custom (text only, local speech)"),
+    .model_in_query = TRUE, .default_model = "",
+    .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
+    .text_only = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
+  },
+};
+
+const LanlanProvider *
+lanlan_provider_lookup (const char *id)
+{
+  if (id == NULL || *id == '\0')
+    return lanlan_provider_get_default ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (providers); i++)
+    if (g_ascii_strcasecmp (providers[i].id, id) == 0)
+      return &providers[i];
+
+  return NULL;
+}
+
+const LanlanProvider *
+lanlan_provider_get_default (void)
+{
+  return &providers[0];
+}
+
+const LanlanProvider **
+lanlan_provider_list (guint *n_providers)
+{
+  static const LanlanProvider *list[G_N_ELEMENTS (providers) + 1];
+
+  for (guint i = 0; i < G_N_ELEMENTS (providers); i++)
+    list[i] = &providers[i];
+  if (n_providers != NULL)
+    *n_providers = G_N_ELEMENTS (providers);
+  return list;
+}
+
+const char *
+lanlan_provider_get_default_voice (const LanlanProvider *provider)
+{
+  g_return_val_if_fail (provider != NULL, NULL);
+  return provider->voices[0];
+}
+
+/**
+ * lanlan_provider_build_url:
+ * @base_url: (nullable): overrides the provider's endpoint; required for
+ *   the custom providers
+ * @model: (nullable): empty or %NULL means the provider's default
+ *
+ * Returns: (transfer full): the WebSocket URL to connect to
+ */
+char *
+lanlan_provider_build_url (const LanlanProvider  *provider,
+                           const char            *base_url,
+                           const char            *model,
+                           GError               **error)
+{
+  const char *endpoint;
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  g_return_val_if_fail (provider != NULL, NULL);
+
+  endpoint = (base_url != NULL && *base_url != '\0') ? base_url : provider->url;
+  if (endpoint == NULL)
+    {
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("The service “%s” needs a server address"),
+                   provider->display_name);
+      return NULL;
+    }
+
+  uri = g_uri_parse (endpoint, G_URI_FLAGS_ENCODED, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (scheme == NULL || (g_ascii_strcasecmp (scheme, "ws") != 0 &&
+                         g_ascii_strcasecmp (scheme, "wss") != 0))
+    {
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("“%s” is not a WebSocket address (ws:// or wss://)"),
+                   endpoint);
+      return NULL;
+    }
+
+  if (model == NULL || *model == '\0')
+    model = provider->default_model;
+
+  if (provider->model_in_query && model != NULL && *model != '\0' &&
+      (g_uri_get_query (uri) == NULL || strstr (g_uri_get_query (uri), "model=") == NULL))
+    {
+      g_autofree char *escaped = g_uri_escape_string (model, NULL, FALSE);
+      return g_strdup_printf ("%s%cmodel=%s", endpoint,
+                              g_uri_get_query (uri) != NULL ? '&' : '?', escaped);
+    }
+
+  return g_strdup (endpoint);
+}

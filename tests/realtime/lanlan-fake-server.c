@@ -1,0 +1,806 @@
+/* lanlan-fake-server.c — a scripted realtime server on 127.0.0.1 for tests
+ *
+ * A SoupServer with a WebSocket handler, running on its own thread and
+ * GMainContext so that the code under test can block its own loop without
+ * stalling the server. It plays the provider's side of the protocol from a
+ * small script (GA or beta names, errors, stalls, drops, expiry) and keeps
+ * everything a test wants to check: the events received, the microphone
+ * samples received in order, the priming items, the truncate point.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "lanlan-fake-server.h"
+
+typedef struct {
+  FakeServer              *server;
+  guint                    index;
+  SoupWebsocketConnection *ws;
+  FakeScript               script;
+  GPtrArray               *received;
+  GPtrArray               *items;
+  GArray                  *samples;
+  GArray                  *delta_times;
+  gint                     truncate_ms;
+  char                    *auth;
+  gboolean                 closed;
+  guint                    n_responses;
+  GSource                  *stream;
+  guint                    next_delta;
+  guint                    sample_counter;
+  char                    *response_id;
+  char                    *item_id;
+  GString                 *transcript;
+} FakeConn;
+
+struct _FakeServer
+{
+  GMutex        lock;
+  GThread      *thread;
+  GMainContext *context;
+  GMainLoop    *loop;
+  SoupServer   *soup;
+  guint         port;
+  GPtrArray    *conns;
+  GHashTable   *scripts;
+  FakeScript    default_script;
+  char         *expected_key;
+  GCond         ready_cond;
+  gboolean      ready;
+};
+
+static void
+conn_free (FakeConn *conn)
+{
+  if (conn->stream != NULL)
+    {
+      g_source_destroy (conn->stream);
+      g_source_unref (conn->stream);
+    }
+  if (conn->ws != NULL)
+    g_signal_handlers_disconnect_by_data (conn->ws, conn);
+  g_clear_object (&conn->ws);
+  g_ptr_array_unref (conn->received);
+  g_ptr_array_unref (conn->items);
+  g_array_unref (conn->samples);
+  g_array_unref (conn->delta_times);
+  g_free (conn->auth);
+  g_free (conn->response_id);
+  g_free (conn->item_id);
+  g_string_free (conn->transcript, TRUE);
+  g_free (conn);
+}
+
+static void
+conn_send (FakeConn   *conn,
+           const char *json)
+{
+  if (conn->ws != NULL &&
+      soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text (conn->ws, json);
+}
+
+static const char *
+name (FakeConn   *conn,
+      const char *ga,
+      const char *beta)
+{
+  return conn->script.beta ? beta : ga;
+}
+
+static void
+send_response_done (FakeConn   *conn,
+                    const char *status)
+{
+  g_autofree char *json = g_strdup_printf (
+    "{\"type\":\"response.done\",\"response\":{\"id\":\"%s\",\"status\":\"%s\"}}",
+    conn->response_id, status);
+
+  conn_send (conn, json);
+  g_clear_pointer (&conn->response_id, g_free);
+}
+
+static void
+stop_stream (FakeConn *conn)
+{
+  if (conn->stream != NULL)
+    {
+      g_source_destroy (conn->stream);
+      g_clear_pointer (&conn->stream, g_source_unref);
+    }
+}
+
+static void
+drop_connection (FakeConn *conn)
+{
+  GIOStream *io;
+
+  stop_stream (conn);
+  if (conn->ws == NULL)
+    return;
+  io = soup_websocket_connection_get_io_stream (conn->ws);
+  g_io_stream_close (io, NULL, NULL);
+}
+
+/* One step of an answer: a delta, or the end. */
+static gboolean
+stream_step (gpointer user_data)
+{
+  FakeConn *conn = user_data;
+  FakeScript *s = &conn->script;
+
+  while (conn->next_delta < s->n_deltas)
+    {
+      g_autofree gint16 *pcm = g_new (gint16, s->samples_per_delta);
+      g_autofree char *b64 = NULL;
+      g_autofree char *json = NULL;
+      g_autofree char *word = NULL;
+      gint64 now;
+
+      if (s->on_response == FAKE_RESPONSE_DROP && conn->next_delta == s->n_deltas / 2)
+        {
+          conn->stream = NULL;
+          drop_connection (conn);
+          return G_SOURCE_REMOVE;
+        }
+
+      for (guint i = 0; i < s->samples_per_delta; i++)
+        pcm[i] = (gint16) (conn->next_delta % 30000 + 1);
+      b64 = g_base64_encode ((const guchar *) pcm, s->samples_per_delta * 2);
+      json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
+                              "\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}",
+                              name (conn, "response.output_audio.delta", "response.audio.delta"),
+                              conn->response_id, conn->item_id, b64);
+      now = g_get_monotonic_time ();
+      conn_send (conn, json);
+      g_mutex_lock (&conn->server->lock);
+      g_array_append_val (conn->delta_times, now);
+      g_mutex_unlock (&conn->server->lock);
+
+      word = g_strdup_printf ("w%u ", conn->next_delta);
+      g_string_append (conn->transcript, word);
+      g_free (json);
+      json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
+                              "\"content_index\":0,\"delta\":\"%s\"}",
+                              name (conn, "response.output_audio_transcript.delta",
+                                    "response.audio_transcript.delta"),
+                              conn->response_id, conn->item_id, word);
+      conn_send (conn, json);
+      conn->next_delta++;
+
+      if (s->delta_interval_ms > 0)
+        return G_SOURCE_CONTINUE;
+    }
+
+  {
+    g_autofree char *done = g_strdup_printf (
+      "{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\",\"content_index\":0}",
+      name (conn, "response.output_audio.done", "response.audio.done"),
+      conn->response_id, conn->item_id);
+    g_autofree char *tdone = g_strdup_printf (
+      "{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\",\"content_index\":0,"
+      "\"transcript\":\"%s\"}",
+      name (conn, "response.output_audio_transcript.done", "response.audio_transcript.done"),
+      conn->response_id, conn->item_id, conn->transcript->str);
+
+    conn_send (conn, done);
+    conn_send (conn, tdone);
+    send_response_done (conn, "completed");
+  }
+
+  g_clear_pointer (&conn->stream, g_source_unref);
+  if (s->on_response == FAKE_RESPONSE_EXPIRE && conn->ws != NULL)
+    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                     "session expired");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_response (FakeConn *conn)
+{
+  g_autofree char *created = NULL;
+  g_autofree char *added = NULL;
+
+  switch (conn->script.on_response)
+    {
+    case FAKE_RESPONSE_STALL:
+      return;
+    case FAKE_RESPONSE_ERROR:
+      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"server_error\","
+                       "\"code\":\"internal\",\"message\":\"The model is overloaded\"}}");
+      return;
+    default:
+      break;
+    }
+
+  if (conn->response_id != NULL)
+    {
+      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                       "\"code\":\"conversation_already_has_active_response\","
+                       "\"message\":\"busy\"}}");
+      return;
+    }
+
+  conn->n_responses++;
+  conn->response_id = g_strdup_printf ("resp_%u_%u", conn->index, conn->n_responses);
+  g_free (conn->item_id);
+  conn->item_id = g_strdup_printf ("item_%u_%u", conn->index, conn->n_responses);
+  conn->next_delta = 0;
+  g_string_truncate (conn->transcript, 0);
+
+  created = g_strdup_printf ("{\"type\":\"response.created\",\"response\":{\"id\":\"%s\","
+                             "\"status\":\"in_progress\"}}", conn->response_id);
+  added = g_strdup_printf ("{\"type\":\"response.output_item.added\",\"response_id\":\"%s\","
+                           "\"output_index\":0,\"item\":{\"id\":\"%s\",\"type\":\"message\","
+                           "\"role\":\"assistant\"}}", conn->response_id, conn->item_id);
+  conn_send (conn, created);
+  conn_send (conn, added);
+
+  if (conn->script.delta_interval_ms > 0)
+    conn->stream = g_timeout_source_new (conn->script.delta_interval_ms);
+  else
+    conn->stream = g_idle_source_new ();
+  g_source_set_callback (conn->stream, stream_step, conn, NULL);
+  g_source_attach (conn->stream, conn->server->context);
+}
+
+static gboolean
+send_session_updated (gpointer user_data)
+{
+  FakeConn *conn = user_data;
+
+  conn_send (conn, "{\"type\":\"session.updated\",\"session\":{\"id\":\"sess_1\"}}");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_event (FakeConn   *conn,
+              const char *text,
+              gsize       len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+  const char *type;
+
+  if (!json_parser_load_from_data (parser, text, len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                       "\"message\":\"bad json\"}}");
+      return;
+    }
+  object = json_node_get_object (json_parser_get_root (parser));
+  type = json_object_get_string_member_with_default (object, "type", "");
+
+  g_mutex_lock (&conn->server->lock);
+  g_ptr_array_add (conn->received, g_strndup (text, len));
+  g_mutex_unlock (&conn->server->lock);
+
+  if (g_str_equal (type, "session.update"))
+    {
+      if (conn->script.reject_session)
+        conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                         "\"code\":\"invalid_value\",\"message\":\"Unknown voice\"}}");
+      else if (conn->script.session_delay_ms > 0)
+        {
+          GSource *source = g_timeout_source_new (conn->script.session_delay_ms);
+          g_source_set_callback (source, send_session_updated, conn, NULL);
+          g_source_attach (source, conn->server->context);
+          g_source_unref (source);
+        }
+      else
+        send_session_updated (conn);
+    }
+  else if (g_str_equal (type, "input_audio_buffer.append"))
+    {
+      const char *b64 = json_object_get_string_member_with_default (object, "audio", "");
+      gsize n_bytes;
+      g_autofree guchar *pcm = g_base64_decode (b64, &n_bytes);
+
+      g_mutex_lock (&conn->server->lock);
+      g_array_append_vals (conn->samples, pcm, n_bytes / 2);
+      g_mutex_unlock (&conn->server->lock);
+    }
+  else if (g_str_equal (type, "input_audio_buffer.commit"))
+    {
+      conn_send (conn, "{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"user_item\"}");
+      if (conn->script.respond_on_commit)
+        start_response (conn);
+    }
+  else if (g_str_equal (type, "conversation.item.create"))
+    {
+      JsonObject *item = json_object_get_object_member (object, "item");
+      const char *role = item ? json_object_get_string_member_with_default (item, "role", "?") : "?";
+      JsonArray *content = item && json_object_has_member (item, "content") ?
+                           json_object_get_array_member (item, "content") : NULL;
+      JsonObject *part = content && json_array_get_length (content) > 0 ?
+                         json_array_get_object_element (content, 0) : NULL;
+      const char *t = part ? json_object_get_string_member_with_default (part, "text", "") : "";
+      g_autofree char *ack = g_strdup_printf (
+        "{\"type\":\"%s\",\"item\":{\"id\":\"it_%u\",\"role\":\"%s\"}}",
+        name (conn, "conversation.item.added", "conversation.item.created"),
+        conn->items->len, role);
+
+      g_mutex_lock (&conn->server->lock);
+      g_ptr_array_add (conn->items, g_strdup_printf ("%s:%s", role, t));
+      g_mutex_unlock (&conn->server->lock);
+      conn_send (conn, ack);
+    }
+  else if (g_str_equal (type, "response.create"))
+    start_response (conn);
+  else if (g_str_equal (type, "response.cancel"))
+    {
+      if (conn->response_id != NULL)
+        {
+          stop_stream (conn);
+          send_response_done (conn, "cancelled");
+        }
+    }
+  else if (g_str_equal (type, "conversation.item.truncate"))
+    {
+      g_mutex_lock (&conn->server->lock);
+      conn->truncate_ms = (gint) json_object_get_int_member_with_default (object, "audio_end_ms", -2);
+      g_mutex_unlock (&conn->server->lock);
+      conn_send (conn, "{\"type\":\"conversation.item.truncated\"}");
+    }
+}
+
+static void
+on_message (SoupWebsocketConnection *ws,
+            gint                     type,
+            GBytes                  *message,
+            gpointer                 user_data)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+
+  handle_event (user_data, data, len);
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws,
+           gpointer                 user_data)
+{
+  FakeConn *conn = user_data;
+
+  stop_stream (conn);
+  g_mutex_lock (&conn->server->lock);
+  conn->closed = TRUE;
+  g_mutex_unlock (&conn->server->lock);
+}
+
+static const FakeScript *
+script_for (FakeServer *server,
+            guint       index)
+{
+  FakeScript *s = g_hash_table_lookup (server->scripts, GUINT_TO_POINTER (index + 1));
+  return s ? s : &server->default_script;
+}
+
+static void
+websocket_cb (SoupServer              *soup,
+              SoupServerMessage       *msg,
+              const char              *path,
+              SoupWebsocketConnection *ws,
+              gpointer                 user_data)
+{
+  FakeServer *server = user_data;
+  FakeConn *conn = g_new0 (FakeConn, 1);
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Authorization");
+  gboolean auth_ok;
+
+  conn->server = server;
+  conn->ws = g_object_ref (ws);
+  conn->received = g_ptr_array_new_with_free_func (g_free);
+  conn->items = g_ptr_array_new_with_free_func (g_free);
+  conn->samples = g_array_new (FALSE, FALSE, sizeof (gint16));
+  conn->delta_times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  conn->truncate_ms = -1;
+  conn->transcript = g_string_new (NULL);
+  conn->auth = g_strdup (auth);
+
+  g_mutex_lock (&server->lock);
+  conn->index = server->conns->len;
+  conn->script = *script_for (server, conn->index);
+  g_ptr_array_add (server->conns, conn);
+  auth_ok = server->expected_key == NULL ||
+            (auth != NULL && g_str_has_prefix (auth, "Bearer ") &&
+             g_str_equal (auth + 7, server->expected_key));
+  g_mutex_unlock (&server->lock);
+
+  soup_websocket_connection_set_max_incoming_payload_size (ws, 32 * 1024 * 1024);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+
+  if (!auth_ok)
+    {
+      soup_websocket_connection_close (ws, 1008, "invalid api key");
+      return;
+    }
+
+  if (conn->script.garbage_first)
+    {
+      conn_send (conn, "{\"type\":\"session.created\", this is not json");
+      conn_send (conn, "{\"type\":\"response.brand_new_event\",\"x\":1}");
+      conn_send (conn, "[1,2,3]");
+    }
+  conn_send (conn, "{\"type\":\"session.created\",\"session\":{\"id\":\"sess_1\"}}");
+}
+
+static void
+unauthorized_cb (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
+}
+
+static gpointer
+server_thread (gpointer data)
+{
+  FakeServer *server = data;
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  g_main_context_push_thread_default (server->context);
+  server->soup = soup_server_new ("server-header", "lanlan-fake", NULL);
+  soup_server_add_websocket_handler (server->soup, "/v1/realtime", NULL, NULL,
+                                     websocket_cb, server, NULL);
+  soup_server_add_handler (server->soup, "/unauthorized", unauthorized_cb, server, NULL);
+  if (!soup_server_listen_local (server->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+    g_error ("fake server: %s", error->message);
+  uris = soup_server_get_uris (server->soup);
+  server->port = g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_mutex_lock (&server->lock);
+  server->ready = TRUE;
+  g_cond_signal (&server->ready_cond);
+  g_mutex_unlock (&server->lock);
+
+  g_main_loop_run (server->loop);
+
+  g_ptr_array_set_size (server->conns, 0);
+  soup_server_disconnect (server->soup);
+  g_clear_object (&server->soup);
+  while (g_main_context_iteration (server->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (server->context);
+  return NULL;
+}
+
+FakeServer *
+fake_server_new (void)
+{
+  FakeServer *server = g_new0 (FakeServer, 1);
+
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->ready_cond);
+  server->context = g_main_context_new ();
+  server->loop = g_main_loop_new (server->context, FALSE);
+  server->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) conn_free);
+  server->scripts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  server->default_script = (FakeScript) { .n_deltas = 10, .samples_per_delta = 480 };
+  server->thread = g_thread_new ("fake-realtime-server", server_thread, server);
+
+  g_mutex_lock (&server->lock);
+  while (!server->ready)
+    g_cond_wait (&server->ready_cond, &server->lock);
+  g_mutex_unlock (&server->lock);
+  return server;
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+fake_server_free (FakeServer *server)
+{
+  g_main_context_invoke (server->context, quit_cb, server->loop);
+  g_thread_join (server->thread);
+  g_ptr_array_unref (server->conns);
+  g_hash_table_unref (server->scripts);
+  g_main_loop_unref (server->loop);
+  g_main_context_unref (server->context);
+  g_free (server->expected_key);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->ready_cond);
+  g_free (server);
+}
+
+char *
+fake_server_get_url (FakeServer *server,
+                     const char *path)
+{
+  return g_strdup_printf ("ws://127.0.0.1:%u%s", server->port,
+                          path ? path : "/v1/realtime");
+}
+
+void
+fake_server_set_script (FakeServer       *server,
+                        guint             index,
+                        const FakeScript *script)
+{
+  g_mutex_lock (&server->lock);
+  g_hash_table_insert (server->scripts, GUINT_TO_POINTER (index + 1),
+                       g_memdup2 (script, sizeof *script));
+  g_mutex_unlock (&server->lock);
+}
+
+void
+fake_server_set_default_script (FakeServer       *server,
+                                const FakeScript *script)
+{
+  g_mutex_lock (&server->lock);
+  server->default_script = *script;
+  g_mutex_unlock (&server->lock);
+}
+
+void
+fake_server_set_expected_key (FakeServer *server,
+                              const char *key)
+{
+  g_mutex_lock (&server->lock);
+  g_free (server->expected_key);
+  server->expected_key = g_strdup (key);
+  g_mutex_unlock (&server->lock);
+}
+
+guint
+fake_server_get_n_connections (FakeServer *server)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = server->conns->len;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+static FakeConn *
+get_conn (FakeServer *server,
+          guint       index)
+{
+  return index < server->conns->len ? g_ptr_array_index (server->conns, index) : NULL;
+}
+
+guint
+fake_server_count_type (FakeServer *server,
+                        guint       index,
+                        const char *type)
+{
+  g_autofree char *needle = g_strdup_printf ("\"type\":\"%s\"", type);
+  guint n = 0;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  for (guint i = 0; conn != NULL && i < conn->received->len; i++)
+    if (strstr (g_ptr_array_index (conn->received, i), needle) != NULL)
+      n++;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+static GPtrArray *
+dup_strv (GPtrArray *array)
+{
+  GPtrArray *copy = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; array != NULL && i < array->len; i++)
+    g_ptr_array_add (copy, g_strdup (g_ptr_array_index (array, i)));
+  return copy;
+}
+
+GPtrArray *
+fake_server_dup_received (FakeServer *server,
+                          guint       index)
+{
+  GPtrArray *ret;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  ret = dup_strv (conn ? conn->received : NULL);
+  g_mutex_unlock (&server->lock);
+  return ret;
+}
+
+GPtrArray *
+fake_server_dup_items (FakeServer *server,
+                       guint       index)
+{
+  GPtrArray *ret;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  ret = dup_strv (conn ? conn->items : NULL);
+  g_mutex_unlock (&server->lock);
+  return ret;
+}
+
+static GArray *
+dup_array (GArray *array,
+           guint   elt_size)
+{
+  GArray *copy = g_array_new (FALSE, FALSE, elt_size);
+
+  if (array != NULL)
+    g_array_append_vals (copy, array->data, array->len);
+  return copy;
+}
+
+GArray *
+fake_server_dup_samples (FakeServer *server,
+                         guint       index)
+{
+  GArray *ret;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  ret = dup_array (conn ? conn->samples : NULL, sizeof (gint16));
+  g_mutex_unlock (&server->lock);
+  return ret;
+}
+
+GArray *
+fake_server_dup_delta_times (FakeServer *server,
+                             guint       index)
+{
+  GArray *ret;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  ret = dup_array (conn ? conn->delta_times : NULL, sizeof (gint64));
+  g_mutex_unlock (&server->lock);
+  return ret;
+}
+
+gint
+fake_server_get_truncate_ms (FakeServer *server,
+                             guint       index)
+{
+  gint ms;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  ms = conn ? conn->truncate_ms : -1;
+  g_mutex_unlock (&server->lock);
+  return ms;
+}
+
+char *
+fake_server_dup_auth (FakeServer *server,
+                      guint       index)
+{
+  char *auth;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  auth = conn ? g_strdup (conn->auth) : NULL;
+  g_mutex_unlock (&server->lock);
+  return auth;
+}
+
+gboolean
+fake_server_is_closed (FakeServer *server,
+                       guint       index)
+{
+  gboolean closed;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  closed = conn ? conn->closed : FALSE;
+  g_mutex_unlock (&server->lock);
+  return closed;
+}
+
+typedef struct {
+  FakeServer *server;
+  guint       index;
+  char       *json;
+  gint        code;     /* >0: close, 0: send, -1: drop */
+} Action;
+
+static gboolean
+run_action (gpointer data)
+{
+  Action *a = data;
+  FakeConn *conn = get_conn (a->server, a->index);
+
+  if (conn != NULL)
+    {
+      if (a->code > 0 && conn->ws != NULL)
+        {
+          stop_stream (conn);
+          soup_websocket_connection_close (conn->ws, (gushort) a->code, "bye");
+        }
+      else if (a->code < 0)
+        drop_connection (conn);
+      else
+        conn_send (conn, a->json);
+    }
+  g_free (a->json);
+  g_free (a);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+post (FakeServer *server,
+      guint       index,
+      const char *json,
+      gint        code)
+{
+  Action *a = g_new0 (Action, 1);
+
+  a->server = server;
+  a->index = index;
+  a->json = g_strdup (json);
+  a->code = code;
+  g_main_context_invoke (server->context, run_action, a);
+}
+
+void
+fake_server_send (FakeServer *server,
+                  guint       index,
+                  const char *json)
+{
+  post (server, index, json, 0);
+}
+
+void
+fake_server_close (FakeServer *server,
+                   guint       index,
+                   gushort     code)
+{
+  post (server, index, NULL, code);
+}
+
+void
+fake_server_drop (FakeServer *server,
+                  guint       index)
+{
+  post (server, index, NULL, -1);
+}
+
+static gboolean
+wake (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+test_wait_until (gboolean (*cond) (gpointer),
+                 gpointer   data,
+                 guint      timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  GSource *tick = g_timeout_source_new (5);
+  gboolean ok;
+
+  g_source_set_callback (tick, wake, NULL, NULL);
+  g_source_attach (tick, g_main_context_get_thread_default ());
+  while (!(ok = cond (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  g_source_destroy (tick);
+  g_source_unref (tick);
+  return ok;
+}

@@ -1,0 +1,76 @@
+/* lanlan-fake-server.h — a scripted realtime server on 127.0.0.1 for tests
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  FAKE_RESPONSE_STREAM,   /* stream a spoken answer */
+  FAKE_RESPONSE_STALL,    /* never answer response.create */
+  FAKE_RESPONSE_ERROR,    /* answer response.create with an `error` event */
+  FAKE_RESPONSE_DROP,     /* drop the TCP connection half-way through */
+  FAKE_RESPONSE_EXPIRE,   /* finish the answer, then close with 1001 */
+} FakeResponseMode;
+
+typedef struct {
+  gboolean         beta;               /* beta event names, else GA */
+  gboolean         reject_session;     /* answer session.update with an error */
+  gboolean         garbage_first;      /* malformed JSON + an unknown event first */
+  gboolean         respond_on_commit;  /* commit → speech_stopped + a response */
+  FakeResponseMode on_response;
+  guint            n_deltas;           /* audio deltas per answer */
+  guint            samples_per_delta;
+  guint            delta_interval_ms;  /* 0: as fast as possible */
+  guint            session_delay_ms;   /* wait before session.updated */
+} FakeScript;
+
+typedef struct _FakeServer FakeServer;
+
+FakeServer *fake_server_new               (void);
+void        fake_server_free              (FakeServer       *server);
+char       *fake_server_get_url           (FakeServer       *server,
+                                           const char       *path);
+void        fake_server_set_script        (FakeServer       *server,
+                                           guint             index,
+                                           const FakeScript *script);
+void        fake_server_set_default_script (FakeServer      *server,
+                                           const FakeScript *script);
+void        fake_server_set_expected_key  (FakeServer       *server,
+                                           const char       *key);
+guint       fake_server_get_n_connections (FakeServer       *server);
+guint       fake_server_count_type        (FakeServer       *server,
+                                           guint             index,
+                                           const char       *type);
+GPtrArray  *fake_server_dup_received      (FakeServer       *server,
+                                           guint             index);
+GPtrArray  *fake_server_dup_items         (FakeServer       *server,
+                                           guint             index);
+GArray     *fake_server_dup_samples       (FakeServer       *server,
+                                           guint             index);
+GArray     *fake_server_dup_delta_times   (FakeServer       *server,
+                                           guint             index);
+gint        fake_server_get_truncate_ms   (FakeServer       *server,
+                                           guint             index);
+char       *fake_server_dup_auth          (FakeServer       *server,
+                                           guint             index);
+gboolean    fake_server_is_closed         (FakeServer       *server,
+                                           guint             index);
+void        fake_server_send              (FakeServer       *server,
+                                           guint             index,
+                                           const char       *json);
+void        fake_server_close             (FakeServer       *server,
+                                           guint             index,
+                                           gushort           code);
+void        fake_server_drop              (FakeServer       *server,
+                                           guint             index);
+
+/* Iterates the thread-default main context until @cond is true. */
+gboolean    test_wait_until               (gboolean        (*cond) (gpointer),
+                                           gpointer          data,
+                                           guint             timeout_ms);
+
+G_END_DECLS
