@@ -1,5 +1,10 @@
 /* lanlan-application.c — the app: one window per character
  *
+ * Owns the character store and the preferences window; opens a window for
+ * every character marked open-on-start; imports character cards (from the
+ * menu, from `--import FILE`, or through the app.import-card action);
+ * shows a damaged config as a banner in the first window.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -7,16 +12,28 @@
 #include <glib/gi18n.h>
 
 #include "lanlan-application.h"
+#include "lanlan-character-card.h"
 #include "lanlan-log.h"
+#include "lanlan-preferences-window.h"
 
 struct _LanlanApplication
 {
   AdwApplication        parent_instance;
 
-  LanlanCharacterStore *store;
+  LanlanCharacterStore    *store;
+  LanlanPreferencesWindow *preferences;
+  GtkFileChooserNative    *import_chooser;
+  gboolean                 activated;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanApplication, lanlan_application, ADW_TYPE_APPLICATION)
+
+enum {
+  API_KEY_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 GResource *lanlan_get_resource (void);
 
@@ -49,6 +66,214 @@ lanlan_application_open_character (LanlanApplication *self,
   return window;
 }
 
+/**
+ * lanlan_application_close_character:
+ *
+ * Closes the window of @character, if it is open.
+ */
+void
+lanlan_application_close_character (LanlanApplication *self,
+                                    LanlanCharacter   *character)
+{
+  g_autoptr(GList) windows = NULL;
+
+  g_return_if_fail (LANLAN_IS_APPLICATION (self));
+
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
+  for (GList *l = windows; l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data) && lanlan_window_get_character (l->data) == character)
+      gtk_window_destroy (GTK_WINDOW (l->data));
+}
+
+/**
+ * lanlan_application_api_key_changed:
+ * @provider: the provider whose key was stored or removed
+ *
+ * Tells every window (through #LanlanApplication::api-key-changed) to look
+ * its key up again.
+ */
+void
+lanlan_application_api_key_changed (LanlanApplication *self,
+                                    const char        *provider)
+{
+  g_return_if_fail (LANLAN_IS_APPLICATION (self));
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data) &&
+        g_strcmp0 (lanlan_character_get_provider (lanlan_window_get_character (l->data)), provider) == 0)
+      lanlan_window_recheck_api_key (l->data);
+
+  g_signal_emit (self, signals[API_KEY_CHANGED], 0, provider);
+}
+
+static LanlanWindow *
+any_character_window (LanlanApplication *self)
+{
+  GtkWindow *active = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (LANLAN_IS_WINDOW (active))
+    return LANLAN_WINDOW (active);
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      return l->data;
+
+  return NULL;
+}
+
+static void
+report_error (LanlanApplication *self,
+              const char        *message)
+{
+  LanlanWindow *window = any_character_window (self);
+
+  if (self->preferences != NULL && gtk_widget_get_visible (GTK_WIDGET (self->preferences)))
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self->preferences),
+                                      adw_toast_new (message));
+  else if (window != NULL)
+    lanlan_window_show_error (window, message, NULL, NULL);
+  else
+    g_warning ("%s", message);
+}
+
+/**
+ * lanlan_application_import_card:
+ *
+ * Imports a character card file into the store and opens the character's
+ * window. On error nothing is added.
+ */
+LanlanCharacter *
+lanlan_application_import_card (LanlanApplication  *self,
+                                GFile              *file,
+                                GError            **error)
+{
+  g_autoptr(LanlanCharacter) character = NULL;
+
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  character = lanlan_character_card_load (file, NULL, error);
+  if (character == NULL)
+    return NULL;
+
+  lanlan_character_store_add (self->store, character);
+  lanlan_application_open_character (self, character);
+  return character;
+}
+
+static void
+import_card_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  LanlanApplication *self = user_data;
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (g_variant_get_string (parameter, NULL));
+  g_autoptr(GError) error = NULL;
+
+  if (lanlan_application_import_card (self, file, &error) == NULL)
+    report_error (self, error->message);
+}
+
+static void
+on_import_response (GtkNativeDialog   *chooser,
+                    int                response,
+                    LanlanApplication *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autoptr(GError) error = NULL;
+
+      if (file != NULL && lanlan_application_import_card (self, file, &error) == NULL)
+        report_error (self, error->message);
+    }
+
+  g_clear_object (&self->import_chooser);
+}
+
+static void
+import_card_dialog_action (GSimpleAction *action,
+                           GVariant      *parameter,
+                           gpointer       user_data)
+{
+  LanlanApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  g_autoptr(GtkFileFilter) cards = gtk_file_filter_new ();
+  g_autoptr(GtkFileFilter) all = gtk_file_filter_new ();
+
+  if (self->import_chooser != NULL)
+    {
+      gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->import_chooser));
+      return;
+    }
+
+  gtk_file_filter_set_name (cards, _("Character Cards"));
+  gtk_file_filter_add_mime_type (cards, "image/png");
+  gtk_file_filter_add_mime_type (cards, "application/json");
+  gtk_file_filter_add_suffix (cards, "png");
+  gtk_file_filter_add_suffix (cards, "json");
+  gtk_file_filter_set_name (all, _("All Files"));
+  gtk_file_filter_add_pattern (all, "*");
+
+  self->import_chooser = gtk_file_chooser_native_new (_("Import Character Card"), parent,
+                                                      GTK_FILE_CHOOSER_ACTION_OPEN,
+                                                      _("_Import"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->import_chooser), TRUE);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->import_chooser), cards);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->import_chooser), all);
+  g_signal_connect (self->import_chooser, "response", G_CALLBACK (on_import_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->import_chooser));
+}
+
+static LanlanPreferencesWindow *
+ensure_preferences (LanlanApplication *self)
+{
+  if (self->preferences == NULL)
+    {
+      self->preferences = lanlan_preferences_window_new (GTK_APPLICATION (self), self->store);
+      gtk_window_set_hide_on_close (GTK_WINDOW (self->preferences), FALSE);
+      g_object_add_weak_pointer (G_OBJECT (self->preferences), (gpointer *) &self->preferences);
+    }
+
+  return self->preferences;
+}
+
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       user_data)
+{
+  gtk_window_present (GTK_WINDOW (ensure_preferences (user_data)));
+}
+
+static void
+api_keys_action (GSimpleAction *action,
+                 GVariant      *parameter,
+                 gpointer       user_data)
+{
+  LanlanPreferencesWindow *prefs = ensure_preferences (user_data);
+
+  lanlan_preferences_window_show_keys (prefs);
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
+static void
+edit_character_action (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  LanlanApplication *self = user_data;
+  LanlanCharacter *c = lanlan_character_store_lookup (self->store, g_variant_get_string (parameter, NULL));
+  LanlanPreferencesWindow *prefs;
+
+  if (c == NULL)
+    return;
+
+  prefs = ensure_preferences (self);
+  lanlan_preferences_window_edit_character (prefs, c);
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
 static void
 lanlan_application_activate (GApplication *app)
 {
@@ -56,11 +281,17 @@ lanlan_application_activate (GApplication *app)
   const char *load_error;
   guint n, opened = 0;
 
-  if (gtk_application_get_active_window (GTK_APPLICATION (self)) != NULL)
+  if (self->activated)
     {
-      gtk_window_present (gtk_application_get_active_window (GTK_APPLICATION (self)));
+      LanlanWindow *window = any_character_window (self);
+
+      if (window != NULL)
+        gtk_window_present (GTK_WINDOW (window));
+      else
+        g_action_group_activate_action (G_ACTION_GROUP (self), "preferences", NULL);
       return;
     }
+  self->activated = TRUE;
 
   n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
   for (guint i = 0; i < n; i++)
@@ -77,9 +308,39 @@ lanlan_application_activate (GApplication *app)
   load_error = lanlan_character_store_get_load_error (self->store);
   if (load_error != NULL)
     {
-      LanlanWindow *window = LANLAN_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (self)));
-      lanlan_window_append_message (window, LANLAN_ROLE_SYSTEM, load_error);
+      LanlanWindow *window = any_character_window (self);
+
+      if (window != NULL)
+        lanlan_window_show_error (window, load_error, NULL, NULL);
     }
+}
+
+static int
+lanlan_application_handle_local_options (GApplication *app,
+                                         GVariantDict *options)
+{
+  g_autofree const char **files = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_variant_dict_lookup (options, "import", "^a&ay", &files) || files == NULL)
+    return -1;
+
+  if (!g_application_register (app, NULL, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (files[i]);
+      g_autofree char *path = g_file_get_path (file);
+
+      g_action_group_activate_action (G_ACTION_GROUP (app), "import-card",
+                                      g_variant_new_string (path ? path : files[i]));
+    }
+
+  return -1;
 }
 
 static void
@@ -118,6 +379,7 @@ lanlan_application_dispose (GObject *object)
   LanlanApplication *self = (LanlanApplication *)object;
 
   g_clear_object (&self->store);
+  g_clear_object (&self->import_chooser);
 
   G_OBJECT_CLASS (lanlan_application_parent_class)->dispose (object);
 }
@@ -132,6 +394,17 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
   app_class->activate = lanlan_application_activate;
   app_class->startup = lanlan_application_startup;
   app_class->shutdown = lanlan_application_shutdown;
+  app_class->handle_local_options = lanlan_application_handle_local_options;
+
+  /**
+   * LanlanApplication::api-key-changed:
+   * @provider: the provider id
+   *
+   * An API key was stored in or removed from the keyring.
+   */
+  signals[API_KEY_CHANGED] =
+    g_signal_new ("api-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   /* Referencing the resource keeps it linked in from the static library. */
   g_resources_register (lanlan_get_resource ());
@@ -186,11 +459,23 @@ lanlan_application_init (LanlanApplication *self)
 {
   static const GActionEntry app_actions[] = {
     { "new-window", new_window_action },
+    { "preferences", preferences_action },
+    { "api-keys", api_keys_action },
+    { "edit-character", edit_character_action, "s" },
+    { "import-card", import_card_action, "s" },
+    { "import-card-dialog", import_card_dialog_action },
     { "about", about_action },
     { "quit", quit_action },
   };
 
+  static const GOptionEntry options[] = {
+    { "import", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, NULL,
+      N_("Import a character card (PNG or JSON)"), N_("FILE") },
+    { NULL }
+  };
+
   self->store = lanlan_character_store_new_default ();
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);

@@ -18,5 +18,12 @@ LanlanApplication    *lanlan_application_new             (void);
 LanlanCharacterStore *lanlan_application_get_store       (LanlanApplication *self);
 LanlanWindow         *lanlan_application_open_character  (LanlanApplication *self,
                                                           LanlanCharacter   *character);
+void                  lanlan_application_close_character (LanlanApplication *self,
+                                                          LanlanCharacter   *character);
+LanlanCharacter      *lanlan_application_import_card     (LanlanApplication *self,
+                                                          GFile             *file,
+                                                          GError           **error);
+void                  lanlan_application_api_key_changed (LanlanApplication *self,
+                                                          const char        *provider);
 
 G_END_DECLS

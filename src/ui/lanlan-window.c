@@ -1,12 +1,24 @@
 /* lanlan-window.c — one character's conversation window
  *
+ * A header bar with the microphone toggle, its level meter, the session
+ * status as subtitle and a hot-swap indicator; banners for errors and for
+ * onboarding (no API key yet); the transcript of bubbles, where a
+ * character's reply grows delta by delta; and the text composer. All of it
+ * is touched only from the main thread.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
+#include "lanlan-provider.h"
+#include "lanlan-secrets.h"
 #include "lanlan-window.h"
+
+#define LEVEL_INTERVAL_MS 33
 
 struct _LanlanWindow
 {
@@ -20,6 +32,27 @@ struct _LanlanWindow
   GtkScrolledWindow    *scroller;
   GtkBox               *transcript_box;
   GtkEntry             *entry;
+  GtkLevelBar          *level_bar;
+  GtkBox               *swap_box;
+  GtkSpinner           *swap_spinner;
+  GtkLabel             *swap_label;
+  GtkRevealer          *error_revealer;
+  GtkLabel             *error_label;
+  GtkButton            *error_button;
+  GtkRevealer          *onboarding_revealer;
+  GtkLabel             *onboarding_label;
+
+  /* "role:turn_id" -> GtkLabel of a bubble still being streamed */
+  GHashTable           *streaming;
+
+  LanlanLevelFunc       level_func;
+  gpointer              level_data;
+  GDestroyNotify        level_destroy;
+  guint                 level_source;
+
+  guint                 swap_hide_source;
+  GCancellable         *cancellable;
+  gboolean              has_api_key;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -28,6 +61,7 @@ enum {
   PROP_0,
   PROP_CHARACTER,
   PROP_MICROPHONE_ACTIVE,
+  PROP_HAS_API_KEY,
   N_PROPS
 };
 
@@ -56,15 +90,13 @@ scroll_to_end (LanlanWindow *self)
   gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
 }
 
-GtkWidget *
-lanlan_window_append_message (LanlanWindow *self,
-                              LanlanRole    role,
-                              const char   *text)
+static GtkWidget *
+make_bubble (LanlanWindow *self,
+             LanlanRole    role,
+             const char   *text)
 {
   static const char * const role_classes[] = { "user", "character", "system" };
   GtkWidget *label;
-
-  g_return_val_if_fail (LANLAN_IS_WINDOW (self), NULL);
 
   label = gtk_label_new (text);
   gtk_label_set_wrap (GTK_LABEL (label), TRUE);
@@ -82,6 +114,313 @@ lanlan_window_append_message (LanlanWindow *self,
   gtk_box_append (self->transcript_box, label);
   g_idle_add_once ((GSourceOnceFunc) scroll_to_end, self);
   return label;
+}
+
+GtkWidget *
+lanlan_window_append_message (LanlanWindow *self,
+                              LanlanRole    role,
+                              const char   *text)
+{
+  g_return_val_if_fail (LANLAN_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (role <= LANLAN_ROLE_SYSTEM, NULL);
+
+  return make_bubble (self, role, text);
+}
+
+static char *
+turn_key (LanlanRole  role,
+          const char *turn_id)
+{
+  return g_strdup_printf ("%d:%s", role, turn_id ? turn_id : "");
+}
+
+/**
+ * lanlan_window_transcript_delta:
+ * @turn_id: identifies the bubble; deltas with the same role and turn
+ *   grow the same bubble
+ *
+ * Appends @delta to the bubble of (@role, @turn_id), creating it first.
+ */
+void
+lanlan_window_transcript_delta (LanlanWindow *self,
+                                LanlanRole    role,
+                                const char   *turn_id,
+                                const char   *delta)
+{
+  g_autofree char *key = NULL;
+  GtkLabel *label;
+
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+  g_return_if_fail (role <= LANLAN_ROLE_SYSTEM);
+
+  if (delta == NULL || *delta == '\0')
+    return;
+
+  key = turn_key (role, turn_id);
+  label = g_hash_table_lookup (self->streaming, key);
+  if (label == NULL)
+    {
+      label = GTK_LABEL (make_bubble (self, role, delta));
+      gtk_widget_add_css_class (GTK_WIDGET (label), "streaming");
+      g_hash_table_insert (self->streaming, g_steal_pointer (&key), label);
+    }
+  else
+    {
+      g_autofree char *text = g_strconcat (gtk_label_get_text (label), delta, NULL);
+      gtk_label_set_text (label, text);
+      g_idle_add_once ((GSourceOnceFunc) scroll_to_end, self);
+    }
+}
+
+/**
+ * lanlan_window_transcript_done:
+ * @text: (nullable): the final text, which replaces the streamed one
+ *
+ * Finalizes the bubble of (@role, @turn_id); creates it when no delta came.
+ */
+void
+lanlan_window_transcript_done (LanlanWindow *self,
+                               LanlanRole    role,
+                               const char   *turn_id,
+                               const char   *text)
+{
+  g_autofree char *key = NULL;
+  GtkLabel *label;
+
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+  g_return_if_fail (role <= LANLAN_ROLE_SYSTEM);
+
+  key = turn_key (role, turn_id);
+  label = g_hash_table_lookup (self->streaming, key);
+  if (label == NULL)
+    {
+      if (text != NULL && *text != '\0')
+        make_bubble (self, role, text);
+      return;
+    }
+
+  if (text != NULL && *text != '\0')
+    gtk_label_set_text (label, text);
+  gtk_widget_remove_css_class (GTK_WIDGET (label), "streaming");
+  g_hash_table_remove (self->streaming, key);
+}
+
+void
+lanlan_window_set_status (LanlanWindow *self,
+                          const char   *status)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+  adw_window_title_set_subtitle (self->window_title, status ? status : "");
+}
+
+const char *
+lanlan_window_get_status (LanlanWindow *self)
+{
+  g_return_val_if_fail (LANLAN_IS_WINDOW (self), NULL);
+  return adw_window_title_get_subtitle (self->window_title);
+}
+
+static void
+hide_swap_cb (gpointer user_data)
+{
+  LanlanWindow *self = user_data;
+
+  self->swap_hide_source = 0;
+  gtk_widget_set_visible (GTK_WIDGET (self->swap_box), FALSE);
+}
+
+/**
+ * lanlan_window_set_swap_status:
+ * @text: (nullable): what the hot swap is doing; %NULL hides the indicator
+ * @busy: show a spinner
+ * @hide_after_ms: when not 0, hide the indicator after this delay
+ *
+ * The small indicator in the header bar that follows a settings hot swap.
+ */
+void
+lanlan_window_set_swap_status (LanlanWindow *self,
+                               const char   *text,
+                               gboolean      busy,
+                               guint         hide_after_ms)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+
+  g_clear_handle_id (&self->swap_hide_source, g_source_remove);
+  gtk_label_set_text (self->swap_label, text ? text : "");
+  gtk_spinner_set_spinning (self->swap_spinner, busy);
+  gtk_widget_set_visible (GTK_WIDGET (self->swap_spinner), busy);
+  gtk_widget_set_visible (GTK_WIDGET (self->swap_box), text != NULL);
+
+  if (text != NULL && hide_after_ms > 0)
+    self->swap_hide_source = g_timeout_add_once (hide_after_ms, hide_swap_cb, self);
+}
+
+/**
+ * lanlan_window_show_error:
+ * @message: (nullable): user-facing text; %NULL hides the banner
+ * @button_label: (nullable): a button in the banner
+ * @action_name: (nullable): the action that button activates
+ *
+ * Shows a dismissable banner above the transcript: a damaged config, a
+ * refused key, a network failure.
+ */
+void
+lanlan_window_show_error (LanlanWindow *self,
+                          const char   *message,
+                          const char   *button_label,
+                          const char   *action_name)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+
+  if (message == NULL)
+    {
+      gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+      return;
+    }
+
+  gtk_label_set_text (self->error_label, message);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_button), button_label != NULL);
+  if (button_label != NULL)
+    {
+      gtk_button_set_label (self->error_button, button_label);
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->error_button), action_name);
+    }
+  gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+}
+
+const char *
+lanlan_window_get_error (LanlanWindow *self)
+{
+  g_return_val_if_fail (LANLAN_IS_WINDOW (self), NULL);
+
+  if (!gtk_revealer_get_reveal_child (self->error_revealer))
+    return NULL;
+  return gtk_label_get_text (self->error_label);
+}
+
+static void
+dismiss_error_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  lanlan_window_show_error (LANLAN_WINDOW (widget), NULL, NULL, NULL);
+}
+
+static gboolean
+level_tick (gpointer user_data)
+{
+  LanlanWindow *self = user_data;
+  double level = 0;
+
+  if (self->level_func != NULL)
+    level = self->level_func (self->level_data);
+
+  gtk_level_bar_set_value (self->level_bar, CLAMP (level, 0.0, 1.0));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+update_level_meter (LanlanWindow *self)
+{
+  gboolean active = gtk_toggle_button_get_active (self->mic_button) && self->level_func != NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->level_bar), active);
+  if (active && self->level_source == 0)
+    self->level_source = g_timeout_add (LEVEL_INTERVAL_MS, level_tick, self);
+  else if (!active)
+    {
+      g_clear_handle_id (&self->level_source, g_source_remove);
+      gtk_level_bar_set_value (self->level_bar, 0);
+    }
+}
+
+/**
+ * lanlan_window_set_level_func:
+ * @func: (nullable): returns the microphone level, 0…1; called on the
+ *   main thread about 30 times a second while the microphone is on
+ *
+ * Feeds the level meter next to the microphone toggle.
+ */
+void
+lanlan_window_set_level_func (LanlanWindow    *self,
+                              LanlanLevelFunc  func,
+                              gpointer         user_data,
+                              GDestroyNotify   destroy)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+
+  if (self->level_destroy != NULL)
+    self->level_destroy (self->level_data);
+
+  self->level_func = func;
+  self->level_data = user_data;
+  self->level_destroy = destroy;
+  update_level_meter (self);
+}
+
+gboolean
+lanlan_window_get_has_api_key (LanlanWindow *self)
+{
+  g_return_val_if_fail (LANLAN_IS_WINDOW (self), FALSE);
+  return self->has_api_key;
+}
+
+static void
+on_key_lookup (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(LanlanWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
+  const LanlanProvider *provider;
+  const char *provider_id;
+  gboolean has_key = key != NULL && *key != '\0';
+
+  if (key != NULL)
+    memset (key, 0, strlen (key));
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->character == NULL)
+    return;
+
+  provider_id = lanlan_character_get_provider (self->character);
+  provider = lanlan_provider_lookup (provider_id);
+
+  if (error != NULL)
+    {
+      g_autofree char *msg = g_strdup_printf (_("The keyring could not be read: %s"), error->message);
+      gtk_label_set_text (self->onboarding_label, msg);
+    }
+  else
+    {
+      g_autofree char *msg =
+        g_strdup_printf (_("No API key is set for %s. Add one to start talking with %s."),
+                         provider ? _(provider->display_name) : provider_id,
+                         lanlan_character_get_name (self->character));
+      gtk_label_set_text (self->onboarding_label, msg);
+    }
+
+  gtk_revealer_set_reveal_child (self->onboarding_revealer, !has_key);
+  if (self->has_api_key != has_key)
+    {
+      self->has_api_key = has_key;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_API_KEY]);
+    }
+}
+
+/**
+ * lanlan_window_recheck_api_key:
+ *
+ * Looks the key of the character's provider up again in the keyring, and
+ * shows or hides the onboarding banner.
+ */
+void
+lanlan_window_recheck_api_key (LanlanWindow *self)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+
+  lanlan_secrets_lookup_async (lanlan_character_get_provider (self->character),
+                               self->cancellable, on_key_lookup, g_object_ref (self));
 }
 
 void
@@ -125,6 +464,7 @@ on_mic_toggled (LanlanWindow *self)
 
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->mic_button),
                                active ? _("Mute Microphone") : _("Unmute Microphone"));
+  update_level_meter (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
 }
 
@@ -144,13 +484,26 @@ lanlan_window_constructed (GObject *object)
 
   g_signal_connect_object (self->character, "notify::name",
                            G_CALLBACK (update_title), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::provider",
+                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
   update_title (self);
+  lanlan_window_recheck_api_key (self);
 }
 
 static void
 lanlan_window_dispose (GObject *object)
 {
   LanlanWindow *self = (LanlanWindow *)object;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->level_source, g_source_remove);
+  g_clear_handle_id (&self->swap_hide_source, g_source_remove);
+  if (self->level_destroy != NULL)
+    self->level_destroy (self->level_data);
+  self->level_func = NULL;
+  self->level_destroy = NULL;
+  g_clear_pointer (&self->streaming, g_hash_table_unref);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->character);
@@ -173,6 +526,9 @@ lanlan_window_get_property (GObject    *object,
       break;
     case PROP_MICROPHONE_ACTIVE:
       g_value_set_boolean (value, lanlan_window_get_microphone_active (self));
+      break;
+    case PROP_HAS_API_KEY:
+      g_value_set_boolean (value, self->has_api_key);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -214,6 +570,9 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   properties[PROP_MICROPHONE_ACTIVE] =
     g_param_spec_boolean ("microphone-active", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HAS_API_KEY] =
+    g_param_spec_boolean ("has-api-key", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -234,11 +593,22 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, scroller);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, transcript_box);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, entry);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, level_bar);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, swap_box);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, swap_spinner);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, swap_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, error_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, error_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, error_button);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, onboarding_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, onboarding_label);
   gtk_widget_class_bind_template_callback (widget_class, on_entry_activate);
   gtk_widget_class_bind_template_callback (widget_class, on_mic_toggled);
 
   gtk_widget_class_install_action (widget_class, "win.toggle-microphone", NULL,
                                    toggle_microphone_action);
+  gtk_widget_class_install_action (widget_class, "win.dismiss-error", NULL,
+                                   dismiss_error_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.toggle-microphone", NULL);
 }
@@ -247,6 +617,9 @@ static void
 lanlan_window_init (LanlanWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->streaming = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->cancellable = g_cancellable_new ();
 }
 
 LanlanWindow *

@@ -1,0 +1,584 @@
+/* lanlan-character-editor.c — the form that adds or edits one character
+ *
+ * Shown as a subpage of the preferences window. Nothing is changed until
+ * Save: then all fields are applied to the character at once (with
+ * notifications frozen, so a running session sees one change and hot-swaps
+ * once), or, for a new character, it is added to the store and its window
+ * opens. Delete asks for confirmation first.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "lanlan-application.h"
+#include "lanlan-character-editor.h"
+#include "lanlan-provider.h"
+
+struct _LanlanCharacterEditor
+{
+  GtkBox                parent_instance;
+
+  LanlanCharacterStore *store;
+  LanlanCharacter      *character;   /* NULL: a new character */
+
+  AdwWindowTitle       *window_title;
+  AdwEntryRow          *name_row;
+  GtkTextView          *persona_view;
+  AdwComboRow          *provider_row;
+  AdwEntryRow          *base_url_row;
+  AdwEntryRow          *model_row;
+  AdwEntryRow          *voice_row;
+  GtkMenuButton        *voice_menu_button;
+  AdwComboRow          *language_row;
+  AdwComboRow          *input_mode_row;
+  GtkSwitch            *open_on_start_switch;
+  AdwPreferencesGroup  *actions_group;
+
+  GPtrArray            *language_tags;   /* parallel to language_row's model */
+};
+
+G_DEFINE_FINAL_TYPE (LanlanCharacterEditor, lanlan_character_editor, GTK_TYPE_BOX)
+
+enum {
+  PROP_0,
+  PROP_STORE,
+  PROP_CHARACTER,
+  N_PROPS
+};
+
+enum {
+  DONE,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static const struct {
+  const char *tag;
+  const char *name;
+} languages[] = {
+  { "", N_("Automatic") },
+  { "en", N_("English") },
+  { "zh-CN", N_("Chinese (Simplified)") },
+  { "zh-TW", N_("Chinese (Traditional)") },
+  { "ja", N_("Japanese") },
+  { "ko", N_("Korean") },
+  { "fr", N_("French") },
+  { "de", N_("German") },
+  { "es", N_("Spanish") },
+  { "it", N_("Italian") },
+  { "pt-BR", N_("Portuguese (Brazil)") },
+  { "ru", N_("Russian") },
+  { "uk", N_("Ukrainian") },
+  { "pl", N_("Polish") },
+  { "nl", N_("Dutch") },
+  { "tr", N_("Turkish") },
+  { "ar", N_("Arabic") },
+  { "hi", N_("Hindi") },
+  { "id", N_("Indonesian") },
+  { "vi", N_("Vietnamese") },
+  { "th", N_("Thai") },
+};
+
+static const LanlanProvider *
+selected_provider (LanlanCharacterEditor *self)
+{
+  guint n = 0;
+  const LanlanProvider **list = lanlan_provider_list (&n);
+  guint i = adw_combo_row_get_selected (self->provider_row);
+
+  return i < n ? list[i] : lanlan_provider_get_default ();
+}
+
+static void
+rebuild_voice_menu (LanlanCharacterEditor *self)
+{
+  const LanlanProvider *provider = selected_provider (self);
+  g_autoptr(GMenu) menu = g_menu_new ();
+  gboolean any = FALSE;
+
+  for (guint i = 0; provider->voices != NULL && provider->voices[i] != NULL; i++)
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (provider->voices[i], NULL);
+      g_menu_item_set_action_and_target_value (item, "editor.voice",
+                                               g_variant_new_string (provider->voices[i]));
+      g_menu_append_item (menu, item);
+      any = TRUE;
+    }
+
+  gtk_menu_button_set_menu_model (self->voice_menu_button, G_MENU_MODEL (menu));
+  gtk_widget_set_visible (GTK_WIDGET (self->voice_menu_button), any);
+}
+
+static void
+on_provider_selected (LanlanCharacterEditor *self)
+{
+  const LanlanProvider *provider = selected_provider (self);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->base_url_row), provider->url == NULL);
+  rebuild_voice_menu (self);
+
+  /* A voice of another provider would be refused: offer this one's default. */
+  if (provider->voices != NULL && provider->voices[0] != NULL)
+    {
+      const char *voice = gtk_editable_get_text (GTK_EDITABLE (self->voice_row));
+      gboolean known = FALSE;
+
+      for (guint i = 0; provider->voices[i] != NULL; i++)
+        if (g_ascii_strcasecmp (provider->voices[i], voice) == 0)
+          known = TRUE;
+      if (!known)
+        gtk_editable_set_text (GTK_EDITABLE (self->voice_row),
+                               lanlan_provider_get_default_voice (provider));
+    }
+}
+
+static void
+voice_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->voice_row), g_variant_get_string (parameter, NULL));
+}
+
+static void
+select_language (LanlanCharacterEditor *self,
+                 const char            *tag)
+{
+  GtkStringList *model = GTK_STRING_LIST (adw_combo_row_get_model (self->language_row));
+
+  for (guint i = 0; i < self->language_tags->len; i++)
+    if (g_ascii_strcasecmp (g_ptr_array_index (self->language_tags, i), tag) == 0)
+      {
+        adw_combo_row_set_selected (self->language_row, i);
+        return;
+      }
+
+  /* A tag not in the list (from a config or a card): keep it selectable. */
+  g_ptr_array_add (self->language_tags, g_strdup (tag));
+  gtk_string_list_append (model, tag);
+  adw_combo_row_set_selected (self->language_row, self->language_tags->len - 1);
+}
+
+static void
+load_fields (LanlanCharacterEditor *self)
+{
+  LanlanCharacter *c = self->character;
+  g_autoptr(LanlanCharacter) defaults = NULL;
+  const LanlanProvider *provider;
+  guint n = 0;
+  const LanlanProvider **list = lanlan_provider_list (&n);
+
+  if (c == NULL)
+    {
+      defaults = lanlan_character_new ("");
+      c = defaults;
+    }
+
+  adw_window_title_set_title (self->window_title,
+                              self->character ? _("Edit Character") : _("New Character"));
+  adw_window_title_set_subtitle (self->window_title,
+                                 self->character ? lanlan_character_get_name (c) : NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->actions_group), self->character != NULL);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->name_row), lanlan_character_get_name (c));
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->persona_view),
+                            lanlan_character_get_persona (c), -1);
+  gtk_editable_set_text (GTK_EDITABLE (self->voice_row), lanlan_character_get_voice (c));
+
+  provider = lanlan_provider_lookup (lanlan_character_get_provider (c));
+  if (provider == NULL)
+    provider = lanlan_provider_get_default ();
+  for (guint i = 0; i < n; i++)
+    if (list[i] == provider)
+      adw_combo_row_set_selected (self->provider_row, i);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), lanlan_character_get_base_url (c));
+  gtk_editable_set_text (GTK_EDITABLE (self->model_row),
+                         *lanlan_character_get_model (c) ? lanlan_character_get_model (c)
+                                                         : provider->default_model);
+  if (*lanlan_character_get_voice (c) == '\0' && lanlan_provider_get_default_voice (provider))
+    gtk_editable_set_text (GTK_EDITABLE (self->voice_row),
+                           lanlan_provider_get_default_voice (provider));
+  else
+    gtk_editable_set_text (GTK_EDITABLE (self->voice_row), lanlan_character_get_voice (c));
+
+  select_language (self, lanlan_character_get_language (c));
+  adw_combo_row_set_selected (self->input_mode_row,
+                              lanlan_character_get_input_mode (c) == LANLAN_INPUT_MODE_TEXT ? 1 : 0);
+  gtk_switch_set_active (self->open_on_start_switch, lanlan_character_get_open_on_start (c));
+
+  on_provider_selected (self);
+  /* on_provider_selected() may replace an unknown voice; keep the saved one. */
+  if (*lanlan_character_get_voice (c) != '\0')
+    gtk_editable_set_text (GTK_EDITABLE (self->voice_row), lanlan_character_get_voice (c));
+}
+
+static char *
+stripped_text (AdwEntryRow *row)
+{
+  return g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
+}
+
+/**
+ * lanlan_character_editor_save:
+ *
+ * Checks the fields and applies them. For a new character, adds it to the
+ * store. On error nothing is changed.
+ */
+gboolean
+lanlan_character_editor_save (LanlanCharacterEditor  *self,
+                              GError                **error)
+{
+  const LanlanProvider *provider = selected_provider (self);
+  g_autofree char *name = stripped_text (self->name_row);
+  g_autofree char *base_url = stripped_text (self->base_url_row);
+  g_autofree char *model = stripped_text (self->model_row);
+  g_autofree char *voice = stripped_text (self->voice_row);
+  g_autofree char *persona = NULL;
+  g_autoptr(LanlanCharacter) created = NULL;
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->persona_view);
+  GtkTextIter start, end;
+  LanlanCharacter *c;
+  guint lang = adw_combo_row_get_selected (self->language_row);
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER_EDITOR (self), FALSE);
+
+  if (*name == '\0')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The character needs a name"));
+      return FALSE;
+    }
+
+  if (provider->url == NULL)
+    {
+      g_autoptr(GError) url_error = NULL;
+      g_autofree char *url = lanlan_provider_build_url (provider, base_url, model, &url_error);
+
+      if (url == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("The base URL is not usable: %s"), url_error->message);
+          return FALSE;
+        }
+    }
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  persona = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+
+  if (self->character == NULL)
+    created = c = lanlan_character_new (name);
+  else
+    c = self->character;
+
+  g_object_freeze_notify (G_OBJECT (c));
+  lanlan_character_set_name (c, name);
+  lanlan_character_set_persona (c, persona);
+  lanlan_character_set_provider (c, provider->id);
+  lanlan_character_set_base_url (c, provider->url == NULL ? base_url : "");
+  lanlan_character_set_model (c, model);
+  lanlan_character_set_voice (c, voice);
+  if (lang < self->language_tags->len)
+    lanlan_character_set_language (c, g_ptr_array_index (self->language_tags, lang));
+  lanlan_character_set_input_mode (c, adw_combo_row_get_selected (self->input_mode_row) == 1
+                                      ? LANLAN_INPUT_MODE_TEXT : LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_open_on_start (c, gtk_switch_get_active (self->open_on_start_switch));
+  g_object_thaw_notify (G_OBJECT (c));
+
+  if (created != NULL)
+    {
+      lanlan_character_store_add (self->store, created);
+      self->character = g_object_ref (created);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHARACTER]);
+    }
+
+  return TRUE;
+}
+
+static LanlanApplication *
+get_app (LanlanCharacterEditor *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkApplication *app = root ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+
+  if (app == NULL)
+    app = GTK_APPLICATION (g_application_get_default ());
+  return LANLAN_IS_APPLICATION (app) ? LANLAN_APPLICATION (app) : NULL;
+}
+
+static void
+toast (LanlanCharacterEditor *self,
+       const char            *message)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  if (ADW_IS_PREFERENCES_WINDOW (root))
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (message));
+  else
+    g_warning ("%s", message);
+}
+
+static void
+save_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  g_autoptr(GError) error = NULL;
+  gboolean was_new = self->character == NULL;
+  LanlanApplication *app;
+
+  if (!lanlan_character_editor_save (self, &error))
+    {
+      toast (self, error->message);
+      return;
+    }
+
+  app = get_app (self);
+  if (was_new && app != NULL)
+    lanlan_application_open_character (app, self->character);
+
+  g_signal_emit (self, signals[DONE], 0);
+}
+
+static void
+back_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  g_signal_emit (widget, signals[DONE], 0);
+}
+
+static void
+open_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  LanlanApplication *app = get_app (self);
+
+  if (app != NULL && self->character != NULL)
+    lanlan_application_open_character (app, self->character);
+}
+
+static void
+on_delete_response (AdwMessageDialog      *dialog,
+                    const char            *response,
+                    LanlanCharacterEditor *self)
+{
+  g_autoptr(LanlanCharacter) c = NULL;
+  LanlanApplication *app;
+
+  if (g_strcmp0 (response, "delete") != 0 || self->character == NULL)
+    return;
+
+  c = g_object_ref (self->character);
+  app = get_app (self);
+  if (app != NULL)
+    lanlan_application_close_character (app, c);
+  lanlan_character_store_remove (self->store, c);
+  g_signal_emit (self, signals[DONE], 0);
+}
+
+static void
+delete_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  g_autofree char *heading = NULL;
+  GtkWidget *dialog;
+
+  if (self->character == NULL)
+    return;
+
+  heading = g_strdup_printf (_("Delete “%s”?"), lanlan_character_get_name (self->character));
+  dialog = adw_message_dialog_new (GTK_WINDOW (root), heading,
+                                   _("The character’s settings will be removed and its window closed. "
+                                     "This cannot be undone."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "delete", _("_Delete"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_delete_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+lanlan_character_editor_constructed (GObject *object)
+{
+  LanlanCharacterEditor *self = (LanlanCharacterEditor *)object;
+  g_autoptr(GtkStringList) providers = gtk_string_list_new (NULL);
+  g_autoptr(GtkStringList) langs = gtk_string_list_new (NULL);
+  guint n = 0;
+  const LanlanProvider **list = lanlan_provider_list (&n);
+
+  G_OBJECT_CLASS (lanlan_character_editor_parent_class)->constructed (object);
+
+  for (guint i = 0; i < n; i++)
+    gtk_string_list_append (providers, _(list[i]->display_name));
+  adw_combo_row_set_model (self->provider_row, G_LIST_MODEL (providers));
+
+  for (guint i = 0; i < G_N_ELEMENTS (languages); i++)
+    {
+      g_autofree char *label = NULL;
+
+      if (*languages[i].tag == '\0')
+        label = g_strdup (_(languages[i].name));
+      else
+        label = g_strdup_printf ("%s (%s)", _(languages[i].name), languages[i].tag);
+      gtk_string_list_append (langs, label);
+      g_ptr_array_add (self->language_tags, g_strdup (languages[i].tag));
+    }
+  adw_combo_row_set_model (self->language_row, G_LIST_MODEL (langs));
+
+  load_fields (self);
+  g_signal_connect_object (self->provider_row, "notify::selected",
+                           G_CALLBACK (on_provider_selected), self, G_CONNECT_SWAPPED);
+}
+
+static void
+lanlan_character_editor_dispose (GObject *object)
+{
+  LanlanCharacterEditor *self = (LanlanCharacterEditor *)object;
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_CHARACTER_EDITOR);
+  g_clear_object (&self->character);
+  g_clear_object (&self->store);
+  g_clear_pointer (&self->language_tags, g_ptr_array_unref);
+
+  G_OBJECT_CLASS (lanlan_character_editor_parent_class)->dispose (object);
+}
+
+static void
+lanlan_character_editor_get_property (GObject    *object,
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+    case PROP_CHARACTER:
+      g_value_set_object (value, self->character);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+lanlan_character_editor_set_property (GObject      *object,
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_STORE:
+      self->store = g_value_dup_object (value);
+      break;
+    case PROP_CHARACTER:
+      self->character = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+lanlan_character_editor_class_init (LanlanCharacterEditorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = lanlan_character_editor_constructed;
+  object_class->dispose = lanlan_character_editor_dispose;
+  object_class->get_property = lanlan_character_editor_get_property;
+  object_class->set_property = lanlan_character_editor_set_property;
+
+  properties[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL, LANLAN_TYPE_CHARACTER_STORE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CHARACTER] =
+    g_param_spec_object ("character", NULL, NULL, LANLAN_TYPE_CHARACTER,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * LanlanCharacterEditor::done:
+   *
+   * The user saved, deleted or went back; the editor should be closed.
+   */
+  signals[DONE] = g_signal_new ("done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               RESOURCE_PREFIX "/lanlan-character-editor.ui");
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, window_title);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, name_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, persona_view);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, provider_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, base_url_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, model_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, voice_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, voice_menu_button);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, language_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, input_mode_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, open_on_start_switch);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, actions_group);
+
+  gtk_widget_class_install_action (widget_class, "editor.save", NULL, save_action);
+  gtk_widget_class_install_action (widget_class, "editor.back", NULL, back_action);
+  gtk_widget_class_install_action (widget_class, "editor.open", NULL, open_action);
+  gtk_widget_class_install_action (widget_class, "editor.delete", NULL, delete_action);
+  gtk_widget_class_install_action (widget_class, "editor.voice", "s", voice_action);
+}
+
+static void
+lanlan_character_editor_init (LanlanCharacterEditor *self)
+{
+  self->language_tags = g_ptr_array_new_with_free_func (g_free);
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/**
+ * lanlan_character_editor_new:
+ * @character: (nullable): the character to edit; %NULL adds a new one
+ */
+GtkWidget *
+lanlan_character_editor_new (LanlanCharacterStore *store,
+                             LanlanCharacter      *character)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER_STORE (store), NULL);
+  g_return_val_if_fail (character == NULL || LANLAN_IS_CHARACTER (character), NULL);
+
+  return g_object_new (LANLAN_TYPE_CHARACTER_EDITOR,
+                       "store", store,
+                       "character", character,
+                       NULL);
+}
+
+LanlanCharacter *
+lanlan_character_editor_get_character (LanlanCharacterEditor *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER_EDITOR (self), NULL);
+  return self->character;
+}
