@@ -1,0 +1,641 @@
+/* lanlan-audio-playback.c — a character's voice out through PipeWire
+ *
+ * A LanlanAudioSink backed by a pw_stream on its own pw_thread_loop at
+ * 48 kHz (mono or stereo). The session thread calls write() with 24 kHz
+ * PCM16; it is resampled (libsoxr, HQ, streaming) and pushed into a
+ * lock-free SPSC ring. The realtime process callback only pops from the
+ * ring: it never locks, logs or allocates. When the ring runs dry it
+ * plays silence and, unless the stream had cleanly ended, counts an
+ * underrun.
+ *
+ * Barge-in: flush() records the ring's write position and publishes it
+ * as an atomic request; the next process cycle moves the read position
+ * there, so queued speech stops within one quantum and audio written
+ * after the flush still plays.
+ *
+ * soxr holds back a filter's worth of input until it sees more, so a
+ * timer on the (non-realtime) loop thread pushes that tail out once
+ * write() has gone quiet and the ring is nearly empty. The producer side
+ * (resampler, overflow buffer, ring writes) is guarded by a mutex that
+ * only write(), flush() and that timer take, never the realtime thread.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib/gi18n.h>
+#include <pipewire/pipewire.h>
+#include <spa/param/audio/format-utils.h>
+
+#include "lanlan-audio-playback.h"
+#include "lanlan-audio-private.h"
+#include "lanlan-resampler.h"
+#include "lanlan-ring.h"
+
+/* About 43 s at 48 kHz: a whole reply streamed faster than realtime. */
+#define RING_CAPACITY   (1u << 21)
+/* Kept free in the ring so resampler output never overshoots it. */
+#define RING_MARGIN     4096
+#define WRITE_CHUNK     2048
+/* Push the resampler tail out after this much quiet... */
+#define TAIL_IDLE_US    (30 * G_TIME_SPAN_MILLISECOND)
+/* ...once fewer than this many device samples are left to play. */
+#define TAIL_LOW_FILL   (LANLAN_DEVICE_RATE / 20)
+#define TIMER_PERIOD_NS (10 * SPA_NSEC_PER_MSEC)
+#define NO_FLUSH        UINT64_MAX
+
+struct _LanlanAudioPlayback
+{
+  GObject parent_instance;
+
+  char   *target;
+  guint   channels;
+
+  struct pw_thread_loop *loop;
+  struct pw_stream      *stream;
+  struct spa_hook        stream_listener;
+  struct spa_source     *tail_timer;
+  enum pw_stream_state   state;
+  char                  *stream_error;
+
+  LanlanRing *ring;            /* mono int16 at LANLAN_DEVICE_RATE */
+
+  /* Producer side, guarded by producer_lock. */
+  GMutex           producer_lock;
+  LanlanResampler *resampler;
+  gint16          *scratch;
+  gsize            scratch_len;
+  gint16          *overflow;   /* resampler output that did not fit */
+  gsize            overflow_len;
+  gsize            overflow_cap;
+  gint64           last_write_us;
+
+  /* Shared with the realtime thread. */
+  _Atomic uint64_t flush_target;
+  _Atomic uint64_t clean_end;  /* ring position where a stream ended cleanly */
+  _Atomic uint64_t played;     /* device samples from the ring */
+  _Atomic uint64_t played_base;
+  _Atomic uint64_t underruns;
+  _Atomic uint32_t quantum;
+
+  /* Realtime thread only. */
+  bool rt_active;
+};
+
+static void lanlan_audio_playback_sink_init (LanlanAudioSinkInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (LanlanAudioPlayback, lanlan_audio_playback, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (LANLAN_TYPE_AUDIO_SINK,
+                                                      lanlan_audio_playback_sink_init))
+
+G_DEFINE_QUARK (lanlan-audio-error-quark, lanlan_audio_error)
+
+/* --- realtime side ------------------------------------------------------ */
+
+static void
+on_process (void *data)
+{
+  LanlanAudioPlayback *self = data;
+  struct pw_buffer *b;
+  struct spa_data *d;
+  uint64_t flush, clean_end;
+  gint16 *dst;
+  uint32_t n_frames, stride, got = 0;
+
+  b = pw_stream_dequeue_buffer (self->stream);
+  if (b == NULL)
+    return;
+
+  d = &b->buffer->datas[0];
+  dst = d->data;
+  if (dst == NULL)
+    {
+      pw_stream_queue_buffer (self->stream, b);
+      return;
+    }
+
+  stride = sizeof (gint16) * self->channels;
+  n_frames = d->maxsize / stride;
+  if (b->requested > 0)
+    n_frames = SPA_MIN (n_frames, (uint32_t) b->requested);
+
+  flush = atomic_exchange_explicit (&self->flush_target, NO_FLUSH, memory_order_acq_rel);
+  if (flush != NO_FLUSH)
+    {
+      lanlan_ring_skip_to (self->ring, flush);
+      self->rt_active = false;
+    }
+
+  if (self->channels == 1)
+    {
+      got = lanlan_ring_read (self->ring, dst, n_frames);
+    }
+  else
+    {
+      gint16 tmp[256];
+
+      while (got < n_frames)
+        {
+          uint32_t want = SPA_MIN (n_frames - got, (uint32_t) G_N_ELEMENTS (tmp));
+          uint32_t n = lanlan_ring_read (self->ring, tmp, want);
+
+          for (uint32_t i = 0; i < n; i++)
+            for (uint32_t c = 0; c < self->channels; c++)
+              dst[(got + i) * self->channels + c] = tmp[i];
+          got += n;
+          if (n < want)
+            break;
+        }
+    }
+
+  if (got < n_frames)
+    {
+      memset (dst + (gsize) got * self->channels, 0, (gsize) (n_frames - got) * stride);
+
+      clean_end = atomic_load_explicit (&self->clean_end, memory_order_acquire);
+      if ((got > 0 || self->rt_active) &&
+          lanlan_ring_get_read_pos (self->ring) != clean_end)
+        atomic_fetch_add_explicit (&self->underruns, 1, memory_order_relaxed);
+    }
+  self->rt_active = (got == n_frames);
+
+  atomic_fetch_add_explicit (&self->played, got, memory_order_release);
+  atomic_store_explicit (&self->quantum, n_frames, memory_order_relaxed);
+
+  d->chunk->offset = 0;
+  d->chunk->stride = stride;
+  d->chunk->size = n_frames * stride;
+  pw_stream_queue_buffer (self->stream, b);
+}
+
+/* --- loop thread (not realtime) ----------------------------------------- */
+
+static void
+on_state_changed (void                 *data,
+                  enum pw_stream_state  old,
+                  enum pw_stream_state  state,
+                  const char           *error)
+{
+  LanlanAudioPlayback *self = data;
+
+  self->state = state;
+  if (state == PW_STREAM_STATE_ERROR)
+    {
+      g_free (self->stream_error);
+      self->stream_error = g_strdup (error ? error : "unknown error");
+    }
+  pw_thread_loop_signal (self->loop, FALSE);
+}
+
+static const struct pw_stream_events stream_events = {
+  PW_VERSION_STREAM_EVENTS,
+  .state_changed = on_state_changed,
+  .process = on_process,
+};
+
+/* Producer side: call with producer_lock held. */
+static void
+push_overflow (LanlanAudioPlayback *self)
+{
+  gsize n;
+
+  if (self->overflow_len == 0)
+    return;
+
+  n = lanlan_ring_write (self->ring, self->overflow, self->overflow_len);
+  memmove (self->overflow, self->overflow + n, (self->overflow_len - n) * sizeof (gint16));
+  self->overflow_len -= n;
+}
+
+static void
+push_samples (LanlanAudioPlayback *self,
+              const gint16        *pcm,
+              gsize                n)
+{
+  gsize written = 0;
+
+  if (self->overflow_len == 0)
+    written = lanlan_ring_write (self->ring, pcm, n);
+
+  if (written < n)
+    {
+      gsize rest = n - written;
+
+      if (self->overflow_len + rest > self->overflow_cap)
+        {
+          self->overflow_cap = MAX (self->overflow_cap * 2, self->overflow_len + rest);
+          self->overflow = g_renew (gint16, self->overflow, self->overflow_cap);
+        }
+      memcpy (self->overflow + self->overflow_len, pcm + written, rest * sizeof (gint16));
+      self->overflow_len += rest;
+    }
+}
+
+static void
+drain_tail_locked (LanlanAudioPlayback *self)
+{
+  gsize n;
+
+  while ((n = lanlan_resampler_drain (self->resampler, self->scratch, self->scratch_len)) > 0)
+    push_samples (self, self->scratch, n);
+  lanlan_resampler_reset (self->resampler);
+}
+
+static void
+on_tail_timer (void     *data,
+               uint64_t  expirations)
+{
+  LanlanAudioPlayback *self = data;
+
+  if (!g_mutex_trylock (&self->producer_lock))
+    return;
+
+  push_overflow (self);
+  if (lanlan_resampler_is_pending (self->resampler) &&
+      g_get_monotonic_time () - self->last_write_us >= TAIL_IDLE_US &&
+      lanlan_ring_read_space (self->ring) + self->overflow_len < TAIL_LOW_FILL)
+    {
+      drain_tail_locked (self);
+      push_overflow (self);
+      if (self->overflow_len == 0)
+        atomic_store_explicit (&self->clean_end, lanlan_ring_get_write_pos (self->ring),
+                               memory_order_release);
+    }
+
+  g_mutex_unlock (&self->producer_lock);
+}
+
+/* --- LanlanAudioSink ------------------------------------------------------ */
+
+static gsize
+lanlan_audio_playback_write (LanlanAudioSink *sink,
+                             const gint16    *pcm,
+                             gsize            n_samples)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (sink);
+  gsize space, accept, done = 0;
+
+  g_return_val_if_fail (pcm != NULL || n_samples == 0, 0);
+
+  if (n_samples == 0)
+    return 0;
+
+  g_mutex_lock (&self->producer_lock);
+
+  push_overflow (self);
+  if (self->overflow_len > 0)
+    {
+      g_mutex_unlock (&self->producer_lock);
+      return 0;
+    }
+
+  space = lanlan_ring_write_space (self->ring);
+  space = space > RING_MARGIN ? space - RING_MARGIN : 0;
+  accept = MIN (n_samples, space * LANLAN_MODEL_RATE / LANLAN_DEVICE_RATE);
+
+  while (done < accept)
+    {
+      gsize chunk = MIN (accept - done, (gsize) WRITE_CHUNK);
+      gsize used = 0, out;
+
+      out = lanlan_resampler_process (self->resampler, pcm + done, chunk, &used,
+                                      self->scratch, self->scratch_len);
+      push_samples (self, self->scratch, out);
+      done += used;
+      if (used == 0)
+        break;
+    }
+  self->last_write_us = g_get_monotonic_time ();
+
+  g_mutex_unlock (&self->producer_lock);
+
+  return done;
+}
+
+static void
+lanlan_audio_playback_flush (LanlanAudioSink *sink)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (sink);
+  uint64_t pos;
+
+  g_mutex_lock (&self->producer_lock);
+  lanlan_resampler_reset (self->resampler);
+  self->overflow_len = 0;
+  pos = lanlan_ring_get_write_pos (self->ring);
+  atomic_store_explicit (&self->clean_end, pos, memory_order_release);
+  atomic_store_explicit (&self->flush_target, pos, memory_order_release);
+  g_mutex_unlock (&self->producer_lock);
+}
+
+static guint64
+lanlan_audio_playback_get_played (LanlanAudioSink *sink)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (sink);
+  uint64_t played = atomic_load_explicit (&self->played, memory_order_acquire);
+  uint64_t base = atomic_load_explicit (&self->played_base, memory_order_acquire);
+
+  return (played - base) * LANLAN_MODEL_RATE / LANLAN_DEVICE_RATE;
+}
+
+static void
+lanlan_audio_playback_reset_played (LanlanAudioSink *sink)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (sink);
+
+  atomic_store_explicit (&self->played_base,
+                         atomic_load_explicit (&self->played, memory_order_acquire),
+                         memory_order_release);
+}
+
+static gsize
+queued_device_samples (LanlanAudioPlayback *self)
+{
+  gsize n;
+
+  g_mutex_lock (&self->producer_lock);
+  n = lanlan_ring_read_space (self->ring) + self->overflow_len;
+  if (lanlan_resampler_is_pending (self->resampler))
+    n += (gsize) lanlan_resampler_get_delay (self->resampler);
+  g_mutex_unlock (&self->producer_lock);
+
+  return n;
+}
+
+static gsize
+lanlan_audio_playback_get_queued (LanlanAudioSink *sink)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (sink);
+
+  return queued_device_samples (self) * LANLAN_MODEL_RATE / LANLAN_DEVICE_RATE;
+}
+
+static void
+lanlan_audio_playback_sink_init (LanlanAudioSinkInterface *iface)
+{
+  iface->write = lanlan_audio_playback_write;
+  iface->flush = lanlan_audio_playback_flush;
+  iface->get_played = lanlan_audio_playback_get_played;
+  iface->reset_played = lanlan_audio_playback_reset_played;
+  iface->get_queued = lanlan_audio_playback_get_queued;
+}
+
+/* --- GObject ------------------------------------------------------------- */
+
+static void
+lanlan_audio_playback_finalize (GObject *object)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (object);
+
+  if (self->loop)
+    {
+      pw_thread_loop_lock (self->loop);
+      if (self->tail_timer)
+        pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->tail_timer);
+      if (self->stream)
+        pw_stream_destroy (self->stream);
+      pw_thread_loop_unlock (self->loop);
+      pw_thread_loop_stop (self->loop);
+      pw_thread_loop_destroy (self->loop);
+    }
+
+  g_clear_pointer (&self->ring, lanlan_ring_free);
+  g_clear_pointer (&self->resampler, lanlan_resampler_free);
+  g_free (self->scratch);
+  g_free (self->overflow);
+  g_free (self->target);
+  g_free (self->stream_error);
+  g_mutex_clear (&self->producer_lock);
+
+  G_OBJECT_CLASS (lanlan_audio_playback_parent_class)->finalize (object);
+}
+
+static void
+lanlan_audio_playback_class_init (LanlanAudioPlaybackClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lanlan_audio_playback_finalize;
+}
+
+static void
+lanlan_audio_playback_init (LanlanAudioPlayback *self)
+{
+  g_mutex_init (&self->producer_lock);
+  atomic_init (&self->flush_target, NO_FLUSH);
+  atomic_init (&self->clean_end, 0);
+  atomic_init (&self->played, 0);
+  atomic_init (&self->played_base, 0);
+  atomic_init (&self->underruns, 0);
+  atomic_init (&self->quantum, 0);
+}
+
+/* Waits (loop locked) until the stream leaves CONNECTING or @timeout_ms. */
+static void
+wait_for_stream (LanlanAudioPlayback *self,
+                 guint                timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  while (self->state == PW_STREAM_STATE_CONNECTING ||
+         self->state == PW_STREAM_STATE_UNCONNECTED)
+    {
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      if (left <= 0)
+        break;
+      pw_thread_loop_timed_wait (self->loop, MAX (1, left / G_TIME_SPAN_SECOND + 1));
+      if (g_get_monotonic_time () >= deadline)
+        break;
+    }
+}
+
+/**
+ * lanlan_audio_playback_new:
+ * @target_node: (nullable): node.name of the sink to play to, %NULL for
+ *   the default sink
+ * @channels: 1 or 2 output channels (mono speech is copied to both)
+ *
+ * Connects a playback stream at 48 kHz and starts its loop thread.
+ *
+ * Returns: (transfer full) (nullable): the sink, or %NULL with @error
+ *   set when PipeWire is not reachable or the stream fails.
+ */
+LanlanAudioPlayback *
+lanlan_audio_playback_new (const char  *target_node,
+                           guint        channels,
+                           GError     **error)
+{
+  g_autoptr(LanlanAudioPlayback) self = NULL;
+  struct pw_properties *props;
+  guint8 buffer[1024];
+  struct spa_pod_builder b = SPA_POD_BUILDER_INIT (buffer, sizeof (buffer));
+  const struct spa_pod *params[1];
+  struct spa_audio_info_raw info;
+  struct timespec ts;
+  int res;
+
+  g_return_val_if_fail (channels == 1 || channels == 2, NULL);
+
+  lanlan_audio_ensure_pipewire ();
+
+  self = g_object_new (LANLAN_TYPE_AUDIO_PLAYBACK, NULL);
+  self->target = g_strdup (target_node);
+  self->channels = channels;
+  self->ring = lanlan_ring_new (RING_CAPACITY, sizeof (gint16));
+  self->resampler = lanlan_resampler_new (LANLAN_MODEL_RATE, LANLAN_DEVICE_RATE, error);
+  if (self->resampler == NULL)
+    return NULL;
+  self->scratch_len = lanlan_resampler_get_max_output (self->resampler, WRITE_CHUNK);
+  self->scratch = g_new (gint16, self->scratch_len);
+  self->overflow_cap = 8192;
+  self->overflow = g_new (gint16, self->overflow_cap);
+
+  self->loop = pw_thread_loop_new ("lanlan-playback", NULL);
+  if (self->loop == NULL)
+    {
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
+                   _("Could not start the PipeWire loop: %s"), g_strerror (errno));
+      return NULL;
+    }
+
+  props = pw_properties_new (PW_KEY_MEDIA_TYPE, "Audio",
+                             PW_KEY_MEDIA_CATEGORY, "Playback",
+                             PW_KEY_MEDIA_ROLE, "Communication",
+                             PW_KEY_APP_NAME, "Lanlan",
+                             PW_KEY_NODE_NAME, "lanlan-playback",
+                             PW_KEY_NODE_DESCRIPTION, "Lanlan voice",
+                             NULL);
+  /* 10 ms quanta keep barge-in snappy without waking the graph too often. */
+  pw_properties_setf (props, PW_KEY_NODE_LATENCY, "%u/%u", LANLAN_DEVICE_RATE / 100,
+                      LANLAN_DEVICE_RATE);
+  if (target_node != NULL && *target_node != '\0')
+    pw_properties_set (props, PW_KEY_TARGET_OBJECT, target_node);
+
+  pw_thread_loop_lock (self->loop);
+
+  self->state = PW_STREAM_STATE_UNCONNECTED;
+  self->stream = pw_stream_new_simple (pw_thread_loop_get_loop (self->loop),
+                                       "lanlan-playback", props, &stream_events, self);
+  if (self->stream == NULL)
+    {
+      pw_thread_loop_unlock (self->loop);
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
+                   _("Could not connect to PipeWire: %s"), g_strerror (errno));
+      return NULL;
+    }
+
+  info = (struct spa_audio_info_raw) {
+    .format = SPA_AUDIO_FORMAT_S16,
+    .rate = LANLAN_DEVICE_RATE,
+    .channels = channels,
+  };
+  if (channels == 1)
+    info.position[0] = SPA_AUDIO_CHANNEL_MONO;
+  else
+    {
+      info.position[0] = SPA_AUDIO_CHANNEL_FL;
+      info.position[1] = SPA_AUDIO_CHANNEL_FR;
+    }
+  params[0] = spa_format_audio_raw_build (&b, SPA_PARAM_EnumFormat, &info);
+
+  res = pw_stream_connect (self->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
+                           PW_STREAM_FLAG_AUTOCONNECT |
+                           PW_STREAM_FLAG_MAP_BUFFERS |
+                           PW_STREAM_FLAG_RT_PROCESS,
+                           params, 1);
+  if (res < 0)
+    {
+      pw_thread_loop_unlock (self->loop);
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
+                   _("Could not open the playback stream: %s"), g_strerror (-res));
+      return NULL;
+    }
+
+  self->tail_timer = pw_loop_add_timer (pw_thread_loop_get_loop (self->loop),
+                                        on_tail_timer, self);
+  ts.tv_sec = 0;
+  ts.tv_nsec = TIMER_PERIOD_NS;
+  pw_loop_update_timer (pw_thread_loop_get_loop (self->loop), self->tail_timer,
+                        &ts, &ts, false);
+
+  if (pw_thread_loop_start (self->loop) < 0)
+    {
+      pw_thread_loop_unlock (self->loop);
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
+                   _("Could not start the PipeWire loop thread"));
+      return NULL;
+    }
+
+  wait_for_stream (self, 3000);
+  if (self->state == PW_STREAM_STATE_ERROR)
+    {
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
+                   _("The playback stream failed: %s"), self->stream_error);
+      pw_thread_loop_unlock (self->loop);
+      return NULL;
+    }
+  pw_thread_loop_unlock (self->loop);
+
+  return g_steal_pointer (&self);
+}
+
+const char *
+lanlan_audio_playback_get_target (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), NULL);
+  return self->target;
+}
+
+guint
+lanlan_audio_playback_get_channels (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), 0);
+  return self->channels;
+}
+
+/**
+ * lanlan_audio_playback_get_underruns:
+ *
+ * Returns: how many device cycles found the ring short mid-stream and
+ *   played (partly) silence. A stream that ends cleanly (its resampler
+ *   tail pushed out after write() went quiet, or a flush) does not count.
+ */
+guint64
+lanlan_audio_playback_get_underruns (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), 0);
+  return atomic_load_explicit (&self->underruns, memory_order_relaxed);
+}
+
+/**
+ * lanlan_audio_playback_get_quantum:
+ *
+ * Returns: device samples asked for in the last cycle (0 before the
+ *   first cycle).
+ */
+guint
+lanlan_audio_playback_get_quantum (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), 0);
+  return atomic_load_explicit (&self->quantum, memory_order_relaxed);
+}
+
+/**
+ * lanlan_audio_playback_get_latency_us:
+ *
+ * Returns: the latency the app adds before a newly written sample
+ *   reaches the graph: what is queued (ring, overflow, resampler) plus
+ *   one quantum.
+ */
+gint64
+lanlan_audio_playback_get_latency_us (LanlanAudioPlayback *self)
+{
+  gsize samples;
+
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), 0);
+
+  samples = queued_device_samples (self) + lanlan_audio_playback_get_quantum (self);
+  return (gint64) samples * G_USEC_PER_SEC / LANLAN_DEVICE_RATE;
+}
