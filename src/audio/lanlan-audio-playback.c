@@ -354,10 +354,17 @@ lanlan_audio_playback_reset_played (LanlanAudioSink *sink)
 static gsize
 queued_device_samples (LanlanAudioPlayback *self)
 {
+  uint64_t flush;
   gsize n;
 
   g_mutex_lock (&self->producer_lock);
-  n = lanlan_ring_read_space (self->ring) + self->overflow_len;
+  flush = atomic_load_explicit (&self->flush_target, memory_order_acquire);
+  if (flush != NO_FLUSH)
+    /* A flush the realtime thread has not handled yet already counts. */
+    n = (gsize) (lanlan_ring_get_write_pos (self->ring) - flush);
+  else
+    n = lanlan_ring_read_space (self->ring);
+  n += self->overflow_len;
   if (lanlan_resampler_is_pending (self->resampler))
     n += (gsize) lanlan_resampler_get_delay (self->resampler);
   g_mutex_unlock (&self->producer_lock);

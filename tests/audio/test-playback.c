@@ -1,0 +1,194 @@
+/* test-playback.c — the PipeWire playback sink against the harness's null sink
+ *
+ * What the app plays is recorded back from the monitor of
+ * lanlan_test_sink with the app's own capture stream, then checked for
+ * frequency, length and for stopping on flush.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "lanlan-audio-playback.h"
+#include "audio-test-util.h"
+#include "audio-test-recorder.h"
+
+#define SINK "lanlan_test_sink"
+
+static LanlanAudioPlayback *
+new_playback (const char *target,
+              guint       channels)
+{
+  g_autoptr(GError) error = NULL;
+  LanlanAudioPlayback *pb = lanlan_audio_playback_new (target, channels, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (pb);
+  /* Let the session manager link the stream and the first cycles run. */
+  audio_test_wait_for (lanlan_audio_playback_get_quantum (pb) > 0, 3000);
+  g_assert_cmpuint (lanlan_audio_playback_get_quantum (pb), >, 0);
+  return pb;
+}
+
+static void
+test_playback_tone (void)
+{
+  g_autoptr(LanlanAudioPlayback) pb = NULL;
+  LanlanAudioSink *sink;
+  AudioTestRecorder *rec;
+  g_autoptr(GArray) rec_pcm = NULL;
+  g_autofree gint16 *tone = NULL;
+  gsize n, start = 0, end = 0;
+  double freq, rms;
+
+  rec = audio_test_recorder_start (SINK, TRUE, 48000);
+  pb = new_playback (NULL, 2);
+  sink = LANLAN_AUDIO_SINK (pb);
+  g_usleep (100 * 1000);
+
+  tone = audio_test_tone (LANLAN_MODEL_RATE, 440.0, 1.0, 0.5, &n);
+  lanlan_audio_sink_reset_played (sink);
+  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone, n), ==, n);
+  g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), >, n * 9 / 10);
+  g_test_message ("latency right after writing 1 s: %.1f ms",
+                  lanlan_audio_playback_get_latency_us (pb) / 1000.0);
+
+  /* Plays in about a second; every sample (filter tail included) counts. */
+  audio_test_wait_for (lanlan_audio_sink_get_played (sink) >= n &&
+                       lanlan_audio_sink_get_queued (sink) == 0, 5000);
+  g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), ==, 0);
+  g_assert_cmpuint (lanlan_audio_sink_get_played (sink), ==, n);
+  /* It ended cleanly: the resampler tail went out before the ring ran dry. */
+  g_assert_cmpuint (lanlan_audio_playback_get_underruns (pb), ==, 0);
+
+  g_usleep (200 * 1000);
+  rec_pcm = audio_test_recorder_finish (rec);
+
+  g_assert_true (audio_test_find_signal ((gint16 *) rec_pcm->data, rec_pcm->len, 1000,
+                                         &start, &end));
+  freq = audio_test_frequency ((gint16 *) rec_pcm->data, start, end, 48000);
+  rms = audio_test_rms ((gint16 *) rec_pcm->data + start + 4800, 38400);
+  g_test_message ("recorded %u samples, tone %zu..%zu (%zu samples), %.3f Hz, rms %.3f",
+                  rec_pcm->len, start, end, end - start, freq, rms);
+  g_assert_cmpfloat_with_epsilon (freq, 440.0, 1.0);
+  /* 1.0 s at 48 kHz, give or take the edges falling under the threshold. */
+  g_assert_cmpint (ABS ((gssize) (end - start) - 48000), <, 200);
+  g_assert_cmpfloat (rms, >, 0.2);
+}
+
+static void
+test_playback_flush (void)
+{
+  g_autoptr(LanlanAudioPlayback) pb = NULL;
+  LanlanAudioSink *sink;
+  AudioTestRecorder *rec;
+  g_autoptr(GArray) rec_pcm = NULL;
+  g_autofree gint16 *tone = NULL;
+  gsize n, start = 0, end = 0;
+  guint64 at_flush, after;
+  guint quantum24;
+
+  rec = audio_test_recorder_start (SINK, TRUE, 48000);
+  pb = new_playback (SINK, 1);
+  sink = LANLAN_AUDIO_SINK (pb);
+  g_usleep (100 * 1000);
+
+  tone = audio_test_tone (LANLAN_MODEL_RATE, 440.0, 2.0, 0.5, &n);
+  lanlan_audio_sink_reset_played (sink);
+  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone, n), ==, n);
+  audio_test_wait_for (lanlan_audio_sink_get_played (sink) >= n / 4, 3000);
+
+  lanlan_audio_sink_flush (sink);
+  at_flush = lanlan_audio_sink_get_played (sink);
+  quantum24 = lanlan_audio_playback_get_quantum (pb) * LANLAN_MODEL_RATE / 48000;
+  g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), <=, quantum24);
+  g_usleep (150 * 1000);
+  after = lanlan_audio_sink_get_played (sink);
+  g_test_message ("flushed at %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                  " played after the flush (quantum %u at 24 kHz)",
+                  at_flush, after - at_flush, quantum24);
+  /* At most the cycle already under way when flush() was called. */
+  g_assert_cmpuint (after - at_flush, <=, quantum24);
+  g_assert_cmpuint (after, <, n * 2 / 3);
+  g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), ==, 0);
+  g_assert_cmpuint (lanlan_audio_playback_get_underruns (pb), ==, 0);
+
+  g_usleep (100 * 1000);
+  rec_pcm = audio_test_recorder_finish (rec);
+  g_assert_true (audio_test_find_signal ((gint16 *) rec_pcm->data, rec_pcm->len, 1000,
+                                         &start, &end));
+  g_test_message ("recorded tone %zu samples at 48 kHz; played count says %" G_GUINT64_FORMAT,
+                  end - start, after * 2);
+  /* What reached the device is what the counter says, within a quantum. */
+  g_assert_cmpint (ABS ((gssize) (end - start) - (gssize) after * 2), <=, (gssize) quantum24 * 2 + 100);
+
+  /* Audio written after a flush plays normally. */
+  lanlan_audio_sink_reset_played (sink);
+  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone, 4800), ==, 4800);
+  audio_test_wait_for (lanlan_audio_sink_get_played (sink) >= 4800, 2000);
+  g_assert_cmpuint (lanlan_audio_sink_get_played (sink), ==, 4800);
+}
+
+static void
+test_playback_underrun (void)
+{
+  g_autoptr(LanlanAudioPlayback) pb = new_playback (SINK, 1);
+  LanlanAudioSink *sink = LANLAN_AUDIO_SINK (pb);
+  g_autofree gint16 *tone = NULL;
+  gsize n;
+
+  /* Idle with nothing queued is not an underrun. */
+  g_usleep (200 * 1000);
+  g_assert_cmpuint (lanlan_audio_playback_get_underruns (pb), ==, 0);
+
+  /* 10 ms of audio every 20 ms: the device keeps running dry mid-stream. */
+  tone = audio_test_tone (LANLAN_MODEL_RATE, 440.0, 0.01, 0.5, &n);
+  for (int i = 0; i < 40; i++)
+    {
+      g_assert_cmpuint (lanlan_audio_sink_write (sink, tone, n), ==, n);
+      g_usleep (20 * 1000);
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " underruns", lanlan_audio_playback_get_underruns (pb));
+  g_assert_cmpuint (lanlan_audio_playback_get_underruns (pb), >=, 5);
+}
+
+static void
+test_playback_full (void)
+{
+  g_autoptr(LanlanAudioPlayback) pb = new_playback (SINK, 1);
+  LanlanAudioSink *sink = LANLAN_AUDIO_SINK (pb);
+  g_autofree gint16 *tone = NULL;
+  gsize n, accepted, queued;
+
+  /* A minute of speech does not fit: write() takes what fits, says so,
+   * and queues exactly that much. */
+  tone = audio_test_tone (LANLAN_MODEL_RATE, 300.0, 60.0, 0.3, &n);
+  accepted = lanlan_audio_sink_write (sink, tone, n);
+  queued = lanlan_audio_sink_get_queued (sink);
+  g_test_message ("accepted %zu of %zu, queued %zu", accepted, n, queued);
+  g_assert_cmpuint (accepted, <, n);
+  g_assert_cmpuint (accepted, >, 30 * LANLAN_MODEL_RATE);
+  g_assert_cmpuint (ABS ((gssize) queued - (gssize) accepted), <, 4800);
+  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone + accepted, n - accepted), <, 4800);
+
+  lanlan_audio_sink_flush (sink);
+  audio_test_wait_for (lanlan_audio_sink_get_queued (sink) == 0, 1000);
+  g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), ==, 0);
+  /* Room again once the device thread has handled the flush (the next
+   * quantum; until then the old samples still occupy the ring). */
+  g_usleep (50 * 1000);
+  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone + accepted, 24000), ==, 24000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/audio/playback/tone", test_playback_tone);
+  g_test_add_func ("/audio/playback/flush", test_playback_flush);
+  g_test_add_func ("/audio/playback/underrun", test_playback_underrun);
+  g_test_add_func ("/audio/playback/full", test_playback_full);
+
+  return g_test_run ();
+}
