@@ -5,6 +5,7 @@ which provides the D-Bus session, Xvfb and the accessibility bus.
 """
 import os
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -18,11 +19,14 @@ class AppUnderTest:
         env = dict(os.environ)
         env.update(extra_env or {})
         self.binary = os.environ["LANLAN_BINARY"]
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a
+        # chatty app (sanitizer reports, warnings) would block on a full one.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([self.binary, *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         self.app = None
 
-    def wait_for_app(self, timeout=20):
+    def wait_for_app(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -38,15 +42,15 @@ class AppUnderTest:
                 except Exception:
                     pass
             time.sleep(0.1)
-        raise AssertionError("app did not show up on the accessibility bus")
+        raise AssertionError("app did not show up on the accessibility bus; it said:\n" +
+                             self.output())
 
     def windows(self):
         return [w for w in self.app if w is not None]
 
     def output(self):
-        if self.proc.poll() is None:
-            return ""
-        return self.proc.stdout.read().decode(errors="replace")
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self):
         if self.proc.poll() is None:
