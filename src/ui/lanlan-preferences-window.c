@@ -103,6 +103,13 @@ on_open_clicked (GtkButton               *button,
     lanlan_application_open_character (LANLAN_APPLICATION (app), character);
 }
 
+static void
+on_edit_clicked (GtkButton               *button,
+                 LanlanPreferencesWindow *self)
+{
+  present_editor (self, g_object_get_data (G_OBJECT (button), "character"));
+}
+
 static GtkWidget *
 create_character_row (gpointer item,
                       gpointer user_data)
@@ -111,8 +118,9 @@ create_character_row (gpointer item,
   LanlanCharacter *character = item;
   GtkWidget *row = adw_action_row_new ();
   GtkWidget *open = gtk_button_new_from_icon_name ("window-new-symbolic");
-  GtkWidget *arrow = gtk_image_new_from_icon_name ("go-next-symbolic");
+  GtkWidget *edit = gtk_button_new_from_icon_name ("document-edit-symbolic");
   g_autofree char *open_label = NULL;
+  g_autofree char *edit_label = NULL;
 
   g_object_set_data_full (G_OBJECT (row), "character", g_object_ref (character), g_object_unref);
   g_object_bind_property (character, "name", row, "title", G_BINDING_SYNC_CREATE);
@@ -130,8 +138,17 @@ create_character_row (gpointer item,
   g_object_set_data_full (G_OBJECT (open), "character", g_object_ref (character), g_object_unref);
   g_signal_connect_object (open, "clicked", G_CALLBACK (on_open_clicked), self, 0);
 
+  edit_label = g_strdup_printf (_("Edit %s"), lanlan_character_get_name (character));
+  gtk_widget_set_valign (edit, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (edit, "flat");
+  gtk_widget_set_tooltip_text (edit, _("Edit"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (edit),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, edit_label, -1);
+  g_object_set_data_full (G_OBJECT (edit), "character", g_object_ref (character), g_object_unref);
+  g_signal_connect_object (edit, "clicked", G_CALLBACK (on_edit_clicked), self, 0);
+
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), open);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), arrow);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), edit);
   return row;
 }
 

@@ -255,6 +255,25 @@ lanlan_window_set_swap_status (LanlanWindow *self,
     self->swap_hide_source = g_timeout_add_once (hide_after_ms, hide_swap_cb, self);
 }
 
+static void
+on_banner_child_revealed (GtkRevealer *revealer)
+{
+  /* Hidden banners leave the accessibility tree, not just the screen. */
+  if (!gtk_revealer_get_reveal_child (revealer) && !gtk_revealer_get_child_revealed (revealer))
+    gtk_widget_set_visible (GTK_WIDGET (revealer), FALSE);
+}
+
+static void
+set_banner_revealed (GtkRevealer *revealer,
+                     gboolean     revealed)
+{
+  if (revealed)
+    gtk_widget_set_visible (GTK_WIDGET (revealer), TRUE);
+  gtk_revealer_set_reveal_child (revealer, revealed);
+  if (!revealed && !gtk_widget_get_mapped (GTK_WIDGET (revealer)))
+    gtk_widget_set_visible (GTK_WIDGET (revealer), FALSE);
+}
+
 /**
  * lanlan_window_show_error:
  * @message: (nullable): user-facing text; %NULL hides the banner
@@ -274,7 +293,7 @@ lanlan_window_show_error (LanlanWindow *self,
 
   if (message == NULL)
     {
-      gtk_revealer_set_reveal_child (self->error_revealer, FALSE);
+      set_banner_revealed (self->error_revealer, FALSE);
       return;
     }
 
@@ -285,7 +304,7 @@ lanlan_window_show_error (LanlanWindow *self,
       gtk_button_set_label (self->error_button, button_label);
       gtk_actionable_set_action_name (GTK_ACTIONABLE (self->error_button), action_name);
     }
-  gtk_revealer_set_reveal_child (self->error_revealer, TRUE);
+  set_banner_revealed (self->error_revealer, TRUE);
 }
 
 const char *
@@ -400,7 +419,7 @@ on_key_lookup (GObject      *source,
       gtk_label_set_text (self->onboarding_label, msg);
     }
 
-  gtk_revealer_set_reveal_child (self->onboarding_revealer, !has_key);
+  set_banner_revealed (self->onboarding_revealer, !has_key);
   if (self->has_api_key != has_key)
     {
       self->has_api_key = has_key;
@@ -617,6 +636,11 @@ static void
 lanlan_window_init (LanlanWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect (self->error_revealer, "notify::child-revealed",
+                    G_CALLBACK (on_banner_child_revealed), NULL);
+  g_signal_connect (self->onboarding_revealer, "notify::child-revealed",
+                    G_CALLBACK (on_banner_child_revealed), NULL);
 
   self->streaming = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();

@@ -165,3 +165,52 @@ def screenshot(name):
     subprocess.run(["import", "-window", "root", path], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return path
+
+
+APP_ID = "io.github.lanlan.Lanlan"
+
+
+def app_action(name, parameter=None):
+    """Activates app.NAME in the running app over D-Bus (org.gtk.Actions).
+    parameter is a GVariant text such as "'some string'" or None."""
+    params = "[<%s>]" % parameter if parameter is not None else "[]"
+    subprocess.run(["gdbus", "call", "--session", "--dest", APP_ID,
+                    "--object-path", "/" + APP_ID.replace(".", "/"),
+                    "--method", "org.gtk.Actions.Activate", name, params, "{}"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def frames(app, role=pyatspi.ROLE_FRAME):
+    """The app's top-level windows of a role, by name."""
+    out = {}
+    for w in app.windows():
+        try:
+            if w.getRole() == role:
+                out.setdefault(w.name, w)
+        except Exception:
+            pass
+    return out
+
+
+def window_named(app, name, timeout=10):
+    """The top-level window (any role) called name."""
+    result = []
+
+    def cond():
+        for w in app.windows():
+            try:
+                if w.name == name:
+                    result.append(w)
+                    return True
+            except Exception:
+                pass
+        return False
+    wait_until(cond, timeout, what="window %r" % name)
+    return result[0]
+
+
+def get_text(node):
+    """The text of an editable node. GTK 4.8's GtkText answers getText(0, -1)
+    with "", so ask for characterCount characters."""
+    text = node.queryText()
+    return text.getText(0, text.characterCount)

@@ -8,7 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import pyatspi  # noqa: E402
-from lanlan_atspi import (AppUnderTest, by_role, click, find, is_on, screenshot,  # noqa: E402
+from lanlan_atspi import (AppUnderTest, by_role, click, find, get_text, is_on, screenshot,  # noqa: E402
                           set_text, texts, toggle_button, wait_until)
 
 
@@ -39,7 +39,7 @@ class WindowTest(unittest.TestCase):
         set_text(entry, "Hello there, Lanlan")
         click(find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Send"), what="send button"))
         wait_until(lambda: "Hello there, Lanlan" in texts(frame), what="message in transcript")
-        wait_until(lambda: entry.queryText().getText(0, -1) == "", what="entry cleared")
+        wait_until(lambda: get_text(entry) == "", what="entry cleared")
         screenshot("main-window")
 
     def test_japanese(self):
