@@ -676,7 +676,9 @@ on_message (SoupWebsocketConnection *ws,
       g_debug ("Ignored unknown event “%s”", event.type_name);
     }
 
-  if (event.type == LANLAN_REALTIME_EVENT_RESPONSE_CREATED)
+  /* An answer started, or the request was refused: no stall either way. */
+  if (event.type == LANLAN_REALTIME_EVENT_RESPONSE_CREATED ||
+      event.type == LANLAN_REALTIME_EVENT_ERROR)
     stop_timer (&self->response_timer);
 
   if (self->connect_task != NULL)

@@ -1,6 +1,2068 @@
-/* lanlan-session-manager.c — placeholder until this concern lands
+/* lanlan-session-manager.c — one character's conversation with its model
+ *
+ * Each character gets a worker thread with its own GMainContext; the
+ * realtime client, the conversation state and the audio routing live
+ * there, so a slow network or a burst of audio deltas never stalls the UI,
+ * and one character's trouble never touches another's. The UI talks to it
+ * through thread-safe calls that post to the worker, and hears back
+ * through signals that the worker posts to the context that created the
+ * manager. The worker never holds a strong reference to the manager (a
+ * GWeakRef in a shared refcounted struct), so dropping the last UI
+ * reference shuts the thread down cleanly.
+ *
+ * Sessions are renewed without a gap ("hot swap"): after some turns or
+ * minutes, or when the character's settings change, a second connection
+ * is opened with the latest settings and primed with the conversation so
+ * far; at the next turn end it replaces the first. Microphone audio that
+ * arrives while the swap completes is cached and sent to the new session
+ * in order. A dropped or expired connection is replaced the same way,
+ * with backoff, and the history survives.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
-#include <glib.h>
+
+#include <glib/gi18n.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#include "lanlan-realtime-client.h"
+#include "lanlan-secrets.h"
+#include "lanlan-session-manager.h"
+
+#define MIC_CACHE_SECONDS   30
+#define SWAP_BARRIER_MS     5000
+#define MAX_RECONNECTS      8
+
+G_DEFINE_ENUM_TYPE (LanlanSessionState, lanlan_session_state,
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_IDLE, "idle"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_CONNECTING, "connecting"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_CONNECTED, "connected"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_RESPONDING, "responding"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_RECONNECTING, "reconnecting"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_ERROR, "error"),
+  G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_ENDED, "ended"))
+
+G_DEFINE_ENUM_TYPE (LanlanHotSwapStage, lanlan_hot_swap_stage,
+  G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_PREPARING, "preparing"),
+  G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_READY, "ready"),
+  G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_SWAPPED, "swapped"),
+  G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_FAILED, "failed"))
+
+typedef enum {
+  CONN_INITIAL,
+  CONN_SWAP,
+  CONN_RECONNECT,
+} ConnKind;
+
+typedef struct _Worker Worker;
+
+typedef struct {
+  Worker               *w;
+  LanlanRealtimeClient *client;
+  const LanlanProvider *provider;
+  ConnKind              kind;
+  guint64               serial;     /* settings it was built with */
+  gboolean              ready;
+  gboolean              text_only;
+} Conn;
+
+struct _Worker
+{
+  gatomicrefcount       ref;
+  GWeakRef              owner;
+  GMainContext         *owner_ctx;
+  GMainContext         *ctx;
+  GMainLoop            *loop;
+  GThread              *thread;
+
+  /* Shared, under lock. */
+  GMutex                lock;
+  GPtrArray            *history;
+  GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
+  gboolean              mic_drain_posted;
+  LanlanSessionStats    stats;
+  guint                 input_rate;
+
+  /* Worker thread only. */
+  LanlanCharacter      *settings;
+  guint64               settings_serial; /* the character's, not the copy's */
+  char                 *api_key;
+  gboolean              have_key;
+  LanlanAudioSink      *sink;
+  guint                 connect_ms;
+  guint                 response_ms;
+  guint                 hot_swap_turns;
+  guint                 hot_swap_seconds;
+  LanlanTtsBackend     *tts_backend;
+
+  gboolean              started;
+  LanlanSessionState    state;
+  Conn                 *active;
+  Conn                 *pending;
+  guint64               active_serial;
+  guint                 turns;
+  gint64                session_started;
+  gboolean              force_swap;
+
+  gboolean              in_flight;
+  char                 *response_id;
+  char                 *audio_item_id;      /* last assistant item with audio */
+  gboolean              audio_reset_done;
+  GHashTable           *dropped;            /* response ids to ignore */
+  GString              *assistant_text;
+  gboolean              assistant_done;
+  gboolean              user_speaking;
+  GPtrArray            *pending_texts;      /* typed before connected */
+  GPtrArray            *agent_context;      /* for the next priming */
+  GPtrArray            *queued_context;     /* text mode, when idle */
+
+  gboolean              swapping;
+  guint                 primed_len;
+  GSource              *swap_timer;
+  GArray               *mic_cache;
+  gint64                cache_started;
+
+  guint                 reconnect_attempt;
+  GSource              *reconnect_timer;
+  GError               *last_error;
+
+  LanlanTtsWorker      *tts;
+  guint                 speech_id;
+  GString              *tts_buffer;
+};
+
+struct _LanlanSessionManager
+{
+  GObject             parent_instance;
+
+  GMainContext       *owner_ctx;
+  LanlanCharacter    *character;
+  gulong              serial_handler;
+  LanlanAudioSink    *sink;
+  Worker             *worker;
+  LanlanSessionState  state;
+  gboolean            active;
+};
+
+G_DEFINE_FINAL_TYPE (LanlanSessionManager, lanlan_session_manager, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_ACTIVE,
+  PROP_CHARACTER,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_TRANSCRIPT_DELTA,
+  SIGNAL_TRANSCRIPT_DONE,
+  SIGNAL_TURN_ENDED,
+  SIGNAL_HOT_SWAP,
+  SIGNAL_ERROR,
+  SIGNAL_SPEECH_STARTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void worker_start_conn    (Worker *w, ConnKind kind);
+static void worker_maybe_swap    (Worker *w);
+static void worker_after_turn    (Worker *w);
+static void worker_conn_lost     (Worker *w, Conn *conn, GError *error);
+
+/* --- Worker lifetime ------------------------------------------------------ */
+
+static Worker *
+worker_ref (Worker *w)
+{
+  g_atomic_ref_count_inc (&w->ref);
+  return w;
+}
+
+static void
+worker_unref (Worker *w)
+{
+  if (!g_atomic_ref_count_dec (&w->ref))
+    return;
+
+  g_weak_ref_clear (&w->owner);
+  g_main_context_unref (w->owner_ctx);
+  g_main_context_unref (w->ctx);
+  g_main_loop_unref (w->loop);
+  g_ptr_array_unref (w->history);
+  g_queue_clear_full (&w->mic_queue, (GDestroyNotify) g_bytes_unref);
+  g_mutex_clear (&w->lock);
+  g_clear_object (&w->settings);
+  g_free (w->api_key);
+  g_clear_object (&w->sink);
+  lanlan_tts_backend_free (w->tts_backend);
+  g_hash_table_unref (w->dropped);
+  g_string_free (w->assistant_text, TRUE);
+  g_ptr_array_unref (w->pending_texts);
+  g_ptr_array_unref (w->agent_context);
+  g_ptr_array_unref (w->queued_context);
+  g_array_unref (w->mic_cache);
+  g_string_free (w->tts_buffer, TRUE);
+  g_free (w->response_id);
+  g_free (w->audio_item_id);
+  g_clear_error (&w->last_error);
+  g_free (w);
+}
+
+/* --- Posting to the owner's context -------------------------------------- */
+
+typedef enum {
+  EMIT_STATE,
+  EMIT_DELTA,
+  EMIT_DONE,
+  EMIT_TURN_ENDED,
+  EMIT_HOT_SWAP,
+  EMIT_ERROR,
+  EMIT_SPEECH_STARTED,
+} EmitKind;
+
+typedef struct {
+  Worker             *w;
+  EmitKind            kind;
+  LanlanSessionState  state;
+  gboolean            active;
+  LanlanHotSwapStage  stage;
+  char               *role;
+  char               *turn_id;
+  char               *text;
+  GError             *error;
+} Emission;
+
+static void
+emission_free (gpointer data)
+{
+  Emission *e = data;
+
+  worker_unref (e->w);
+  g_free (e->role);
+  g_free (e->turn_id);
+  g_free (e->text);
+  g_clear_error (&e->error);
+  g_free (e);
+}
+
+static gboolean
+emission_dispatch (gpointer data)
+{
+  Emission *e = data;
+  g_autoptr(LanlanSessionManager) self = g_weak_ref_get (&e->w->owner);
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+
+  switch (e->kind)
+    {
+    case EMIT_STATE:
+      {
+        gboolean active_changed = self->active != e->active;
+
+        self->state = e->state;
+        self->active = e->active;
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+        if (active_changed)
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE]);
+        g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, e->state);
+      }
+      break;
+    case EMIT_DELTA:
+      g_signal_emit (self, signals[SIGNAL_TRANSCRIPT_DELTA], 0, e->role, e->turn_id, e->text);
+      break;
+    case EMIT_DONE:
+      g_signal_emit (self, signals[SIGNAL_TRANSCRIPT_DONE], 0, e->role, e->turn_id, e->text);
+      break;
+    case EMIT_TURN_ENDED:
+      g_signal_emit (self, signals[SIGNAL_TURN_ENDED], 0);
+      break;
+    case EMIT_HOT_SWAP:
+      g_signal_emit (self, signals[SIGNAL_HOT_SWAP], 0, e->stage, e->text);
+      break;
+    case EMIT_ERROR:
+      g_signal_emit (self, signals[SIGNAL_ERROR], 0, e->error);
+      break;
+    case EMIT_SPEECH_STARTED:
+      g_signal_emit (self, signals[SIGNAL_SPEECH_STARTED], 0);
+      break;
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+static Emission *
+emission_new (Worker   *w,
+              EmitKind  kind)
+{
+  Emission *e = g_new0 (Emission, 1);
+
+  e->w = worker_ref (w);
+  e->kind = kind;
+  return e;
+}
+
+static void
+post (Emission *e)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, emission_dispatch, e, emission_free);
+  g_source_set_static_name (source, "[lanlan] session signal");
+  g_source_attach (source, e->w->owner_ctx);
+  g_source_unref (source);
+}
+
+static void
+emit_text (Worker     *w,
+           EmitKind    kind,
+           const char *role,
+           const char *turn_id,
+           const char *text)
+{
+  Emission *e = emission_new (w, kind);
+
+  e->role = g_strdup (role);
+  e->turn_id = g_strdup (turn_id ? turn_id : "");
+  e->text = g_strdup (text ? text : "");
+  post (e);
+}
+
+static void
+emit_simple (Worker   *w,
+             EmitKind  kind)
+{
+  post (emission_new (w, kind));
+}
+
+static void
+emit_hot_swap (Worker             *w,
+               LanlanHotSwapStage  stage,
+               const char         *detail)
+{
+  Emission *e = emission_new (w, EMIT_HOT_SWAP);
+
+  e->stage = stage;
+  e->text = g_strdup (detail ? detail : "");
+  post (e);
+}
+
+static void
+emit_error (Worker       *w,
+            const GError *error)
+{
+  Emission *e = emission_new (w, EMIT_ERROR);
+
+  e->error = g_error_copy (error);
+  post (e);
+}
+
+static gboolean
+state_is_active (gboolean           started,
+                 LanlanSessionState state)
+{
+  return started && (state == LANLAN_SESSION_STATE_CONNECTING ||
+                     state == LANLAN_SESSION_STATE_CONNECTED ||
+                     state == LANLAN_SESSION_STATE_RESPONDING ||
+                     state == LANLAN_SESSION_STATE_RECONNECTING);
+}
+
+static void
+set_state (Worker             *w,
+           LanlanSessionState  state)
+{
+  Emission *e;
+
+  if (w->state == state)
+    return;
+  w->state = state;
+  e = emission_new (w, EMIT_STATE);
+  e->state = state;
+  e->active = state_is_active (w->started, state);
+  post (e);
+}
+
+/* --- History ------------------------------------------------------------- */
+
+static void
+history_add (Worker     *w,
+             const char *role,
+             const char *text)
+{
+  if (text == NULL || *text == '\0')
+    return;
+  g_mutex_lock (&w->lock);
+  g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
+  g_mutex_unlock (&w->lock);
+}
+
+static GPtrArray *
+history_dup_from (Worker *w,
+                  guint   from)
+{
+  GPtrArray *copy = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+
+  g_mutex_lock (&w->lock);
+  for (guint i = from; i < w->history->len; i++)
+    g_ptr_array_add (copy, lanlan_chat_message_copy (g_ptr_array_index (w->history, i)));
+  g_mutex_unlock (&w->lock);
+  return copy;
+}
+
+static guint
+history_len (Worker *w)
+{
+  guint n;
+
+  g_mutex_lock (&w->lock);
+  n = w->history->len;
+  g_mutex_unlock (&w->lock);
+  return n;
+}
+
+/* --- Connections --------------------------------------------------------- */
+
+static void
+conn_free (Conn *conn)
+{
+  if (conn == NULL)
+    return;
+  if (conn->client != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (conn->client, conn);
+      lanlan_realtime_client_close (conn->client);
+      g_clear_object (&conn->client);
+    }
+  g_free (conn);
+}
+
+static void
+stats_add (Worker  *w,
+           guint64 *field,
+           guint64  n)
+{
+  g_mutex_lock (&w->lock);
+  *field += n;
+  g_mutex_unlock (&w->lock);
+}
+
+static void
+send_mic (Worker       *w,
+          const gint16 *pcm,
+          gsize         n)
+{
+  if (lanlan_realtime_client_append_audio (w->active->client, pcm, n))
+    stats_add (w, &w->stats.mic_samples_sent, n);
+  else
+    stats_add (w, &w->stats.mic_samples_dropped, n);
+}
+
+static gboolean
+can_send_mic (Worker *w)
+{
+  return w->active != NULL && w->active->ready && !w->swapping &&
+         lanlan_realtime_client_is_open (w->active->client);
+}
+
+static void
+cache_mic (Worker       *w,
+           const gint16 *pcm,
+           gsize         n)
+{
+  guint max = MIC_CACHE_SECONDS * MAX (w->input_rate, 8000);
+
+  if (w->mic_cache->len == 0)
+    w->cache_started = g_get_monotonic_time ();
+  g_array_append_vals (w->mic_cache, pcm, n);
+  stats_add (w, &w->stats.mic_samples_cached, n);
+  if (w->mic_cache->len > max)
+    {
+      guint excess = w->mic_cache->len - max;
+
+      g_array_remove_range (w->mic_cache, 0, excess);
+      stats_add (w, &w->stats.mic_samples_dropped, excess);
+    }
+}
+
+static void
+flush_mic_cache (Worker *w)
+{
+  if (w->mic_cache->len == 0 || !can_send_mic (w))
+    return;
+  /* Chunks of 100 ms keep each frame small. */
+  for (guint off = 0; off < w->mic_cache->len; off += w->input_rate / 10)
+    {
+      guint n = MIN (w->input_rate / 10, w->mic_cache->len - off);
+      send_mic (w, &g_array_index (w->mic_cache, gint16, off), n);
+    }
+  g_mutex_lock (&w->lock);
+  w->stats.last_swap_cache_us = g_get_monotonic_time () - w->cache_started;
+  g_mutex_unlock (&w->lock);
+  g_array_set_size (w->mic_cache, 0);
+}
+
+static const LanlanProvider *
+settings_provider (LanlanCharacter *settings)
+{
+  const LanlanProvider *p = lanlan_provider_lookup (lanlan_character_get_provider (settings));
+  return p;
+}
+
+static char *
+build_instructions (LanlanCharacter *settings)
+{
+  const char *persona = lanlan_character_get_persona (settings);
+  const char *language = lanlan_character_get_language (settings);
+  GString *s = g_string_new (persona);
+
+  if (language != NULL && *language != '\0')
+    g_string_append_printf (s, "%sAlways answer in the language with the BCP 47 tag “%s”.",
+                            s->len > 0 ? "\n\n" : "", language);
+  return g_string_free (s, FALSE);
+}
+
+/* Sends the conversation so far and any agent context to a new session. */
+static void
+prime (Worker *w,
+       Conn   *conn,
+       guint   from)
+{
+  g_autoptr(GPtrArray) messages = history_dup_from (w, from);
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (messages, i);
+      lanlan_realtime_client_create_item (conn->client, m->role, m->content);
+    }
+}
+
+static void
+prime_context (Worker *w,
+               Conn   *conn)
+{
+  for (guint i = 0; i < w->agent_context->len; i++)
+    lanlan_realtime_client_create_item (conn->client, "system",
+                                        g_ptr_array_index (w->agent_context, i));
+}
+
+static void
+reset_response (Worker *w)
+{
+  w->in_flight = FALSE;
+  g_clear_pointer (&w->response_id, g_free);
+  g_string_truncate (w->assistant_text, 0);
+  w->assistant_done = FALSE;
+  g_string_truncate (w->tts_buffer, 0);
+}
+
+/* Keeps what the assistant said of an unfinished answer. */
+static void
+commit_partial_answer (Worker *w)
+{
+  if (!w->assistant_done && w->assistant_text->len > 0)
+    {
+      history_add (w, "assistant", w->assistant_text->str);
+      emit_text (w, EMIT_DONE, "assistant", w->response_id, w->assistant_text->str);
+      w->assistant_done = TRUE;
+    }
+}
+
+/* --- TTS ------------------------------------------------------------------ */
+
+static gboolean
+drain_tts (gpointer data)
+{
+  Worker *w = data;
+  LanlanTtsResponse *r;
+
+  while (w->tts != NULL && (r = lanlan_tts_worker_pop (w->tts, 0)) != NULL)
+    {
+      if (r->type == LANLAN_TTS_RESPONSE_AUDIO && w->sink != NULL && r->speech_id == w->speech_id)
+        {
+          gsize size;
+          const gint16 *pcm = g_bytes_get_data (r->pcm, &size);
+          gsize n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+          stats_add (w, &w->stats.speaker_samples, n);
+        }
+      else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
+        emit_error (w, r->error);
+      lanlan_tts_response_free (r);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tts_notify (gpointer data)
+{
+  Worker *w = data;
+
+  g_main_context_invoke_full (w->ctx, G_PRIORITY_DEFAULT, drain_tts,
+                              worker_ref (w), (GDestroyNotify) worker_unref);
+}
+
+static void
+ensure_tts (Worker *w)
+{
+  LanlanTtsBackend *backend;
+
+  if (w->tts != NULL)
+    return;
+  if (w->tts_backend != NULL)
+    backend = g_steal_pointer (&w->tts_backend);
+  else
+    {
+      /* ws://host/v1/realtime → http://host/v1 */
+      const char *base = lanlan_character_get_base_url (w->settings);
+      g_autofree char *http = NULL;
+      char *cut;
+
+      if (g_str_has_prefix (base, "wss://"))
+        http = g_strconcat ("https://", base + 6, NULL);
+      else if (g_str_has_prefix (base, "ws://"))
+        http = g_strconcat ("http://", base + 5, NULL);
+      else
+        http = g_strdup ("https://api.openai.com/v1");
+      if ((cut = strchr (http + 8, '?')) != NULL)
+        *cut = '\0';
+      if (g_str_has_suffix (http, "/realtime"))
+        http[strlen (http) - strlen ("/realtime")] = '\0';
+      backend = lanlan_tts_backend_new_http (http, w->api_key, NULL,
+                                             lanlan_character_get_voice (w->settings));
+    }
+  /* The TTS thread only touches the worker through tts_notify. */
+  w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
+}
+
+static void
+tts_feed (Worker     *w,
+          const char *delta,
+          gboolean    final)
+{
+  const char *p;
+  const char *cut = NULL;
+
+  if (w->tts == NULL)
+    return;
+  g_string_append (w->tts_buffer, delta);
+  /* Speak whole sentences as soon as they are complete. */
+  for (p = w->tts_buffer->str; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (c == '.' || c == '!' || c == '?' || c == '\n' ||
+          c == 0x3002 || c == 0xFF01 || c == 0xFF1F)
+        cut = g_utf8_next_char (p);
+    }
+  if (final)
+    cut = w->tts_buffer->str + w->tts_buffer->len;
+  if (cut != NULL && cut > w->tts_buffer->str)
+    {
+      g_autofree char *sentence = g_strndup (w->tts_buffer->str, cut - w->tts_buffer->str);
+      g_string_erase (w->tts_buffer, 0, cut - w->tts_buffer->str);
+      g_strstrip (sentence);
+      if (*sentence != '\0')
+        lanlan_tts_worker_speak (w->tts, w->speech_id, sentence);
+    }
+  if (final)
+    lanlan_tts_worker_end_turn (w->tts, w->speech_id);
+}
+
+/* --- Barge-in ------------------------------------------------------------ */
+
+static void
+barge_in (Worker *w)
+{
+  guint64 played = 0;
+
+  if (w->sink != NULL)
+    {
+      gsize queued = lanlan_audio_sink_get_queued (w->sink);
+
+      played = lanlan_audio_sink_get_played (w->sink);
+      lanlan_audio_sink_flush (w->sink);
+      if (w->audio_item_id != NULL && (w->in_flight || queued > 0) && w->active != NULL &&
+          !w->active->text_only)
+        lanlan_realtime_client_truncate (w->active->client, w->audio_item_id, 0,
+                                         (guint) (played * 1000 / LANLAN_MODEL_RATE));
+    }
+  if (w->tts != NULL)
+    lanlan_tts_worker_interrupt (w->tts);
+
+  if (w->in_flight && w->active != NULL)
+    {
+      if (w->response_id != NULL)
+        g_hash_table_add (w->dropped, g_strdup (w->response_id));
+      lanlan_realtime_client_cancel_response (w->active->client);
+      commit_partial_answer (w);
+      reset_response (w);
+      w->turns++;
+      emit_simple (w, EMIT_TURN_ENDED);
+      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+    }
+  g_clear_pointer (&w->audio_item_id, g_free);
+}
+
+/* --- Events ---------------------------------------------------------------- */
+
+static gboolean
+is_dropped (Worker                    *w,
+            const LanlanRealtimeEvent *event)
+{
+  return event->response_id != NULL && g_hash_table_contains (w->dropped, event->response_id);
+}
+
+static void
+on_active_event (Worker                    *w,
+                 Conn                      *conn,
+                 const LanlanRealtimeEvent *event)
+{
+  switch (event->type)
+    {
+    case LANLAN_REALTIME_EVENT_RESPONSE_CREATED:
+      reset_response (w);
+      w->in_flight = TRUE;
+      w->response_id = g_strdup (event->response_id);
+      w->audio_reset_done = FALSE;
+      w->speech_id++;
+      set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+      break;
+
+    case LANLAN_REALTIME_EVENT_OUTPUT_ITEM_ADDED:
+      if (!is_dropped (w, event) && g_strcmp0 (event->role, "assistant") == 0)
+        {
+          g_free (w->audio_item_id);
+          w->audio_item_id = g_strdup (event->item_id);
+        }
+      break;
+
+    case LANLAN_REALTIME_EVENT_AUDIO_DELTA:
+      {
+        gsize size;
+        const gint16 *pcm = g_bytes_get_data (event->audio, &size);
+
+        if (is_dropped (w, event) || !w->in_flight)
+          {
+            stats_add (w, &w->stats.speaker_samples_dropped, size / 2);
+            break;
+          }
+        if (w->audio_item_id == NULL && event->item_id != NULL)
+          w->audio_item_id = g_strdup (event->item_id);
+        if (w->sink != NULL)
+          {
+            gsize n;
+
+            if (!w->audio_reset_done)
+              {
+                lanlan_audio_sink_reset_played (w->sink);
+                w->audio_reset_done = TRUE;
+              }
+            n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+            stats_add (w, &w->stats.speaker_samples, n);
+            if (n < size / 2)
+              stats_add (w, &w->stats.speaker_samples_dropped, size / 2 - n);
+          }
+      }
+      break;
+
+    case LANLAN_REALTIME_EVENT_AUDIO_TRANSCRIPT_DELTA:
+    case LANLAN_REALTIME_EVENT_TEXT_DELTA:
+      if (is_dropped (w, event) || !w->in_flight || w->assistant_done)
+        break;
+      g_string_append (w->assistant_text, event->text);
+      emit_text (w, EMIT_DELTA, "assistant", w->response_id, event->text);
+      if (conn->text_only)
+        tts_feed (w, event->text, FALSE);
+      break;
+
+    case LANLAN_REALTIME_EVENT_AUDIO_TRANSCRIPT_DONE:
+    case LANLAN_REALTIME_EVENT_TEXT_DONE:
+      if (is_dropped (w, event) || !w->in_flight || w->assistant_done)
+        break;
+      {
+        const char *text = event->text ? event->text : w->assistant_text->str;
+
+        history_add (w, "assistant", text);
+        emit_text (w, EMIT_DONE, "assistant", w->response_id, text);
+        w->assistant_done = TRUE;
+        if (conn->text_only)
+          tts_feed (w, "", TRUE);
+      }
+      break;
+
+    case LANLAN_REALTIME_EVENT_SPEECH_STARTED:
+      w->user_speaking = TRUE;
+      emit_simple (w, EMIT_SPEECH_STARTED);
+      barge_in (w);
+      break;
+
+    case LANLAN_REALTIME_EVENT_SPEECH_STOPPED:
+    case LANLAN_REALTIME_EVENT_INPUT_AUDIO_COMMITTED:
+      w->user_speaking = FALSE;
+      break;
+
+    case LANLAN_REALTIME_EVENT_INPUT_TRANSCRIPTION_DELTA:
+      emit_text (w, EMIT_DELTA, "user", event->item_id, event->text);
+      break;
+
+    case LANLAN_REALTIME_EVENT_INPUT_TRANSCRIPTION_COMPLETED:
+      history_add (w, "user", event->text);
+      emit_text (w, EMIT_DONE, "user", event->item_id, event->text);
+      break;
+
+    case LANLAN_REALTIME_EVENT_RESPONSE_DONE:
+      if (event->response_id != NULL && g_hash_table_remove (w->dropped, event->response_id))
+        {
+          /* The end of an answer we interrupted; its turn already ended. */
+          if (!w->in_flight)
+            worker_after_turn (w);
+          break;
+        }
+      if (w->response_id != NULL && event->response_id != NULL &&
+          !g_str_equal (w->response_id, event->response_id))
+        break;
+      commit_partial_answer (w);
+      if (conn->text_only && !w->assistant_done)
+        tts_feed (w, "", TRUE);
+      reset_response (w);
+      w->turns++;
+      emit_simple (w, EMIT_TURN_ENDED);
+      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      worker_after_turn (w);
+      break;
+
+    case LANLAN_REALTIME_EVENT_ERROR:
+      {
+        g_autoptr(GError) error = lanlan_realtime_event_to_error (event);
+
+        emit_error (w, error);
+        if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
+          worker_conn_lost (w, conn, g_steal_pointer (&error));
+        else if (w->in_flight && w->response_id == NULL)
+          {
+            /* response.create was refused: no answer is coming. */
+            reset_response (w);
+            set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+          }
+      }
+      break;
+
+    default:
+      break;
+    }
+}
+
+static void
+finish_swap (Worker *w)
+{
+  Conn *old = w->active;
+  Conn *fresh = g_steal_pointer (&w->pending);
+  g_autofree char *detail = NULL;
+
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+
+  w->active = fresh;
+  w->swapping = FALSE;
+  w->active_serial = fresh->serial;
+  w->turns = 0;
+  w->session_started = g_get_monotonic_time ();
+  w->force_swap = FALSE;
+  w->reconnect_attempt = 0;
+  g_ptr_array_set_size (w->agent_context, 0);
+  g_mutex_lock (&w->lock);
+  w->input_rate = fresh->provider->input_rate;
+  w->stats.n_swaps++;
+  g_mutex_unlock (&w->lock);
+  conn_free (old);
+
+  flush_mic_cache (w);
+  {
+    const char *model = lanlan_character_get_model (w->settings);
+    detail = g_strdup_printf ("%s/%s", fresh->provider->id,
+                              model && *model ? model : fresh->provider->default_model);
+  }
+  emit_hot_swap (w, LANLAN_HOT_SWAP_SWAPPED, detail);
+  if (w->state == LANLAN_SESSION_STATE_RECONNECTING)
+    set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+}
+
+static void
+fail_swap (Worker     *w,
+           const char *why)
+{
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+  conn_free (g_steal_pointer (&w->pending));
+  w->swapping = FALSE;
+  w->force_swap = FALSE;
+  /* Try again after another full period, not at every turn. */
+  w->turns = 0;
+  w->session_started = g_get_monotonic_time ();
+  emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, why);
+  flush_mic_cache (w);
+}
+
+static void
+on_pending_event (Worker                    *w,
+                  Conn                      *conn,
+                  const LanlanRealtimeEvent *event)
+{
+  if (event->type == LANLAN_REALTIME_EVENT_SESSION_UPDATED && w->swapping)
+    finish_swap (w);
+  else if (event->type == LANLAN_REALTIME_EVENT_ERROR && w->swapping)
+    {
+      g_autoptr(GError) error = lanlan_realtime_event_to_error (event);
+      fail_swap (w, error->message);
+    }
+}
+
+static void
+on_client_event (LanlanRealtimeClient      *client,
+                 const LanlanRealtimeEvent *event,
+                 gpointer                   data)
+{
+  Conn *conn = data;
+  Worker *w = conn->w;
+
+  if (conn == w->active)
+    on_active_event (w, conn, event);
+  else if (conn == w->pending)
+    on_pending_event (w, conn, event);
+}
+
+static void
+on_client_protocol_error (LanlanRealtimeClient *client,
+                          GError               *error,
+                          gpointer              data)
+{
+  Conn *conn = data;
+
+  g_debug ("%s", error->message);
+  g_mutex_lock (&conn->w->lock);
+  conn->w->stats.n_bad_events++;
+  g_mutex_unlock (&conn->w->lock);
+}
+
+static gboolean
+reconnect_cb (gpointer data)
+{
+  Worker *w = data;
+
+  g_clear_pointer (&w->reconnect_timer, g_source_unref);
+  if (w->started && w->active == NULL)
+    worker_start_conn (w, CONN_RECONNECT);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect (Worker *w)
+{
+  guint delay;
+
+  if (w->reconnect_timer != NULL)
+    return;
+  if (w->reconnect_attempt >= MAX_RECONNECTS)
+    {
+      g_autoptr(GError) error = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
+                                             _("Gave up reconnecting: %s"),
+                                             w->last_error ? w->last_error->message : _("unknown error"));
+      emit_error (w, error);
+      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      return;
+    }
+  delay = MIN (100u << MIN (w->reconnect_attempt, 7u), 10000u);
+  w->reconnect_attempt++;
+  set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+  w->reconnect_timer = g_timeout_source_new (delay);
+  g_source_set_callback (w->reconnect_timer, reconnect_cb, w, NULL);
+  g_source_attach (w->reconnect_timer, w->ctx);
+}
+
+static gboolean
+is_fatal (const GError *error)
+{
+  return g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH) ||
+         g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG);
+}
+
+/* The active connection is gone (@error owned). */
+static void
+worker_conn_lost (Worker *w,
+                  Conn   *conn,
+                  GError *error)
+{
+  if (conn != w->active)
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  commit_partial_answer (w);
+  if (w->in_flight)
+    emit_simple (w, EMIT_TURN_ENDED);
+  reset_response (w);
+  w->user_speaking = FALSE;
+  w->active = NULL;
+  conn_free (conn);
+  w->swapping = FALSE;
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+
+  if (error != NULL)
+    {
+      g_clear_error (&w->last_error);
+      w->last_error = g_error_copy (error);
+      if (!g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_EXPIRED))
+        emit_error (w, error);
+    }
+
+  if (!w->started)
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  if (error != NULL && is_fatal (error))
+    {
+      conn_free (g_steal_pointer (&w->pending));
+      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      g_clear_error (&error);
+      return;
+    }
+  g_clear_error (&error);
+
+  g_mutex_lock (&w->lock);
+  w->stats.n_reconnects++;
+  g_mutex_unlock (&w->lock);
+
+  /* A primed replacement is already waiting: use it. */
+  if (w->pending != NULL && w->pending->ready)
+    {
+      set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+      prime (w, w->pending, w->primed_len);
+      finish_swap (w);
+      return;
+    }
+  conn_free (g_steal_pointer (&w->pending));
+  schedule_reconnect (w);
+}
+
+static void
+on_client_closed (LanlanRealtimeClient *client,
+                  GError               *error,
+                  gpointer              data)
+{
+  Conn *conn = data;
+  Worker *w = conn->w;
+
+  if (conn == w->pending)
+    {
+      fail_swap (w, error ? error->message : _("closed"));
+      return;
+    }
+  worker_conn_lost (w, conn, error ? g_error_copy (error) : NULL);
+}
+
+static void
+on_conn_ready (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Worker *w = data;
+  g_autoptr(GError) error = NULL;
+  Conn *conn;
+  gboolean ok;
+
+  ok = lanlan_realtime_client_connect_finish (LANLAN_REALTIME_CLIENT (source), result, &error);
+
+  /* The connection may have been given up on (and freed) meanwhile. */
+  if (w->active != NULL && (GObject *) w->active->client == source)
+    conn = w->active;
+  else if (w->pending != NULL && (GObject *) w->pending->client == source)
+    conn = w->pending;
+  else
+    return;
+
+  if (!ok)
+    {
+
+      if (conn->kind == CONN_SWAP)
+        {
+          if (conn == w->pending)
+            fail_swap (w, error->message);
+          return;
+        }
+      if (conn != w->active)
+        return;
+      w->active = NULL;
+      conn_free (conn);
+      g_clear_error (&w->last_error);
+      w->last_error = g_error_copy (error);
+      emit_error (w, error);
+      if (is_fatal (error) || !w->started)
+        set_state (w, LANLAN_SESSION_STATE_ERROR);
+      else
+        schedule_reconnect (w);
+      return;
+    }
+
+  conn->ready = TRUE;
+
+  if (conn->kind == CONN_SWAP)
+    {
+      if (conn != w->pending)
+        return;
+      prime (w, conn, 0);
+      prime_context (w, conn);
+      w->primed_len = history_len (w);
+      emit_hot_swap (w, LANLAN_HOT_SWAP_READY, NULL);
+      worker_maybe_swap (w);
+      return;
+    }
+
+  if (conn != w->active)
+    return;
+
+  if (conn->kind == CONN_RECONNECT)
+    {
+      prime (w, conn, 0);
+      prime_context (w, conn);
+      g_ptr_array_set_size (w->agent_context, 0);
+    }
+  w->reconnect_attempt = 0;
+  w->turns = 0;
+  w->active_serial = conn->serial;
+  w->session_started = g_get_monotonic_time ();
+  set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+  flush_mic_cache (w);
+
+  /* Text typed while we were connecting. */
+  for (guint i = 0; i < w->pending_texts->len; i++)
+    lanlan_realtime_client_create_item (conn->client, "user",
+                                        g_ptr_array_index (w->pending_texts, i));
+  if (w->pending_texts->len > 0)
+    {
+      g_ptr_array_set_size (w->pending_texts, 0);
+      lanlan_realtime_client_create_response (conn->client);
+      w->in_flight = TRUE;
+    }
+}
+
+static void
+worker_start_conn (Worker   *w,
+                   ConnKind  kind)
+{
+  const LanlanProvider *provider = settings_provider (w->settings);
+  g_autofree char *url = NULL;
+  g_autofree char *instructions = NULL;
+  g_autoptr(GError) error = NULL;
+  LanlanRealtimeConfig config = { 0 };
+  Conn *conn;
+
+  if (provider == NULL)
+    error = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                         _("Unknown service “%s”"), lanlan_character_get_provider (w->settings));
+  else
+    url = lanlan_provider_build_url (provider, lanlan_character_get_base_url (w->settings),
+                                     lanlan_character_get_model (w->settings), &error);
+  if (url == NULL)
+    {
+      if (kind == CONN_SWAP)
+        {
+          emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
+          return;
+        }
+      emit_error (w, error);
+      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      return;
+    }
+
+  conn = g_new0 (Conn, 1);
+  conn->w = w;
+  conn->kind = kind;
+  conn->provider = provider;
+  conn->serial = w->settings_serial;
+  conn->text_only = provider->text_only;
+  conn->client = lanlan_realtime_client_new (provider, url, w->api_key);
+  lanlan_realtime_client_set_timeouts (conn->client, w->connect_ms, w->response_ms);
+  g_signal_connect (conn->client, "event", G_CALLBACK (on_client_event), conn);
+  g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
+  g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
+
+  instructions = build_instructions (w->settings);
+  config.model = lanlan_character_get_model (w->settings);
+  config.instructions = instructions;
+  config.voice = lanlan_character_get_voice (w->settings);
+  config.language = lanlan_character_get_language (w->settings);
+  config.text_only = provider->text_only;
+  config.server_vad = TRUE;
+
+  if (kind == CONN_SWAP)
+    w->pending = conn;
+  else
+    {
+      w->active = conn;
+      set_state (w, kind == CONN_INITIAL ? LANLAN_SESSION_STATE_CONNECTING
+                                         : LANLAN_SESSION_STATE_RECONNECTING);
+    }
+
+  if (provider->text_only)
+    ensure_tts (w);
+
+  lanlan_realtime_client_connect_async (conn->client, &config, NULL, on_conn_ready, w);
+}
+
+/* --- Hot swap ------------------------------------------------------------ */
+
+static gboolean
+swap_barrier_timeout (gpointer data)
+{
+  Worker *w = data;
+
+  g_clear_pointer (&w->swap_timer, g_source_unref);
+  fail_swap (w, _("The new session did not confirm in time"));
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts the atomic part: the old session stops hearing the microphone,
+ * the new one gets the turns it has not seen, and once it confirms (a
+ * session.update round trip) it becomes the active one. */
+static void
+worker_maybe_swap (Worker *w)
+{
+  g_autofree char *instructions = NULL;
+  LanlanRealtimeConfig config = { 0 };
+
+  if (w->pending == NULL || !w->pending->ready || w->swapping || w->active == NULL ||
+      !w->active->ready || w->in_flight || w->user_speaking)
+    return;
+
+  w->swapping = TRUE;
+  prime (w, w->pending, w->primed_len);
+  w->primed_len = history_len (w);
+
+  instructions = build_instructions (w->settings);
+  config.model = lanlan_character_get_model (w->settings);
+  config.instructions = instructions;
+  config.voice = lanlan_character_get_voice (w->settings);
+  config.language = lanlan_character_get_language (w->settings);
+  config.text_only = w->pending->text_only;
+  config.server_vad = TRUE;
+  lanlan_realtime_client_send_session_update (w->pending->client, &config);
+
+  w->swap_timer = g_timeout_source_new (SWAP_BARRIER_MS);
+  g_source_set_callback (w->swap_timer, swap_barrier_timeout, w, NULL);
+  g_source_attach (w->swap_timer, w->ctx);
+}
+
+static void
+worker_prepare_swap (Worker     *w,
+                     const char *why)
+{
+  if (!w->started || w->active == NULL || !w->active->ready)
+    return;
+  if (w->pending != NULL)
+    {
+      if (w->pending->serial == w->settings_serial || w->swapping)
+        return;
+      conn_free (g_steal_pointer (&w->pending));  /* stale settings */
+    }
+  emit_hot_swap (w, LANLAN_HOT_SWAP_PREPARING, why);
+  worker_start_conn (w, CONN_SWAP);
+}
+
+static void
+worker_after_turn (Worker *w)
+{
+  gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
+
+  /* Agent results that came in while the model was talking. */
+  if (w->queued_context->len > 0 && w->active != NULL)
+    {
+      for (guint i = 0; i < w->queued_context->len; i++)
+        lanlan_realtime_client_create_item (w->active->client, "system",
+                                            g_ptr_array_index (w->queued_context, i));
+      g_ptr_array_set_size (w->queued_context, 0);
+      lanlan_realtime_client_create_response (w->active->client);
+      w->in_flight = TRUE;
+      return;
+    }
+
+  if (w->active_serial != w->settings_serial)
+    worker_prepare_swap (w, _("settings changed"));
+  else if (w->pending == NULL)
+    {
+      if (w->force_swap)
+        worker_prepare_swap (w, _("requested"));
+      else if (w->hot_swap_turns > 0 && w->turns >= w->hot_swap_turns)
+        worker_prepare_swap (w, _("turn limit"));
+      else if (w->hot_swap_seconds > 0 && elapsed >= w->hot_swap_seconds)
+        worker_prepare_swap (w, _("time limit"));
+    }
+  worker_maybe_swap (w);
+}
+
+/* --- Commands (run on the worker) ---------------------------------------- */
+
+typedef enum {
+  CMD_START,
+  CMD_END,
+  CMD_TEXT,
+  CMD_CONTEXT,
+  CMD_SETTINGS,
+  CMD_API_KEY,
+  CMD_SWAP_TURNS,
+  CMD_SWAP_SECONDS,
+  CMD_SWAP_NOW,
+  CMD_TIMEOUTS,
+  CMD_TTS_BACKEND,
+  CMD_IMAGE,
+  CMD_QUIT,
+} CmdKind;
+
+typedef struct {
+  Worker           *w;
+  CmdKind           kind;
+  char             *text;
+  LanlanCharacter  *settings;
+  guint             a, b;
+  guint64           serial;
+  LanlanTtsBackend *backend;
+  GBytes           *bytes;
+} Cmd;
+
+static void
+cmd_free (gpointer data)
+{
+  Cmd *c = data;
+
+  worker_unref (c->w);
+  if (c->text != NULL)
+    memset (c->text, 0, strlen (c->text));
+  g_free (c->text);
+  g_clear_object (&c->settings);
+  lanlan_tts_backend_free (c->backend);
+  g_clear_pointer (&c->bytes, g_bytes_unref);
+  g_free (c);
+}
+
+static void
+worker_end (Worker *w)
+{
+  w->started = FALSE;
+  if (w->reconnect_timer != NULL)
+    {
+      g_source_destroy (w->reconnect_timer);
+      g_clear_pointer (&w->reconnect_timer, g_source_unref);
+    }
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+  commit_partial_answer (w);
+  reset_response (w);
+  conn_free (g_steal_pointer (&w->pending));
+  conn_free (g_steal_pointer (&w->active));
+  w->swapping = FALSE;
+  g_array_set_size (w->mic_cache, 0);
+  if (w->sink != NULL)
+    lanlan_audio_sink_flush (w->sink);
+  if (w->tts != NULL)
+    lanlan_tts_worker_interrupt (w->tts);
+}
+
+static void
+worker_send_text (Worker     *w,
+                  const char *text)
+{
+  g_autofree char *turn_id = g_strdup_printf ("text-%u", history_len (w));
+
+  history_add (w, "user", text);
+  emit_text (w, EMIT_DONE, "user", turn_id, text);
+
+  if (w->active == NULL || !w->active->ready || w->swapping)
+    {
+      g_ptr_array_add (w->pending_texts, g_strdup (text));
+      if (w->swapping)
+        return;
+      if (!w->started)
+        {
+          w->started = TRUE;
+          worker_start_conn (w, CONN_INITIAL);
+        }
+      return;
+    }
+
+  if (w->in_flight)
+    barge_in (w);
+  lanlan_realtime_client_create_item (w->active->client, "user", text);
+  lanlan_realtime_client_create_response (w->active->client);
+  w->in_flight = TRUE;
+}
+
+static gboolean
+run_cmd (gpointer data)
+{
+  Cmd *c = data;
+  Worker *w = c->w;
+
+  switch (c->kind)
+    {
+    case CMD_START:
+      if (w->started && w->state != LANLAN_SESSION_STATE_ERROR)
+        break;
+      w->started = TRUE;
+      w->reconnect_attempt = 0;
+      if (!w->have_key)
+        {
+          g_autoptr(GError) error = NULL;
+          const LanlanProvider *p = settings_provider (w->settings);
+
+          g_free (w->api_key);
+          w->api_key = lanlan_secrets_lookup_sync (p ? p->id : lanlan_character_get_provider (w->settings),
+                                                   NULL, &error);
+          if (w->api_key == NULL && p != NULL && p->url != NULL)
+            {
+              g_autoptr(GError) e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
+                                                 _("No API key for %s is stored. Add one in Preferences."),
+                                                 p->display_name);
+              emit_error (w, e);
+              set_state (w, LANLAN_SESSION_STATE_ERROR);
+              break;
+            }
+        }
+      if (w->active == NULL)
+        worker_start_conn (w, CONN_INITIAL);
+      break;
+
+    case CMD_END:
+      worker_end (w);
+      set_state (w, LANLAN_SESSION_STATE_ENDED);
+      break;
+
+    case CMD_TEXT:
+      worker_send_text (w, c->text);
+      break;
+
+    case CMD_CONTEXT:
+      if (lanlan_character_get_input_mode (w->settings) == LANLAN_INPUT_MODE_TEXT &&
+          w->active != NULL && w->active->ready)
+        {
+          g_ptr_array_add (w->agent_context, g_strdup (c->text));
+          if (w->in_flight || w->swapping)
+            g_ptr_array_add (w->queued_context, g_strdup (c->text));
+          else
+            {
+              lanlan_realtime_client_create_item (w->active->client, "system", c->text);
+              lanlan_realtime_client_create_response (w->active->client);
+              w->in_flight = TRUE;
+            }
+        }
+      else
+        g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      break;
+
+    case CMD_SETTINGS:
+      g_set_object (&w->settings, c->settings);
+      w->settings_serial = c->serial;
+      if (w->active == NULL || !w->active->ready)
+        {
+          const LanlanProvider *p = settings_provider (w->settings);
+          g_mutex_lock (&w->lock);
+          if (p != NULL)
+            w->input_rate = p->input_rate;
+          g_mutex_unlock (&w->lock);
+        }
+      else if (!w->in_flight)
+        worker_after_turn (w);
+      else
+        worker_prepare_swap (w, _("settings changed"));
+      break;
+
+    case CMD_API_KEY:
+      g_free (w->api_key);
+      w->api_key = g_strdup (c->text);
+      w->have_key = c->text != NULL;
+      break;
+
+    case CMD_SWAP_TURNS:
+      w->hot_swap_turns = c->a;
+      break;
+
+    case CMD_SWAP_SECONDS:
+      w->hot_swap_seconds = c->a;
+      break;
+
+    case CMD_SWAP_NOW:
+      w->force_swap = TRUE;
+      if (!w->in_flight)
+        worker_after_turn (w);
+      break;
+
+    case CMD_TIMEOUTS:
+      w->connect_ms = c->a;
+      w->response_ms = c->b;
+      break;
+
+    case CMD_TTS_BACKEND:
+      lanlan_tts_backend_free (w->tts_backend);
+      w->tts_backend = g_steal_pointer (&c->backend);
+      break;
+
+    case CMD_IMAGE:
+      if (w->active != NULL && w->active->ready)
+        lanlan_realtime_client_append_image (w->active->client, c->bytes);
+      break;
+
+    case CMD_QUIT:
+      worker_end (w);
+      g_clear_object (&w->tts);
+      g_main_loop_quit (w->loop);
+      break;
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_cmd (Worker *w,
+          Cmd    *c)
+{
+  GSource *source = g_idle_source_new ();
+
+  c->w = worker_ref (w);
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, run_cmd, c, cmd_free);
+  g_source_set_static_name (source, "[lanlan] session command");
+  g_source_attach (source, w->ctx);
+  g_source_unref (source);
+}
+
+static Cmd *
+cmd_new (CmdKind kind)
+{
+  Cmd *c = g_new0 (Cmd, 1);
+  c->kind = kind;
+  return c;
+}
+
+static gboolean
+drain_mic (gpointer data)
+{
+  Worker *w = data;
+  GQueue chunks = G_QUEUE_INIT;
+  GBytes *bytes;
+
+  g_mutex_lock (&w->lock);
+  chunks = w->mic_queue;
+  g_queue_init (&w->mic_queue);
+  w->mic_drain_posted = FALSE;
+  g_mutex_unlock (&w->lock);
+
+  while ((bytes = g_queue_pop_head (&chunks)) != NULL)
+    {
+      gsize size;
+      const gint16 *pcm = g_bytes_get_data (bytes, &size);
+
+      if (!w->started)
+        stats_add (w, &w->stats.mic_samples_dropped, size / 2);
+      else if (can_send_mic (w) && w->mic_cache->len == 0)
+        send_mic (w, pcm, size / 2);
+      else
+        {
+          cache_mic (w, pcm, size / 2);
+          flush_mic_cache (w);
+        }
+      g_bytes_unref (bytes);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+
+  g_main_context_push_thread_default (w->ctx);
+  g_main_loop_run (w->loop);
+  /* Let closing frames go out. */
+  while (g_main_context_iteration (w->ctx, FALSE))
+    ;
+  g_main_context_pop_thread_default (w->ctx);
+  worker_unref (w);
+  return NULL;
+}
+
+/* --- GObject -------------------------------------------------------------- */
+
+static void
+on_character_serial (LanlanCharacter      *character,
+                     GParamSpec           *pspec,
+                     LanlanSessionManager *self)
+{
+  Cmd *c = cmd_new (CMD_SETTINGS);
+
+  c->settings = lanlan_character_dup (character);
+  c->serial = lanlan_character_get_serial (character);
+  send_cmd (self->worker, c);
+}
+
+static void
+lanlan_session_manager_dispose (GObject *object)
+{
+  LanlanSessionManager *self = LANLAN_SESSION_MANAGER (object);
+
+  if (self->worker != NULL)
+    {
+      GThread *thread = self->worker->thread;
+
+      send_cmd (self->worker, cmd_new (CMD_QUIT));
+      g_thread_join (thread);
+      g_clear_pointer (&self->worker, worker_unref);
+    }
+  if (self->character != NULL)
+    g_clear_signal_handler (&self->serial_handler, self->character);
+  g_clear_object (&self->character);
+  g_clear_object (&self->sink);
+  g_clear_pointer (&self->owner_ctx, g_main_context_unref);
+
+  G_OBJECT_CLASS (lanlan_session_manager_parent_class)->dispose (object);
+}
+
+static void
+lanlan_session_manager_get_property (GObject    *object,
+                                     guint       prop_id,
+                                     GValue     *value,
+                                     GParamSpec *pspec)
+{
+  LanlanSessionManager *self = LANLAN_SESSION_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_ACTIVE:
+      g_value_set_boolean (value, self->active);
+      break;
+    case PROP_CHARACTER:
+      g_value_set_object (value, self->character);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  object_class->dispose = lanlan_session_manager_dispose;
+  object_class->get_property = lanlan_session_manager_get_property;
+
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, LANLAN_TYPE_SESSION_STATE,
+                       LANLAN_SESSION_STATE_IDLE,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_ACTIVE] =
+    g_param_spec_boolean ("active", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CHARACTER] =
+    g_param_spec_object ("character", NULL, NULL, LANLAN_TYPE_CHARACTER,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, LANLAN_TYPE_SESSION_STATE);
+  signals[SIGNAL_TRANSCRIPT_DELTA] =
+    g_signal_new ("transcript-delta", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_TRANSCRIPT_DONE] =
+    g_signal_new ("transcript-done", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_TURN_ENDED] =
+    g_signal_new ("turn-ended", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  signals[SIGNAL_HOT_SWAP] =
+    g_signal_new ("hot-swap", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, LANLAN_TYPE_HOT_SWAP_STAGE, G_TYPE_STRING);
+  signals[SIGNAL_ERROR] =
+    g_signal_new ("error", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_SPEECH_STARTED] =
+    g_signal_new ("speech-started", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+}
+
+static void
+lanlan_session_manager_init (LanlanSessionManager *self)
+{
+}
+
+static void
+load_hot_swap_defaults (Worker *w)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettings) settings = NULL;
+
+  w->hot_swap_turns = 10;
+  w->hot_swap_seconds = 1500;
+  if (source == NULL || (schema = g_settings_schema_source_lookup (source, APP_ID, TRUE)) == NULL ||
+      !g_settings_schema_has_key (schema, "hot-swap-turns"))
+    return;
+  settings = g_settings_new (APP_ID);
+  w->hot_swap_turns = g_settings_get_uint (settings, "hot-swap-turns");
+  w->hot_swap_seconds = g_settings_get_uint (settings, "hot-swap-seconds");
+}
+
+/**
+ * lanlan_session_manager_new:
+ * @character: the character; its settings are copied now and again
+ *   whenever its serial changes
+ * @sink: (nullable): where the model's speech goes
+ *
+ * Starts the worker thread. Signals are emitted on the thread-default
+ * main context of the caller.
+ */
+LanlanSessionManager *
+lanlan_session_manager_new (LanlanCharacter *character,
+                            LanlanAudioSink *sink)
+{
+  LanlanSessionManager *self;
+  const LanlanProvider *p;
+  Worker *w;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (character), NULL);
+  g_return_val_if_fail (sink == NULL || LANLAN_IS_AUDIO_SINK (sink), NULL);
+
+  self = g_object_new (LANLAN_TYPE_SESSION_MANAGER, NULL);
+  self->owner_ctx = g_main_context_ref_thread_default ();
+  self->character = g_object_ref (character);
+  self->sink = sink ? g_object_ref (sink) : NULL;
+
+  w = g_new0 (Worker, 1);
+  g_atomic_ref_count_init (&w->ref);
+  g_weak_ref_init (&w->owner, self);
+  w->owner_ctx = g_main_context_ref (self->owner_ctx);
+  w->ctx = g_main_context_new ();
+  w->loop = g_main_loop_new (w->ctx, FALSE);
+  g_mutex_init (&w->lock);
+  w->history = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  g_queue_init (&w->mic_queue);
+  w->settings = lanlan_character_dup (character);
+  w->settings_serial = lanlan_character_get_serial (character);
+  w->sink = sink ? g_object_ref (sink) : NULL;
+  w->connect_ms = 15000;
+  w->response_ms = 20000;
+  w->dropped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  w->assistant_text = g_string_new (NULL);
+  w->pending_texts = g_ptr_array_new_with_free_func (g_free);
+  w->agent_context = g_ptr_array_new_with_free_func (g_free);
+  w->queued_context = g_ptr_array_new_with_free_func (g_free);
+  w->mic_cache = g_array_new (FALSE, FALSE, sizeof (gint16));
+  w->tts_buffer = g_string_new (NULL);
+  w->state = LANLAN_SESSION_STATE_IDLE;
+  p = settings_provider (w->settings);
+  w->input_rate = p ? p->input_rate : 24000;
+  load_hot_swap_defaults (w);
+
+  self->worker = w;
+  self->serial_handler = g_signal_connect (character, "notify::serial",
+                                           G_CALLBACK (on_character_serial), self);
+  w->thread = g_thread_new ("lanlan-session", worker_thread, worker_ref (w));
+  return self;
+}
+
+/**
+ * lanlan_session_manager_set_api_key:
+ * @api_key: (nullable): %NULL to look it up in the keyring again
+ */
+void
+lanlan_session_manager_set_api_key (LanlanSessionManager *self,
+                                    const char           *api_key)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_API_KEY);
+  c->text = g_strdup (api_key);
+  send_cmd (self->worker, c);
+}
+
+void
+lanlan_session_manager_start_session (LanlanSessionManager *self)
+{
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  send_cmd (self->worker, cmd_new (CMD_START));
+}
+
+/**
+ * lanlan_session_manager_stream_text:
+ *
+ * Sends what the user typed; interrupts an answer in progress. Starts a
+ * session if none is running.
+ */
+void
+lanlan_session_manager_stream_text (LanlanSessionManager *self,
+                                    const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (text != NULL);
+  if (*text == '\0')
+    return;
+  c = cmd_new (CMD_TEXT);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_stream_audio:
+ * @pcm: mono PCM16 at lanlan_session_manager_get_input_rate()
+ *
+ * Any thread; copies. Order is kept across calls from one thread.
+ */
+void
+lanlan_session_manager_stream_audio (LanlanSessionManager *self,
+                                     const gint16         *pcm,
+                                     gsize                 n_samples)
+{
+  Worker *w;
+  gboolean post_drain;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  if (n_samples == 0)
+    return;
+
+  w = self->worker;
+  g_mutex_lock (&w->lock);
+  g_queue_push_tail (&w->mic_queue, g_bytes_new (pcm, n_samples * sizeof (gint16)));
+  w->stats.mic_samples_in += n_samples;
+  post_drain = !w->mic_drain_posted;
+  w->mic_drain_posted = TRUE;
+  g_mutex_unlock (&w->lock);
+
+  if (post_drain)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, drain_mic, worker_ref (w), (GDestroyNotify) worker_unref);
+      g_source_set_static_name (source, "[lanlan] microphone");
+      g_source_attach (source, w->ctx);
+      g_source_unref (source);
+    }
+}
+
+void
+lanlan_session_manager_end_session (LanlanSessionManager *self)
+{
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  send_cmd (self->worker, cmd_new (CMD_END));
+}
+
+/**
+ * lanlan_session_manager_inject_context:
+ *
+ * Agent results. Text mode: sent right away when idle (or at the end of
+ * the current answer), and the model answers. Voice mode: given to the
+ * next session at the next hot swap.
+ */
+void
+lanlan_session_manager_inject_context (LanlanSessionManager *self,
+                                       const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_CONTEXT);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+guint
+lanlan_session_manager_get_input_rate (LanlanSessionManager *self)
+{
+  guint rate;
+
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), 24000);
+  g_mutex_lock (&self->worker->lock);
+  rate = self->worker->input_rate;
+  g_mutex_unlock (&self->worker->lock);
+  return rate;
+}
+
+gboolean
+lanlan_session_manager_get_active (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), FALSE);
+  return self->active;
+}
+
+LanlanInputMode
+lanlan_session_manager_get_input_mode (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), LANLAN_INPUT_MODE_AUDIO);
+  return lanlan_character_get_input_mode (self->character);
+}
+
+const char *
+lanlan_session_manager_get_character_name (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), NULL);
+  return lanlan_character_get_name (self->character);
+}
+
+LanlanCharacter *
+lanlan_session_manager_get_character (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), NULL);
+  return self->character;
+}
+
+LanlanSessionState
+lanlan_session_manager_get_state (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), LANLAN_SESSION_STATE_IDLE);
+  return self->state;
+}
+
+/**
+ * lanlan_session_manager_dup_history:
+ *
+ * Returns: (transfer full) (element-type LanlanChatMessage): a copy of
+ *   the conversation so far
+ */
+GPtrArray *
+lanlan_session_manager_dup_history (LanlanSessionManager *self)
+{
+  g_return_val_if_fail (LANLAN_IS_SESSION_MANAGER (self), NULL);
+  return history_dup_from (self->worker, 0);
+}
+
+/**
+ * lanlan_session_manager_set_hot_swap_turns:
+ * @turns: renew the session after this many answers; 0: never
+ */
+void
+lanlan_session_manager_set_hot_swap_turns (LanlanSessionManager *self,
+                                           guint                 turns)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_SWAP_TURNS);
+  c->a = turns;
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_hot_swap_seconds:
+ * @seconds: renew the session after this long (checked at turn ends); 0: never
+ */
+void
+lanlan_session_manager_set_hot_swap_seconds (LanlanSessionManager *self,
+                                             guint                 seconds)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_SWAP_SECONDS);
+  c->a = seconds;
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_request_hot_swap:
+ *
+ * Renews the session at the next opportunity, as if a threshold was hit.
+ */
+void
+lanlan_session_manager_request_hot_swap (LanlanSessionManager *self)
+{
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  send_cmd (self->worker, cmd_new (CMD_SWAP_NOW));
+}
+
+/**
+ * lanlan_session_manager_set_timeouts:
+ * @connect_ms: how long a connection may take to be accepted
+ * @response_ms: how long response.create may wait for response.created
+ */
+void
+lanlan_session_manager_set_timeouts (LanlanSessionManager *self,
+                                     guint                 connect_ms,
+                                     guint                 response_ms)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_TIMEOUTS);
+  c->a = connect_ms;
+  c->b = response_ms;
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_tts_backend:
+ * @backend: (transfer full): speech for text-only services; the default
+ *   is the OpenAI-compatible HTTP endpoint next to the character's base-url
+ */
+void
+lanlan_session_manager_set_tts_backend (LanlanSessionManager *self,
+                                        LanlanTtsBackend     *backend)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_TTS_BACKEND);
+  c->backend = backend;
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_send_image:
+ * @jpeg: a camera or screen frame, for services that take pictures
+ */
+void
+lanlan_session_manager_send_image (LanlanSessionManager *self,
+                                   GBytes               *jpeg)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_IMAGE);
+  c->bytes = g_bytes_ref (jpeg);
+  send_cmd (self->worker, c);
+}
+
+void
+lanlan_session_manager_get_stats (LanlanSessionManager *self,
+                                  LanlanSessionStats   *stats)
+{
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_mutex_lock (&self->worker->lock);
+  *stats = self->worker->stats;
+  g_mutex_unlock (&self->worker->lock);
+}

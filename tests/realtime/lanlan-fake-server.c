@@ -149,26 +149,31 @@ stream_step (gpointer user_data)
           return G_SOURCE_REMOVE;
         }
 
-      for (guint i = 0; i < s->samples_per_delta; i++)
-        pcm[i] = (gint16) (conn->next_delta % 30000 + 1);
-      b64 = g_base64_encode ((const guchar *) pcm, s->samples_per_delta * 2);
-      json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
-                              "\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}",
-                              name (conn, "response.output_audio.delta", "response.audio.delta"),
-                              conn->response_id, conn->item_id, b64);
-      now = g_get_monotonic_time ();
-      conn_send (conn, json);
-      g_mutex_lock (&conn->server->lock);
-      g_array_append_val (conn->delta_times, now);
-      g_mutex_unlock (&conn->server->lock);
+      if (!s->text_only)
+        {
+          for (guint i = 0; i < s->samples_per_delta; i++)
+            pcm[i] = (gint16) (conn->next_delta % 30000 + 1);
+          b64 = g_base64_encode ((const guchar *) pcm, s->samples_per_delta * 2);
+          json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
+                                  "\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}",
+                                  name (conn, "response.output_audio.delta", "response.audio.delta"),
+                                  conn->response_id, conn->item_id, b64);
+          now = g_get_monotonic_time ();
+          conn_send (conn, json);
+          g_mutex_lock (&conn->server->lock);
+          g_array_append_val (conn->delta_times, now);
+          g_mutex_unlock (&conn->server->lock);
+        }
 
       word = g_strdup_printf ("w%u ", conn->next_delta);
       g_string_append (conn->transcript, word);
       g_free (json);
       json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
                               "\"content_index\":0,\"delta\":\"%s\"}",
-                              name (conn, "response.output_audio_transcript.delta",
-                                    "response.audio_transcript.delta"),
+                              s->text_only ?
+                                name (conn, "response.output_text.delta", "response.text.delta") :
+                                name (conn, "response.output_audio_transcript.delta",
+                                      "response.audio_transcript.delta"),
                               conn->response_id, conn->item_id, word);
       conn_send (conn, json);
       conn->next_delta++;
@@ -188,8 +193,20 @@ stream_step (gpointer user_data)
       name (conn, "response.output_audio_transcript.done", "response.audio_transcript.done"),
       conn->response_id, conn->item_id, conn->transcript->str);
 
-    conn_send (conn, done);
-    conn_send (conn, tdone);
+    if (s->text_only)
+      {
+        g_autofree char *text_done = g_strdup_printf (
+          "{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\",\"content_index\":0,"
+          "\"text\":\"%s\"}",
+          name (conn, "response.output_text.done", "response.text.done"),
+          conn->response_id, conn->item_id, conn->transcript->str);
+        conn_send (conn, text_done);
+      }
+    else
+      {
+        conn_send (conn, done);
+        conn_send (conn, tdone);
+      }
     send_response_done (conn, "completed");
   }
 

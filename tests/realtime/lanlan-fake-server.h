@@ -21,6 +21,7 @@ typedef struct {
   gboolean         reject_session;     /* answer session.update with an error */
   gboolean         garbage_first;      /* malformed JSON + an unknown event first */
   gboolean         respond_on_commit;  /* commit → speech_stopped + a response */
+  gboolean         text_only;          /* answer with text deltas, no audio */
   FakeResponseMode on_response;
   guint            n_deltas;           /* audio deltas per answer */
   guint            samples_per_delta;

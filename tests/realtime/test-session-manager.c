@@ -1,0 +1,782 @@
+/* test-session-manager.c — sessions, barge-in, hot swap and reconnect
+ *
+ * Every test drives a real LanlanSessionManager (its own worker thread)
+ * against the loopback fake server, with a real GMainLoop on the test's
+ * side, and checks what reached the server and the sink sample by sample.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "lanlan-fake-server.h"
+#include "lanlan-fake-sink.h"
+#include "lanlan-realtime-events.h"
+#include "lanlan-session-manager.h"
+
+#define ERR(f, i) ((GError *) g_ptr_array_index ((f)->errors, (i)))
+
+typedef struct {
+  FakeServer           *server;
+  FakeSink             *sink;
+  LanlanCharacter      *character;
+  LanlanSessionManager *manager;
+  GThread              *main_thread;
+  GPtrArray            *states;         /* LanlanSessionState as pointers */
+  GPtrArray            *done;           /* "role:text" */
+  GString              *assistant_deltas;
+  guint                 n_turns;
+  guint                 n_speech_started;
+  GPtrArray            *swaps;          /* LanlanHotSwapStage as pointers */
+  GPtrArray            *errors;         /* GError copies */
+  gboolean              off_thread_signal;
+  /* microphone feeder */
+  GThread              *feeder;
+  gint                  feeding;
+  gint16                next_value;
+  guint64               fed;
+} Fixture;
+
+static void
+on_state (LanlanSessionManager *m, LanlanSessionState state, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  g_ptr_array_add (f->states, GINT_TO_POINTER (state));
+  g_assert_cmpint (lanlan_session_manager_get_state (m), ==, state);
+}
+
+static void
+on_delta (LanlanSessionManager *m, const char *role, const char *turn_id,
+          const char *delta, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  if (g_str_equal (role, "assistant"))
+    g_string_append (f->assistant_deltas, delta);
+}
+
+static void
+on_done (LanlanSessionManager *m, const char *role, const char *turn_id,
+         const char *text, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  g_assert_nonnull (turn_id);
+  g_ptr_array_add (f->done, g_strdup_printf ("%s:%s", role, text));
+}
+
+static void
+on_turn (LanlanSessionManager *m, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  f->n_turns++;
+}
+
+static void
+on_swap (LanlanSessionManager *m, LanlanHotSwapStage stage, const char *detail, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  g_test_message ("hot-swap %d %s", stage, detail);
+  g_ptr_array_add (f->swaps, GINT_TO_POINTER (stage));
+}
+
+static void
+on_error (LanlanSessionManager *m, GError *error, Fixture *f)
+{
+  f->off_thread_signal |= g_thread_self () != f->main_thread;
+  g_test_message ("error: %s", error->message);
+  g_ptr_array_add (f->errors, g_error_copy (error));
+}
+
+static void
+on_speech (LanlanSessionManager *m, Fixture *f)
+{
+  f->n_speech_started++;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autofree char *url = NULL;
+
+  f->server = fake_server_new ();
+  f->sink = fake_sink_new ();
+  f->main_thread = g_thread_self ();
+  fake_sink_set_main_thread (f->sink, f->main_thread);
+  f->states = g_ptr_array_new ();
+  f->done = g_ptr_array_new_with_free_func (g_free);
+  f->swaps = g_ptr_array_new ();
+  f->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  f->assistant_deltas = g_string_new (NULL);
+  f->next_value = 1;
+
+  url = fake_server_get_url (f->server, NULL);
+  f->character = lanlan_character_new ("Lanlan");
+  lanlan_character_set_persona (f->character, "You are Lanlan, a cat.");
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_voice (f->character, "alloy");
+}
+
+static void
+create_manager (Fixture *f)
+{
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_set_hot_swap_turns (f->manager, 0);
+  lanlan_session_manager_set_hot_swap_seconds (f->manager, 0);
+  lanlan_session_manager_set_timeouts (f->manager, 3000, 3000);
+  g_signal_connect (f->manager, "state-changed", G_CALLBACK (on_state), f);
+  g_signal_connect (f->manager, "transcript-delta", G_CALLBACK (on_delta), f);
+  g_signal_connect (f->manager, "transcript-done", G_CALLBACK (on_done), f);
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "hot-swap", G_CALLBACK (on_swap), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  g_signal_connect (f->manager, "speech-started", G_CALLBACK (on_speech), f);
+}
+
+static void stop_feeder (Fixture *f);
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  stop_feeder (f);
+  g_clear_object (&f->manager);
+  g_assert_false (f->off_thread_signal);
+  g_assert_true (fake_sink_is_main_thread_free (f->sink));
+  g_clear_object (&f->character);
+  g_clear_object (&f->sink);
+  fake_server_free (f->server);
+  g_ptr_array_unref (f->states);
+  g_ptr_array_unref (f->done);
+  g_ptr_array_unref (f->swaps);
+  g_ptr_array_unref (f->errors);
+  g_string_free (f->assistant_deltas, TRUE);
+}
+
+/* --- waiting helpers ------------------------------------------------------ */
+
+typedef struct { Fixture *f; guint n; LanlanSessionState state; guint index; const char *s; } W;
+
+static gboolean
+cond_state (gpointer data)
+{
+  W *w = data;
+  return lanlan_session_manager_get_state (w->f->manager) == w->state;
+}
+
+static void
+wait_state (Fixture *f, LanlanSessionState state)
+{
+  W w = { f, 0, state };
+  g_assert_true (test_wait_until (cond_state, &w, 8000));
+}
+
+static gboolean
+cond_turns (gpointer data)
+{
+  W *w = data;
+  return w->f->n_turns >= w->n;
+}
+
+static void
+wait_turns (Fixture *f, guint n)
+{
+  W w = { f, n };
+  g_assert_true (test_wait_until (cond_turns, &w, 8000));
+}
+
+static gboolean
+cond_swap (gpointer data)
+{
+  W *w = data;
+  for (guint i = 0; i < w->f->swaps->len; i++)
+    if (GPOINTER_TO_INT (g_ptr_array_index (w->f->swaps, i)) == (int) w->n)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+wait_swap (Fixture *f, LanlanHotSwapStage stage)
+{
+  W w = { f, stage };
+  g_assert_true (test_wait_until (cond_swap, &w, 8000));
+}
+
+static gboolean
+cond_server_type (gpointer data)
+{
+  W *w = data;
+  return fake_server_count_type (w->f->server, w->index, w->s) >= w->n;
+}
+
+static void
+wait_server_type (Fixture *f, guint index, const char *type, guint n)
+{
+  W w = { f, n, 0, index, type };
+  g_assert_true (test_wait_until (cond_server_type, &w, 8000));
+}
+
+static gboolean
+cond_connections (gpointer data)
+{
+  W *w = data;
+  return fake_server_get_n_connections (w->f->server) >= w->n;
+}
+
+static gboolean
+cond_sink (gpointer data)
+{
+  W *w = data;
+  return fake_sink_get_written (w->f->sink) >= w->n;
+}
+
+static gboolean
+cond_errors (gpointer data)
+{
+  W *w = data;
+  return w->f->errors->len >= w->n;
+}
+
+static gboolean
+cond_samples (gpointer data)
+{
+  W *w = data;
+  guint64 total = 0;
+
+  for (guint i = 0; i < fake_server_get_n_connections (w->f->server); i++)
+    {
+      g_autoptr(GArray) s = fake_server_dup_samples (w->f->server, i);
+      total += s->len;
+    }
+  return total >= w->f->fed;
+}
+
+static void
+spin (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+}
+
+/* --- microphone feeder thread --------------------------------------------- */
+
+static gpointer
+feeder_thread (gpointer data)
+{
+  Fixture *f = data;
+  guint rate = lanlan_session_manager_get_input_rate (f->manager);
+  guint chunk = rate / 100;   /* 10 ms */
+  g_autofree gint16 *pcm = g_new (gint16, chunk);
+
+  while (g_atomic_int_get (&f->feeding))
+    {
+      for (guint i = 0; i < chunk; i++)
+        {
+          pcm[i] = f->next_value;
+          f->next_value = f->next_value == 32000 ? 1 : f->next_value + 1;
+        }
+      lanlan_session_manager_stream_audio (f->manager, pcm, chunk);
+      f->fed += chunk;
+      g_usleep (2000);   /* faster than real time: a harder test */
+    }
+  return NULL;
+}
+
+static void
+start_feeder (Fixture *f)
+{
+  g_atomic_int_set (&f->feeding, 1);
+  f->feeder = g_thread_new ("feeder", feeder_thread, f);
+}
+
+static void
+stop_feeder (Fixture *f)
+{
+  if (f->feeder == NULL)
+    return;
+  g_atomic_int_set (&f->feeding, 0);
+  g_thread_join (f->feeder);
+  f->feeder = NULL;
+}
+
+/* All samples fed, across all connections in order, exactly once. */
+static void
+check_mic_samples (Fixture *f)
+{
+  W w = { f };
+  g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (gint16));
+  gint16 expect = 1;
+  LanlanSessionStats stats;
+
+  g_assert_true (test_wait_until (cond_samples, &w, 8000));
+  for (guint i = 0; i < fake_server_get_n_connections (f->server); i++)
+    {
+      g_autoptr(GArray) s = fake_server_dup_samples (f->server, i);
+      g_test_message ("connection %u got %u samples", i, s->len);
+      g_array_append_vals (all, s->data, s->len);
+    }
+  g_assert_cmpuint (all->len, ==, f->fed);
+  for (guint i = 0; i < all->len; i++)
+    {
+      if (g_array_index (all, gint16, i) != expect)
+        g_error ("sample %u is %d, expected %d", i, g_array_index (all, gint16, i), expect);
+      expect = expect == 32000 ? 1 : expect + 1;
+    }
+  lanlan_session_manager_get_stats (f->manager, &stats);
+  g_assert_cmpuint (stats.mic_samples_in, ==, f->fed);
+  g_assert_cmpuint (stats.mic_samples_sent, ==, f->fed);
+  g_assert_cmpuint (stats.mic_samples_dropped, ==, 0);
+}
+
+static gboolean
+history_has (Fixture *f, const char *role, const char *text)
+{
+  g_autoptr(GPtrArray) history = lanlan_session_manager_dup_history (f->manager);
+
+  for (guint i = 0; i < history->len; i++)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (history, i);
+      if (g_str_equal (m->role, role) && g_str_equal (m->content, text))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+items_have (Fixture *f, guint index, const char *item)
+{
+  g_autoptr(GPtrArray) items = fake_server_dup_items (f->server, index);
+
+  for (guint i = 0; i < items->len; i++)
+    if (g_str_equal (g_ptr_array_index (items, i), item))
+      return TRUE;
+  return FALSE;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static void
+test_lifecycle_text (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 6, .samples_per_delta = 480 };
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GPtrArray) received = NULL;
+  g_autofree char *auth = NULL;
+  g_autoptr(GArray) firsts = NULL;
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  g_assert_cmpint (lanlan_session_manager_get_state (f->manager), ==, LANLAN_SESSION_STATE_IDLE);
+  g_assert_false (lanlan_session_manager_get_active (f->manager));
+  g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 24000);
+  g_assert_cmpstr (lanlan_session_manager_get_character_name (f->manager), ==, "Lanlan");
+
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  g_assert_true (lanlan_session_manager_get_active (f->manager));
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (f->states, 0)), ==,
+                   LANLAN_SESSION_STATE_CONNECTING);
+
+  auth = fake_server_dup_auth (f->server, 0);
+  g_assert_cmpstr (auth, ==, "Bearer sk-session");
+  received = fake_server_dup_received (f->server, 0);
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "You are Lanlan, a cat."));
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"voice\":\"alloy\""));
+
+  lanlan_session_manager_stream_text (f->manager, "Hello!");
+  wait_turns (f, 1);
+  g_assert_cmpstr (f->assistant_deltas->str, ==, "w0 w1 w2 w3 w4 w5 ");
+  g_assert_true (items_have (f, 0, "user:Hello!"));
+  g_assert_cmpuint (fake_sink_get_written (f->sink), ==, 6 * 480);
+  firsts = fake_sink_dup_first_values (f->sink);
+  for (guint i = 0; i < firsts->len; i++)
+    g_assert_cmpint (g_array_index (firsts, gint16, i), ==, i + 1);
+
+  history = lanlan_session_manager_dup_history (f->manager);
+  g_assert_cmpuint (history->len, ==, 2);
+  g_assert_cmpstr (((LanlanChatMessage *) g_ptr_array_index (history, 0))->content, ==, "Hello!");
+  g_assert_cmpstr (((LanlanChatMessage *) g_ptr_array_index (history, 1))->role, ==, "assistant");
+  g_assert_cmpstr (((LanlanChatMessage *) g_ptr_array_index (history, 1))->content, ==,
+                   "w0 w1 w2 w3 w4 w5 ");
+  g_assert_cmpuint (f->done->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (f->done, 0), ==, "user:Hello!");
+
+  /* A second turn. */
+  lanlan_session_manager_stream_text (f->manager, "Again");
+  wait_turns (f, 2);
+  g_assert_cmpuint (fake_sink_get_written (f->sink), ==, 2 * 6 * 480);
+
+  lanlan_session_manager_end_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_ENDED);
+  g_assert_false (lanlan_session_manager_get_active (f->manager));
+  spin (100);
+  g_assert_true (fake_server_is_closed (f->server, 0));
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
+}
+
+static void
+test_lifecycle_audio_beta (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .beta = TRUE, .n_deltas = 4, .samples_per_delta = 240 };
+
+  fake_server_set_default_script (f->server, &script);
+  lanlan_character_set_provider (f->character, "custom-beta");
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  /* Audio before the connection is up is cached, not lost. */
+  start_feeder (f);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  spin (50);
+  stop_feeder (f);
+  check_mic_samples (f);
+
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"u1\"}");
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_stopped\",\"item_id\":\"u1\"}");
+  fake_server_send (f->server, 0, "{\"type\":\"conversation.item.input_audio_transcription.completed\","
+                                  "\"item_id\":\"u1\",\"content_index\":0,\"transcript\":\"Hi cat\"}");
+  fake_server_send (f->server, 0, "{\"type\":\"response.create\"}");  /* ignored by the client */
+  spin (300);
+  g_assert_cmpuint (f->n_turns, ==, 0);
+  g_assert_true (history_has (f, "user", "Hi cat"));
+  g_assert_cmpuint (f->n_speech_started, ==, 1);
+  lanlan_session_manager_end_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_ENDED);
+}
+
+static void
+test_barge_in (Fixture *f, gconstpointer data)
+{
+  /* 40 deltas of 100 ms each, sent every 10 ms: audio piles up in the sink. */
+  FakeScript script = { .n_deltas = 40, .samples_per_delta = 2400, .delta_interval_ms = 10 };
+  W w = { f, 2400 * 10 };
+  gint ms;
+  guint64 written;
+  guint64 played;
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Tell me a long story");
+  g_assert_true (test_wait_until (cond_sink, &w, 5000));
+  spin (30);
+
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"u2\"}");
+  wait_server_type (f, 0, "conversation.item.truncate", 1);
+  wait_server_type (f, 0, "response.cancel", 1);
+  ms = fake_server_get_truncate_ms (f->server, 0);
+  played = fake_sink_get_last_played (f->sink);
+  g_test_message ("truncated at %d ms, sink played %" G_GUINT64_FORMAT " samples", ms, played);
+  g_assert_cmpint (ms, ==, (gint) (played * 1000 / 24000));
+  g_assert_cmpint (ms, >, 0);
+  g_assert_cmpint (ms, <, 40 * 100);
+  g_assert_cmpuint (fake_sink_get_n_flushes (f->sink), >=, 1);
+  wait_turns (f, 1);
+
+  /* Late deltas of the interrupted answer must not reach the sink. */
+  written = fake_sink_get_written (f->sink);
+  {
+    gint16 pcm[240] = { 0 };
+    g_autofree char *b64 = g_base64_encode ((const guchar *) pcm, sizeof pcm);
+    g_autofree char *json = g_strdup_printf ("{\"type\":\"response.output_audio.delta\","
+                                             "\"response_id\":\"resp_0_1\",\"item_id\":\"item_0_1\","
+                                             "\"delta\":\"%s\"}", b64);
+    fake_server_send (f->server, 0, json);
+    fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_stopped\"}");
+  }
+  spin (150);
+  g_assert_cmpuint (fake_sink_get_written (f->sink), ==, written);
+  g_assert_cmpuint (f->n_speech_started, ==, 1);
+  /* The partial answer is kept in the history. */
+  {
+    g_autoptr(GPtrArray) history = lanlan_session_manager_dup_history (f->manager);
+    LanlanChatMessage *last = g_ptr_array_index (history, history->len - 1);
+    g_assert_cmpstr (last->role, ==, "assistant");
+    g_assert_true (g_str_has_prefix (last->content, "w0 w1 "));
+  }
+
+  /* And the conversation goes on. */
+  lanlan_session_manager_stream_text (f->manager, "Short one");
+  wait_turns (f, 2);
+}
+
+static void
+test_hot_swap_turns (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 5, .samples_per_delta = 480 };
+  W w = { f, 2 };
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_set_hot_swap_turns (f->manager, 1);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  start_feeder (f);
+
+  lanlan_session_manager_stream_text (f->manager, "First question");
+  wait_turns (f, 1);
+  wait_swap (f, LANLAN_HOT_SWAP_SWAPPED);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (f->swaps, 0)), ==, LANLAN_HOT_SWAP_PREPARING);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (f->swaps, 1)), ==, LANLAN_HOT_SWAP_READY);
+  g_assert_true (test_wait_until (cond_connections, &w, 100));
+  spin (100);
+  stop_feeder (f);
+  check_mic_samples (f);
+
+  /* The new session was primed with the conversation so far. */
+  g_assert_true (items_have (f, 1, "user:First question"));
+  g_assert_true (items_have (f, 1, "assistant:w0 w1 w2 w3 w4 "));
+  spin (50);
+  g_assert_true (fake_server_is_closed (f->server, 0));
+
+  /* The new session answers. */
+  lanlan_session_manager_set_hot_swap_turns (f->manager, 0);
+  lanlan_session_manager_stream_text (f->manager, "Second question");
+  wait_turns (f, 2);
+  g_assert_true (items_have (f, 1, "user:Second question"));
+  g_assert_cmpuint (fake_server_count_type (f->server, 1, "response.create"), ==, 1);
+  g_assert_cmpuint (fake_sink_get_written (f->sink), ==, 2 * 5 * 480);
+  g_assert_cmpuint (f->errors->len, ==, 0);
+}
+
+static void
+test_hot_swap_settings (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 3, .samples_per_delta = 480 };
+  g_autoptr(GPtrArray) received = NULL;
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Hi");
+  wait_turns (f, 1);
+  lanlan_session_manager_inject_context (f->manager, "The weather is sunny.");
+
+  start_feeder (f);
+  lanlan_character_set_voice (f->character, "verse");
+  wait_swap (f, LANLAN_HOT_SWAP_SWAPPED);
+  spin (50);
+  stop_feeder (f);
+  check_mic_samples (f);
+
+  received = fake_server_dup_received (f->server, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"voice\":\"verse\""));
+  g_assert_true (items_have (f, 1, "user:Hi"));
+  g_assert_true (items_have (f, 1, "system:The weather is sunny."));
+  g_assert_false (items_have (f, 0, "system:The weather is sunny."));
+}
+
+static void
+test_hot_swap_failure (Fixture *f, gconstpointer data)
+{
+  FakeScript good = { .n_deltas = 3, .samples_per_delta = 480 };
+  FakeScript bad = { .reject_session = TRUE, .n_deltas = 3, .samples_per_delta = 480 };
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 1, &bad);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  start_feeder (f);
+  lanlan_session_manager_request_hot_swap (f->manager);
+  wait_swap (f, LANLAN_HOT_SWAP_FAILED);
+  g_assert_false (cond_swap (&(W) { f, LANLAN_HOT_SWAP_SWAPPED }));
+
+  /* The old session keeps running. */
+  lanlan_session_manager_stream_text (f->manager, "Still there?");
+  wait_turns (f, 1);
+  stop_feeder (f);
+  check_mic_samples (f);
+  g_assert_cmpuint (fake_server_count_type (f->server, 0, "response.create"), ==, 1);
+  g_assert_false (fake_server_is_closed (f->server, 0));
+  g_assert_cmpint (lanlan_session_manager_get_state (f->manager), ==, LANLAN_SESSION_STATE_CONNECTED);
+}
+
+static void
+test_reconnect_expiry (Fixture *f, gconstpointer data)
+{
+  FakeScript expire = { .on_response = FAKE_RESPONSE_EXPIRE, .n_deltas = 3, .samples_per_delta = 480 };
+  FakeScript good = { .n_deltas = 3, .samples_per_delta = 480 };
+  W w = { f, 2 };
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 0, &expire);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  start_feeder (f);
+  lanlan_session_manager_stream_text (f->manager, "Before expiry");
+  wait_turns (f, 1);
+  g_assert_true (test_wait_until (cond_connections, &w, 5000));
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  spin (50);
+  stop_feeder (f);
+  check_mic_samples (f);
+  g_assert_true (items_have (f, 1, "user:Before expiry"));
+  g_assert_true (items_have (f, 1, "assistant:w0 w1 w2 "));
+  /* Expiry is routine: no error for the user. */
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_assert_true (g_ptr_array_find (f->states, GINT_TO_POINTER (LANLAN_SESSION_STATE_RECONNECTING), NULL));
+
+  lanlan_session_manager_stream_text (f->manager, "After expiry");
+  wait_turns (f, 2);
+}
+
+static void
+test_reconnect_drop (Fixture *f, gconstpointer data)
+{
+  FakeScript drop = { .on_response = FAKE_RESPONSE_DROP, .n_deltas = 10,
+                      .samples_per_delta = 480, .delta_interval_ms = 5 };
+  FakeScript good = { .n_deltas = 3, .samples_per_delta = 480 };
+  W w = { f, 2 };
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 0, &drop);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Hello?");
+  g_assert_true (test_wait_until (cond_connections, &w, 5000));
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  /* What was said before the drop is kept and given to the new session. */
+  g_assert_true (history_has (f, "assistant", "w0 w1 w2 w3 w4 "));
+  spin (50);
+  g_assert_true (items_have (f, 1, "assistant:w0 w1 w2 w3 w4 "));
+  g_assert_cmpuint (f->errors->len, >=, 1);
+  g_assert_error (ERR (f, 0), LANLAN_REALTIME_ERROR,
+                  LANLAN_REALTIME_ERROR_NETWORK);
+  lanlan_session_manager_stream_text (f->manager, "Back?");
+  wait_turns (f, 2);
+}
+
+static void
+test_stall_timeout (Fixture *f, gconstpointer data)
+{
+  FakeScript stall = { .on_response = FAKE_RESPONSE_STALL, .n_deltas = 3, .samples_per_delta = 480 };
+  FakeScript good = { .n_deltas = 3, .samples_per_delta = 480 };
+  W w = { f, 1 };
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 0, &stall);
+  create_manager (f);
+  lanlan_session_manager_set_timeouts (f->manager, 3000, 300);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Anyone?");
+  g_assert_true (test_wait_until (cond_errors, &w, 5000));
+  g_assert_error (ERR (f, 0), LANLAN_REALTIME_ERROR,
+                  LANLAN_REALTIME_ERROR_TIMEOUT);
+  w.n = 2;
+  g_assert_true (test_wait_until (cond_connections, &w, 5000));
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Now?");
+  wait_turns (f, 1);
+}
+
+static void
+test_refused_key (Fixture *f, gconstpointer data)
+{
+  W w = { f, 1 };
+
+  fake_server_set_expected_key (f->server, "the-right-key");
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  g_assert_true (test_wait_until (cond_errors, &w, 5000));
+  wait_state (f, LANLAN_SESSION_STATE_ERROR);
+  g_assert_error (ERR (f, 0), LANLAN_REALTIME_ERROR,
+                  LANLAN_REALTIME_ERROR_AUTH);
+  g_assert_null (strstr (((GError *) g_ptr_array_index (f->errors, 0))->message, "sk-session"));
+  spin (400);
+  g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
+  g_assert_false (lanlan_session_manager_get_active (f->manager));
+}
+
+static void
+test_garbage_and_errors (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .garbage_first = TRUE, .n_deltas = 3, .samples_per_delta = 480 };
+  LanlanSessionStats stats;
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  fake_server_send (f->server, 0, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                                  "\"message\":\"Something minor\"}}");
+  lanlan_session_manager_stream_text (f->manager, "Still fine?");
+  wait_turns (f, 1);
+  lanlan_session_manager_get_stats (f->manager, &stats);
+  g_assert_cmpuint (stats.n_bad_events, ==, 2);
+  g_assert_cmpuint (f->errors->len, ==, 1);
+  g_assert_error (ERR (f, 0), LANLAN_REALTIME_ERROR,
+                  LANLAN_REALTIME_ERROR_SERVER);
+  g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
+}
+
+static void
+test_inject_text_mode (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 2, .samples_per_delta = 100 };
+
+  fake_server_set_default_script (f->server, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
+  create_manager (f);
+  g_assert_cmpint (lanlan_session_manager_get_input_mode (f->manager), ==, LANLAN_INPUT_MODE_TEXT);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_inject_context (f->manager, "Agent: the file was saved.");
+  wait_turns (f, 1);
+  g_assert_true (items_have (f, 0, "system:Agent: the file was saved."));
+}
+
+static void
+test_text_only_tts (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .text_only = TRUE, .n_deltas = 4, .samples_per_delta = 0 };
+  W w = { f, 1 };
+  g_autoptr(GPtrArray) received = NULL;
+
+  fake_server_set_default_script (f->server, &script);
+  lanlan_character_set_provider (f->character, "custom-text");
+  create_manager (f);
+  /* 10 ms of tone per character. */
+  lanlan_session_manager_set_tts_backend (f->manager, lanlan_tts_backend_new_tone (10, 20, FALSE));
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  received = fake_server_dup_received (f->server, 0);
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"output_modalities\":[\"text\"]"));
+  lanlan_session_manager_stream_text (f->manager, "Speak");
+  wait_turns (f, 1);
+  /* "w0 w1 w2 w3" is 11 characters → 110 ms at 24 kHz. */
+  w.n = 11 * 240;
+  g_assert_true (test_wait_until (cond_sink, &w, 5000));
+  spin (50);
+  g_assert_cmpuint (fake_sink_get_written (f->sink), ==, 11 * 240);
+  g_assert_true (history_has (f, "assistant", "w0 w1 w2 w3 "));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/realtime/session/lifecycle-text", test_lifecycle_text);
+  ADD ("/realtime/session/lifecycle-audio-beta", test_lifecycle_audio_beta);
+  ADD ("/realtime/session/barge-in", test_barge_in);
+  ADD ("/realtime/session/hot-swap-turns", test_hot_swap_turns);
+  ADD ("/realtime/session/hot-swap-settings", test_hot_swap_settings);
+  ADD ("/realtime/session/hot-swap-failure", test_hot_swap_failure);
+  ADD ("/realtime/session/reconnect-expiry", test_reconnect_expiry);
+  ADD ("/realtime/session/reconnect-drop", test_reconnect_drop);
+  ADD ("/realtime/session/stall-timeout", test_stall_timeout);
+  ADD ("/realtime/session/refused-key", test_refused_key);
+  ADD ("/realtime/session/garbage-and-errors", test_garbage_and_errors);
+  ADD ("/realtime/session/inject-text-mode", test_inject_text_mode);
+  ADD ("/realtime/session/text-only-tts", test_text_only_tts);
+
+  return g_test_run ();
+}
