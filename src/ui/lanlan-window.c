@@ -14,8 +14,12 @@
 
 #include <glib/gi18n.h>
 
+#include "lanlan-audio-capture.h"
+#include "lanlan-audio-playback.h"
 #include "lanlan-provider.h"
+#include "lanlan-realtime-events.h"
 #include "lanlan-secrets.h"
+#include "lanlan-session-manager.h"
 #include "lanlan-window.h"
 
 #define LEVEL_INTERVAL_MS 33
@@ -53,6 +57,11 @@ struct _LanlanWindow
   guint                 swap_hide_source;
   GCancellable         *cancellable;
   gboolean              has_api_key;
+
+  LanlanSessionManager *session;
+  LanlanAudioPlayback  *playback;
+  LanlanAudioCapture   *capture;
+  gboolean              session_started;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -72,6 +81,8 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+static void ensure_session_started (LanlanWindow *self);
 
 static void
 update_title (LanlanWindow *self)
@@ -420,6 +431,8 @@ on_key_lookup (GObject      *source,
     }
 
   set_banner_revealed (self->onboarding_revealer, !has_key);
+  if (self->session != NULL && has_key && !self->has_api_key)
+    lanlan_session_manager_set_api_key (self->session, NULL);  /* look it up again */
   if (self->has_api_key != has_key)
     {
       self->has_api_key = has_key;
@@ -450,6 +463,235 @@ lanlan_window_show_toast (LanlanWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
 }
 
+/* --- Session wiring -------------------------------------------------------- */
+
+static LanlanRole
+role_from_string (const char *role)
+{
+  if (g_strcmp0 (role, "user") == 0)
+    return LANLAN_ROLE_USER;
+  if (g_strcmp0 (role, "assistant") == 0)
+    return LANLAN_ROLE_CHARACTER;
+  return LANLAN_ROLE_SYSTEM;
+}
+
+static void
+on_session_state (LanlanWindow *self)
+{
+  const char *status;
+
+  switch (lanlan_session_manager_get_state (self->session))
+    {
+    case LANLAN_SESSION_STATE_CONNECTING: status = _("Connecting…"); break;
+    case LANLAN_SESSION_STATE_CONNECTED: status = _("Connected"); break;
+    case LANLAN_SESSION_STATE_RESPONDING: status = _("Speaking…"); break;
+    case LANLAN_SESSION_STATE_RECONNECTING: status = _("Reconnecting…"); break;
+    case LANLAN_SESSION_STATE_ERROR: status = _("Connection failed"); break;
+    case LANLAN_SESSION_STATE_IDLE:
+    case LANLAN_SESSION_STATE_ENDED:
+    default:
+      status = _("Not connected");
+      self->session_started = FALSE;
+      break;
+    }
+
+  lanlan_window_set_status (self, status);
+}
+
+static void
+on_session_delta (LanlanWindow *self,
+                  const char   *role,
+                  const char   *turn_id,
+                  const char   *delta)
+{
+  lanlan_window_transcript_delta (self, role_from_string (role), turn_id, delta);
+}
+
+static void
+on_session_done (LanlanWindow *self,
+                 const char   *role,
+                 const char   *turn_id,
+                 const char   *text)
+{
+  lanlan_window_transcript_done (self, role_from_string (role), turn_id, text);
+}
+
+static void
+on_session_hot_swap (LanlanWindow       *self,
+                     LanlanHotSwapStage  stage,
+                     const char         *detail)
+{
+  switch (stage)
+    {
+    case LANLAN_HOT_SWAP_PREPARING:
+      lanlan_window_set_swap_status (self, _("Applying changes…"), TRUE, 0);
+      break;
+    case LANLAN_HOT_SWAP_READY:
+      lanlan_window_set_swap_status (self, _("Switching at the end of this turn…"), TRUE, 0);
+      break;
+    case LANLAN_HOT_SWAP_SWAPPED:
+      lanlan_window_set_swap_status (self, _("Changes applied"), FALSE, 3000);
+      break;
+    case LANLAN_HOT_SWAP_FAILED:
+    default:
+      {
+        g_autofree char *msg = g_strdup_printf (_("Could not apply the changes: %s"),
+                                                detail ? detail : _("unknown error"));
+        lanlan_window_set_swap_status (self, _("Changes not applied"), FALSE, 6000);
+        lanlan_window_show_toast (self, msg);
+      }
+      break;
+    }
+}
+
+static void
+on_session_error (LanlanWindow *self,
+                  GError       *error)
+{
+  if (error == NULL)
+    return;
+
+  if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
+    {
+      g_autofree char *msg = g_strdup_printf (_("The API key was refused: %s"), error->message);
+      lanlan_window_show_error (self, msg, _("Change Key…"), "app.api-keys");
+    }
+  else if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK) ||
+           g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_TIMEOUT))
+    {
+      g_autofree char *msg = g_strdup_printf (_("Could not reach the service: %s"), error->message);
+      lanlan_window_show_error (self, msg, _("Retry"), "win.reconnect");
+    }
+  else if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG))
+    lanlan_window_show_error (self, error->message, _("Edit Character…"), "win.edit-character");
+  else
+    lanlan_window_show_error (self, error->message, NULL, NULL);
+}
+
+static void
+ensure_session_started (LanlanWindow *self)
+{
+  if (self->session == NULL || self->session_started)
+    return;
+
+  self->session_started = TRUE;
+  lanlan_session_manager_start_session (self->session);
+}
+
+static void
+reconnect_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+
+  if (self->session == NULL)
+    return;
+
+  lanlan_window_show_error (self, NULL, NULL, NULL);
+  lanlan_session_manager_end_session (self->session);
+  self->session_started = FALSE;
+  ensure_session_started (self);
+}
+
+static void
+edit_character_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+
+  gtk_widget_activate_action (widget, "app.edit-character", "s",
+                              lanlan_character_get_id (self->character));
+}
+
+static void
+on_capture (const gint16 *pcm,
+            gsize         n_samples,
+            gpointer      user_data)
+{
+  /* Capture worker thread: the session call is thread-safe and copies. */
+  lanlan_session_manager_stream_audio (user_data, pcm, n_samples);
+}
+
+static double
+capture_level (gpointer user_data)
+{
+  LanlanWindow *self = user_data;
+  float dbfs;
+
+  if (self->capture == NULL)
+    return 0;
+
+  /* -60 dBFS … 0 dBFS onto the meter. */
+  dbfs = lanlan_audio_level_to_dbfs (lanlan_audio_capture_get_level (self->capture, NULL));
+  return CLAMP ((dbfs + 60.0) / 60.0, 0.0, 1.0);
+}
+
+static void
+start_microphone (LanlanWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL)
+    return;
+
+  if (!self->has_api_key)
+    {
+      lanlan_window_show_toast (self, _("Add an API key to talk with this character"));
+      return;
+    }
+
+  ensure_session_started (self);
+
+  if (self->capture == NULL)
+    self->capture = lanlan_audio_capture_new (NULL,
+                                              lanlan_session_manager_get_input_rate (self->session),
+                                              on_capture, g_object_ref (self->session),
+                                              g_object_unref);
+
+  if (!lanlan_audio_capture_start (self->capture, &error))
+    {
+      g_autofree char *msg = g_strdup_printf (_("The microphone could not be opened: %s"),
+                                              error->message);
+      lanlan_window_show_error (self, msg, NULL, NULL);
+      return;
+    }
+
+  lanlan_window_set_level_func (self, capture_level, self, NULL);
+}
+
+static void
+stop_microphone (LanlanWindow *self)
+{
+  if (self->capture != NULL)
+    lanlan_audio_capture_stop (self->capture);
+  lanlan_window_set_level_func (self, NULL, NULL, NULL);
+}
+
+static void
+setup_session (LanlanWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->playback = lanlan_audio_playback_new (NULL, 2, &error);
+  if (self->playback == NULL)
+    g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
+
+  self->session = lanlan_session_manager_new (self->character,
+                                              self->playback ? LANLAN_AUDIO_SINK (self->playback) : NULL);
+  g_signal_connect_object (self->session, "notify::state",
+                           G_CALLBACK (on_session_state), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "transcript-delta",
+                           G_CALLBACK (on_session_delta), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "transcript-done",
+                           G_CALLBACK (on_session_done), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "hot-swap",
+                           G_CALLBACK (on_session_hot_swap), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "error",
+                           G_CALLBACK (on_session_error), self, G_CONNECT_SWAPPED);
+}
+
 static void
 on_entry_activate (LanlanWindow *self)
 {
@@ -460,9 +702,25 @@ on_entry_activate (LanlanWindow *self)
   if (*text == '\0')
     return;
 
-  lanlan_window_append_message (self, LANLAN_ROLE_USER, text);
   gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
   g_signal_emit (self, signals[SEND_TEXT], 0, text, &handled);
+  if (handled)
+    {
+      lanlan_window_append_message (self, LANLAN_ROLE_USER, text);
+      return;
+    }
+
+  if (self->session != NULL && self->has_api_key)
+    {
+      /* The session echoes the text back as a finished user turn. */
+      ensure_session_started (self);
+      lanlan_session_manager_stream_text (self->session, text);
+      return;
+    }
+
+  lanlan_window_append_message (self, LANLAN_ROLE_USER, text);
+  if (self->session != NULL && !self->has_api_key)
+    lanlan_window_show_toast (self, _("Not sent: add an API key to talk with this character"));
 }
 
 static void
@@ -483,6 +741,10 @@ on_mic_toggled (LanlanWindow *self)
 
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->mic_button),
                                active ? _("Mute Microphone") : _("Unmute Microphone"));
+  if (active)
+    start_microphone (self);
+  else
+    stop_microphone (self);
   update_level_meter (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
 }
@@ -506,6 +768,7 @@ lanlan_window_constructed (GObject *object)
   g_signal_connect_object (self->character, "notify::provider",
                            G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
   update_title (self);
+  setup_session (self);
   lanlan_window_recheck_api_key (self);
 }
 
@@ -516,6 +779,16 @@ lanlan_window_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->capture != NULL)
+    lanlan_audio_capture_stop (self->capture);
+  g_clear_object (&self->capture);
+  if (self->session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->session, self);
+      lanlan_session_manager_end_session (self->session);
+    }
+  g_clear_object (&self->session);
+  g_clear_object (&self->playback);
   g_clear_handle_id (&self->level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
   if (self->level_destroy != NULL)
@@ -628,6 +901,9 @@ lanlan_window_class_init (LanlanWindowClass *klass)
                                    toggle_microphone_action);
   gtk_widget_class_install_action (widget_class, "win.dismiss-error", NULL,
                                    dismiss_error_action);
+  gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
+  gtk_widget_class_install_action (widget_class, "win.edit-character", NULL,
+                                   edit_character_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.toggle-microphone", NULL);
 }
