@@ -681,25 +681,26 @@ on_message (SoupWebsocketConnection *ws,
       event.type == LANLAN_REALTIME_EVENT_ERROR)
     stop_timer (&self->response_timer);
 
-  if (self->connect_task != NULL)
+  if (self->connect_task != NULL && event.type == LANLAN_REALTIME_EVENT_ERROR)
     {
-      if (event.type == LANLAN_REALTIME_EVENT_SESSION_UPDATED)
-        {
-          GTask *task = g_steal_pointer (&self->connect_task);
-
-          stop_timer (&self->connect_timer);
-          g_task_return_boolean (task, TRUE);
-          g_object_unref (task);
-        }
-      else if (event.type == LANLAN_REALTIME_EVENT_ERROR)
-        {
-          finish_with_error (self, lanlan_realtime_event_to_error (&event));
-          lanlan_realtime_event_clear (&event);
-          return;
-        }
+      finish_with_error (self, lanlan_realtime_event_to_error (&event));
+      lanlan_realtime_event_clear (&event);
+      return;
     }
 
+  /* The event first, so that whoever waits for the connection sees only
+   * what comes after it. */
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, &event);
+
+  if (self->connect_task != NULL && !self->closing &&
+      event.type == LANLAN_REALTIME_EVENT_SESSION_UPDATED)
+    {
+      GTask *task = g_steal_pointer (&self->connect_task);
+
+      stop_timer (&self->connect_timer);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
   lanlan_realtime_event_clear (&event);
 }
 

@@ -65,6 +65,7 @@ typedef struct {
   guint64               serial;     /* settings it was built with */
   gboolean              ready;
   gboolean              text_only;
+  guint                 n_updated;  /* session.updated seen */
 } Conn;
 
 struct _Worker
@@ -120,6 +121,9 @@ struct _Worker
   gboolean              swapping;
   guint                 primed_len;
   GSource              *swap_timer;
+  guint                 barrier;    /* the n_updated that completes the swap */
+  gint64                swap_prepared_at;
+  gint64                swap_barrier_at;
   GArray               *mic_cache;
   gint64                cache_started;
 
@@ -880,6 +884,11 @@ finish_swap (Worker *w)
   g_mutex_lock (&w->lock);
   w->input_rate = fresh->provider->input_rate;
   w->stats.n_swaps++;
+  if (w->swap_prepared_at != 0)
+    w->stats.last_swap_prepare_us = g_get_monotonic_time () - w->swap_prepared_at;
+  if (w->swap_barrier_at != 0)
+    w->stats.last_swap_barrier_us = g_get_monotonic_time () - w->swap_barrier_at;
+  w->swap_prepared_at = w->swap_barrier_at = 0;
   g_mutex_unlock (&w->lock);
   conn_free (old);
 
@@ -918,8 +927,12 @@ on_pending_event (Worker                    *w,
                   Conn                      *conn,
                   const LanlanRealtimeEvent *event)
 {
-  if (event->type == LANLAN_REALTIME_EVENT_SESSION_UPDATED && w->swapping)
-    finish_swap (w);
+  if (event->type == LANLAN_REALTIME_EVENT_SESSION_UPDATED)
+    {
+      conn->n_updated++;
+      if (w->swapping && conn->n_updated >= w->barrier)
+        finish_swap (w);
+    }
   else if (event->type == LANLAN_REALTIME_EVENT_ERROR && w->swapping)
     {
       g_autoptr(GError) error = lanlan_realtime_event_to_error (event);
@@ -1252,6 +1265,7 @@ worker_maybe_swap (Worker *w)
     return;
 
   w->swapping = TRUE;
+  w->swap_barrier_at = g_get_monotonic_time ();
   prime (w, w->pending, w->primed_len);
   w->primed_len = history_len (w);
 
@@ -1263,6 +1277,7 @@ worker_maybe_swap (Worker *w)
   config.text_only = w->pending->text_only;
   config.server_vad = TRUE;
   lanlan_realtime_client_send_session_update (w->pending->client, &config);
+  w->barrier = w->pending->n_updated + 1;
 
   w->swap_timer = g_timeout_source_new (SWAP_BARRIER_MS);
   g_source_set_callback (w->swap_timer, swap_barrier_timeout, w, NULL);
@@ -1282,6 +1297,7 @@ worker_prepare_swap (Worker     *w,
       conn_free (g_steal_pointer (&w->pending));  /* stale settings */
     }
   emit_hot_swap (w, LANLAN_HOT_SWAP_PREPARING, why);
+  w->swap_prepared_at = g_get_monotonic_time ();
   worker_start_conn (w, CONN_SWAP);
 }
 

@@ -52,6 +52,8 @@ typedef struct {
   guint   n_reconnects;
   guint   n_bad_events;
   gint64  last_swap_cache_us;   /* how long mic audio waited in the last swap */
+  gint64  last_swap_prepare_us; /* PREPARING → SWAPPED of the last swap */
+  gint64  last_swap_barrier_us; /* the atomic switch-over of the last swap */
 } LanlanSessionStats;
 
 #define LANLAN_TYPE_SESSION_MANAGER (lanlan_session_manager_get_type ())
