@@ -30,6 +30,7 @@ typedef struct {
   char                    *auth;
   gboolean                 closed;
   guint                    n_responses;
+  guint                    n_updates;
   GSource                  *stream;
   guint                    next_delta;
   guint                    sample_counter;
@@ -300,7 +301,9 @@ handle_event (FakeConn   *conn,
 
   if (g_str_equal (type, "session.update"))
     {
-      if (conn->script.reject_session)
+      if (++conn->n_updates == conn->script.drop_at_update)
+        drop_connection (conn);
+      else if (conn->script.reject_session)
         conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
                          "\"code\":\"invalid_value\",\"message\":\"Unknown voice\"}}");
       else if (conn->script.session_delay_ms > 0)

@@ -27,6 +27,7 @@ typedef struct {
   guint            samples_per_delta;
   guint            delta_interval_ms;  /* 0: as fast as possible */
   guint            session_delay_ms;   /* wait before session.updated */
+  guint            drop_at_update;     /* drop the connection at the Nth session.update */
 } FakeScript;
 
 typedef struct _FakeServer FakeServer;

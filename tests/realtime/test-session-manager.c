@@ -506,9 +506,13 @@ static void
 test_hot_swap_turns (Fixture *f, gconstpointer data)
 {
   FakeScript script = { .n_deltas = 5, .samples_per_delta = 480 };
+  /* The new server takes 60 ms to confirm: the microphone is cached meanwhile. */
+  FakeScript slow = { .n_deltas = 5, .samples_per_delta = 480, .session_delay_ms = 60 };
   W w = { f, 2 };
+  LanlanSessionStats stats;
 
   fake_server_set_default_script (f->server, &script);
+  fake_server_set_script (f->server, 1, &slow);
   create_manager (f);
   lanlan_session_manager_set_hot_swap_turns (f->manager, 1);
   lanlan_session_manager_start_session (f->manager);
@@ -524,6 +528,13 @@ test_hot_swap_turns (Fixture *f, gconstpointer data)
   spin (100);
   stop_feeder (f);
   check_mic_samples (f);
+  lanlan_session_manager_get_stats (f->manager, &stats);
+  g_assert_cmpuint (stats.mic_samples_cached, >, 0);
+  g_assert_cmpuint (stats.n_swaps, ==, 1);
+  {
+    g_autoptr(GArray) old = fake_server_dup_samples (f->server, 0);
+    g_assert_cmpuint (old->len, >, 0);
+  }
 
   /* The new session was primed with the conversation so far. */
   g_assert_true (items_have (f, 1, "user:First question"));
@@ -593,6 +604,40 @@ test_hot_swap_failure (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_server_count_type (f->server, 0, "response.create"), ==, 1);
   g_assert_false (fake_server_is_closed (f->server, 0));
   g_assert_cmpint (lanlan_session_manager_get_state (f->manager), ==, LANLAN_SESSION_STATE_CONNECTED);
+}
+
+static void
+test_hot_swap_drop_during_switch (Fixture *f, gconstpointer data)
+{
+  FakeScript good = { .n_deltas = 3, .samples_per_delta = 480 };
+  /* Accepts the session, then dies at the switch-over's session.update. */
+  FakeScript dies = { .n_deltas = 3, .samples_per_delta = 480, .drop_at_update = 2,
+                      .session_delay_ms = 30 };
+  LanlanSessionStats stats;
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 1, &dies);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  start_feeder (f);
+  spin (30);
+  lanlan_session_manager_request_hot_swap (f->manager);
+  wait_swap (f, LANLAN_HOT_SWAP_FAILED);
+  g_assert_true (cond_swap (&(W) { f, LANLAN_HOT_SWAP_READY }));
+  spin (50);
+  stop_feeder (f);
+  /* Audio held back during the failed switch went to the old session. */
+  check_mic_samples (f);
+  {
+    g_autoptr(GArray) dead = fake_server_dup_samples (f->server, 1);
+    g_assert_cmpuint (dead->len, ==, 0);
+  }
+  lanlan_session_manager_get_stats (f->manager, &stats);
+  g_assert_cmpuint (stats.n_swaps, ==, 0);
+  lanlan_session_manager_stream_text (f->manager, "Still the old one?");
+  wait_turns (f, 1);
+  g_assert_cmpuint (fake_server_count_type (f->server, 0, "response.create"), ==, 1);
 }
 
 static void
@@ -770,6 +815,7 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/hot-swap-turns", test_hot_swap_turns);
   ADD ("/realtime/session/hot-swap-settings", test_hot_swap_settings);
   ADD ("/realtime/session/hot-swap-failure", test_hot_swap_failure);
+  ADD ("/realtime/session/hot-swap-drop-during-switch", test_hot_swap_drop_during_switch);
   ADD ("/realtime/session/reconnect-expiry", test_reconnect_expiry);
   ADD ("/realtime/session/reconnect-drop", test_reconnect_drop);
   ADD ("/realtime/session/stall-timeout", test_stall_timeout);
