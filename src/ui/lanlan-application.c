@@ -11,6 +11,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lanlan-agent-bridge.h"
 #include "lanlan-application.h"
 #include "lanlan-character-card.h"
 #include "lanlan-log.h"
@@ -24,6 +25,7 @@ struct _LanlanApplication
   LanlanPreferencesWindow *preferences;
   GtkFileChooserNative    *import_chooser;
   gboolean                 activated;
+  LanlanAgentBridge       *agent;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanApplication, lanlan_application, ADW_TYPE_APPLICATION)
@@ -36,6 +38,36 @@ enum {
 static guint signals[N_SIGNALS];
 
 GResource *lanlan_get_resource (void);
+
+/**
+ * lanlan_application_get_agent_bridge:
+ *
+ * Returns: (nullable): the link to the local agent, or %NULL when the
+ *   agent is disabled (GSettings agent-enabled) or could not bind.
+ */
+LanlanAgentBridge *
+lanlan_application_get_agent_bridge (LanlanApplication *self)
+{
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  return self->agent;
+}
+
+static void
+setup_agent (LanlanApplication *self)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_settings_get_boolean (settings, "agent-enabled"))
+    return;
+
+  self->agent = lanlan_agent_bridge_new_for_ports (g_settings_get_uint (settings, "agent-pub-port"),
+                                                   g_settings_get_uint (settings, "agent-pull-port"),
+                                                   g_settings_get_uint (settings, "agent-push-port"),
+                                                   &error);
+  if (self->agent == NULL)
+    g_warning ("The agent link could not be opened: %s", error->message);
+}
 
 LanlanCharacterStore *
 lanlan_application_get_store (LanlanApplication *self)
@@ -359,6 +391,8 @@ lanlan_application_startup (GApplication *app)
 
   if (!lanlan_character_store_load (self->store, &error))
     g_warning ("%s", error->message);
+
+  setup_agent (self);
 }
 
 static void
@@ -380,6 +414,7 @@ lanlan_application_dispose (GObject *object)
 
   g_clear_object (&self->store);
   g_clear_object (&self->import_chooser);
+  g_clear_object (&self->agent);
 
   G_OBJECT_CLASS (lanlan_application_parent_class)->dispose (object);
 }

@@ -6,6 +6,7 @@
 
 #include <adwaita.h>
 
+#include "lanlan-agent-bridge.h"
 #include "lanlan-character-store.h"
 #include "lanlan-window.h"
 
@@ -23,6 +24,7 @@ void                  lanlan_application_close_character (LanlanApplication *sel
 LanlanCharacter      *lanlan_application_import_card     (LanlanApplication *self,
                                                           GFile             *file,
                                                           GError           **error);
+LanlanAgentBridge    *lanlan_application_get_agent_bridge (LanlanApplication *self);
 void                  lanlan_application_api_key_changed (LanlanApplication *self,
                                                           const char        *provider);
 

@@ -14,6 +14,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lanlan-application.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-playback.h"
 #include "lanlan-provider.h"
@@ -62,6 +63,10 @@ struct _LanlanWindow
   LanlanAudioPlayback  *playback;
   LanlanAudioCapture   *capture;
   gboolean              session_started;
+
+  GSettings            *settings;
+  LanlanAgentBridge    *agent;
+  guint                 agent_registration;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -83,6 +88,7 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void ensure_session_started (LanlanWindow *self);
+static void register_with_agent (LanlanWindow *self);
 
 static void
 update_title (LanlanWindow *self)
@@ -645,10 +651,14 @@ start_microphone (LanlanWindow *self)
   ensure_session_started (self);
 
   if (self->capture == NULL)
-    self->capture = lanlan_audio_capture_new (NULL,
+    {
+      g_autofree char *input = g_settings_get_string (self->settings, "input-device");
+
+      self->capture = lanlan_audio_capture_new (*input ? input : NULL,
                                               lanlan_session_manager_get_input_rate (self->session),
-                                              on_capture, g_object_ref (self->session),
-                                              g_object_unref);
+                                                on_capture, g_object_ref (self->session),
+                                                g_object_unref);
+    }
 
   if (!lanlan_audio_capture_start (self->capture, &error))
     {
@@ -674,7 +684,12 @@ setup_session (LanlanWindow *self)
 {
   g_autoptr(GError) error = NULL;
 
-  self->playback = lanlan_audio_playback_new (NULL, 2, &error);
+  g_autofree char *output = NULL;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+
+  self->settings = g_settings_new (APP_ID);
+  output = g_settings_get_string (self->settings, "output-device");
+  self->playback = lanlan_audio_playback_new (*output ? output : NULL, 2, &error);
   if (self->playback == NULL)
     g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
 
@@ -690,6 +705,72 @@ setup_session (LanlanWindow *self)
                            G_CALLBACK (on_session_hot_swap), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "error",
                            G_CALLBACK (on_session_error), self, G_CONNECT_SWAPPED);
+  lanlan_session_manager_set_hot_swap_turns (self->session,
+                                             g_settings_get_uint (self->settings, "hot-swap-turns"));
+  lanlan_session_manager_set_hot_swap_seconds (self->session,
+                                               g_settings_get_uint (self->settings, "hot-swap-seconds"));
+
+  if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)))
+    {
+      self->agent = g_object_ref (lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)));
+      register_with_agent (self);
+      g_signal_connect_object (self->character, "notify::name",
+                               G_CALLBACK (register_with_agent), self, G_CONNECT_SWAPPED);
+    }
+}
+
+/* --- Agent ----------------------------------------------------------------- */
+
+static void
+on_agent_event (LanlanAgentBridge *bridge,
+                LanlanAgentEvent  *event,
+                gpointer           user_data)
+{
+  LanlanWindow *self = user_data;
+  const char *text = NULL;
+
+  switch (event->kind)
+    {
+    case LANLAN_AGENT_EVENT_PROACTIVE_MESSAGE:
+      if (event->text != NULL && self->session != NULL)
+        lanlan_session_manager_inject_context (self->session, event->text);
+      text = event->text;
+      break;
+    case LANLAN_AGENT_EVENT_TASK_RESULT:
+      if (event->has_success && !event->success)
+        text = event->error_message ? event->error_message : _("An agent task failed");
+      else
+        text = event->summary ? event->summary : event->text;
+      if (event->text != NULL && self->session != NULL)
+        lanlan_session_manager_inject_context (self->session, event->text);
+      break;
+    case LANLAN_AGENT_EVENT_NOTIFICATION:
+      text = event->text ? event->text : event->summary;
+      break;
+    case LANLAN_AGENT_EVENT_TASK_UPDATE:
+    case LANLAN_AGENT_EVENT_STATUS_UPDATE:
+      text = event->status ? event->status : event->text;
+      break;
+    case LANLAN_AGENT_EVENT_ANALYZE_ACK:
+    default:
+      break;
+    }
+
+  if (text != NULL && *text != '\0')
+    lanlan_window_show_toast (self, text);
+}
+
+static void
+register_with_agent (LanlanWindow *self)
+{
+  if (self->agent == NULL)
+    return;
+
+  if (self->agent_registration != 0)
+    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
+  self->agent_registration =
+    lanlan_agent_bridge_register_character (self->agent, lanlan_character_get_name (self->character),
+                                            on_agent_event, self, NULL);
 }
 
 static void
@@ -789,6 +870,11 @@ lanlan_window_dispose (GObject *object)
     }
   g_clear_object (&self->session);
   g_clear_object (&self->playback);
+  if (self->agent != NULL && self->agent_registration != 0)
+    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
+  self->agent_registration = 0;
+  g_clear_object (&self->agent);
+  g_clear_object (&self->settings);
   g_clear_handle_id (&self->level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
   if (self->level_destroy != NULL)
