@@ -26,6 +26,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "lanlan-log.h"
 #include "lanlan-realtime-client.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
@@ -705,8 +706,8 @@ barge_in (Worker *w)
       commit_partial_answer (w);
       reset_response (w);
       w->turns++;
-      emit_simple (w, EMIT_TURN_ENDED);
       set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      emit_simple (w, EMIT_TURN_ENDED);
     }
   g_clear_pointer (&w->audio_item_id, g_free);
 }
@@ -834,8 +835,8 @@ on_active_event (Worker                    *w,
         tts_feed (w, "", TRUE);
       reset_response (w);
       w->turns++;
-      emit_simple (w, EMIT_TURN_ENDED);
       set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      emit_simple (w, EMIT_TURN_ENDED);
       worker_after_turn (w);
       break;
 
@@ -1819,6 +1820,8 @@ lanlan_session_manager_set_api_key (LanlanSessionManager *self,
   Cmd *c;
 
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  /* Masked should it ever reach a log line. */
+  lanlan_log_add_secret (api_key);
   c = cmd_new (CMD_API_KEY);
   c->text = g_strdup (api_key);
   send_cmd (self->worker, c);

@@ -251,6 +251,28 @@ cond_samples (gpointer data)
   return total >= w->f->fed;
 }
 
+static gboolean
+cond_closed (gpointer data)
+{
+  W *w = data;
+  return fake_server_is_closed (w->f->server, w->index);
+}
+
+static void
+wait_closed (Fixture *f, guint index)
+{
+  W w = { f, 0, 0, index };
+  g_assert_true (test_wait_until (cond_closed, &w, 5000));
+}
+
+static gboolean
+cond_conn_samples (gpointer data)
+{
+  W *w = data;
+  g_autoptr(GArray) s = fake_server_dup_samples (w->f->server, w->index);
+  return s->len > 0;
+}
+
 static void
 spin (guint ms)
 {
@@ -410,8 +432,7 @@ test_lifecycle_text (Fixture *f, gconstpointer data)
   lanlan_session_manager_end_session (f->manager);
   wait_state (f, LANLAN_SESSION_STATE_ENDED);
   g_assert_false (lanlan_session_manager_get_active (f->manager));
-  spin (100);
-  g_assert_true (fake_server_is_closed (f->server, 0));
+  wait_closed (f, 0);
   g_assert_cmpuint (f->errors->len, ==, 0);
   g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
 }
@@ -518,6 +539,7 @@ test_hot_swap_turns (Fixture *f, gconstpointer data)
   lanlan_session_manager_start_session (f->manager);
   wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
   start_feeder (f);
+  g_assert_true (test_wait_until (cond_conn_samples, &(W) { f, 0, 0, 0 }, 5000));
 
   lanlan_session_manager_stream_text (f->manager, "First question");
   wait_turns (f, 1);
@@ -539,8 +561,7 @@ test_hot_swap_turns (Fixture *f, gconstpointer data)
   /* The new session was primed with the conversation so far. */
   g_assert_true (items_have (f, 1, "user:First question"));
   g_assert_true (items_have (f, 1, "assistant:w0 w1 w2 w3 w4 "));
-  spin (50);
-  g_assert_true (fake_server_is_closed (f->server, 0));
+  wait_closed (f, 0);
 
   /* The new session answers. */
   lanlan_session_manager_set_hot_swap_turns (f->manager, 0);
@@ -550,6 +571,28 @@ test_hot_swap_turns (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_server_count_type (f->server, 1, "response.create"), ==, 1);
   g_assert_cmpuint (fake_sink_get_written (f->sink), ==, 2 * 5 * 480);
   g_assert_cmpuint (f->errors->len, ==, 0);
+}
+
+static void
+test_hot_swap_time (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 2, .samples_per_delta = 480 };
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_set_hot_swap_seconds (f->manager, 1);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Early");
+  wait_turns (f, 1);
+  spin (100);
+  g_assert_cmpuint (f->swaps->len, ==, 0);   /* too soon */
+  spin (1000);
+  lanlan_session_manager_stream_text (f->manager, "Later");
+  wait_turns (f, 2);
+  wait_swap (f, LANLAN_HOT_SWAP_SWAPPED);
+  g_assert_true (items_have (f, 1, "user:Early"));
+  g_assert_true (items_have (f, 1, "user:Later"));
 }
 
 static void
@@ -813,6 +856,7 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/lifecycle-audio-beta", test_lifecycle_audio_beta);
   ADD ("/realtime/session/barge-in", test_barge_in);
   ADD ("/realtime/session/hot-swap-turns", test_hot_swap_turns);
+  ADD ("/realtime/session/hot-swap-time", test_hot_swap_time);
   ADD ("/realtime/session/hot-swap-settings", test_hot_swap_settings);
   ADD ("/realtime/session/hot-swap-failure", test_hot_swap_failure);
   ADD ("/realtime/session/hot-swap-drop-during-switch", test_hot_swap_drop_during_switch);
