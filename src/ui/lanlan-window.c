@@ -56,6 +56,7 @@ struct _LanlanWindow
   guint                 level_source;
 
   guint                 swap_hide_source;
+  guint                 scroll_source;
   GCancellable         *cancellable;
   gboolean              has_api_key;
 
@@ -100,11 +101,20 @@ update_title (LanlanWindow *self)
 }
 
 static void
-scroll_to_end (LanlanWindow *self)
+scroll_to_end (gpointer user_data)
 {
+  LanlanWindow *self = user_data;
   GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
 
+  self->scroll_source = 0;
   gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj));
+}
+
+static void
+queue_scroll_to_end (LanlanWindow *self)
+{
+  if (self->scroll_source == 0)
+    self->scroll_source = g_idle_add_once (scroll_to_end, self);
 }
 
 static GtkWidget *
@@ -129,7 +139,7 @@ make_bubble (LanlanWindow *self,
   gtk_widget_set_margin_end (label, role == LANLAN_ROLE_CHARACTER ? 48 : 0);
 
   gtk_box_append (self->transcript_box, label);
-  g_idle_add_once ((GSourceOnceFunc) scroll_to_end, self);
+  queue_scroll_to_end (self);
   return label;
 }
 
@@ -185,7 +195,7 @@ lanlan_window_transcript_delta (LanlanWindow *self,
     {
       g_autofree char *text = g_strconcat (gtk_label_get_text (label), delta, NULL);
       gtk_label_set_text (label, text);
-      g_idle_add_once ((GSourceOnceFunc) scroll_to_end, self);
+      queue_scroll_to_end (self);
     }
 }
 
@@ -877,6 +887,7 @@ lanlan_window_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_handle_id (&self->level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
+  g_clear_handle_id (&self->scroll_source, g_source_remove);
   if (self->level_destroy != NULL)
     self->level_destroy (self->level_data);
   self->level_func = NULL;
