@@ -27,6 +27,7 @@
 #include <string.h>
 #include <glib-unix.h>
 #include <zmq.h>
+#include <glib/gi18n.h>
 
 #include "lanlan-agent-bridge.h"
 
@@ -187,7 +188,7 @@ lanlan_agent_endpoint_is_allowed (const char  *endpoint,
         }
 
       g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ENDPOINT,
-                   "Agent endpoint “%s” is refused: only numeric loopback addresses such as tcp://127.0.0.1:PORT are allowed",
+                   _("Agent endpoint “%s” is refused: only numeric loopback addresses such as tcp://127.0.0.1:PORT are allowed"),
                    endpoint);
       return FALSE;
     }
@@ -210,13 +211,13 @@ lanlan_agent_endpoint_is_allowed (const char  *endpoint,
         }
 
       g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ENDPOINT,
-                   "Agent endpoint “%s” is refused: ipc:// sockets must be inside %s",
+                   _("Agent endpoint “%s” is refused: ipc:// sockets must be inside %s"),
                    endpoint, runtime ? runtime : "$XDG_RUNTIME_DIR");
       return FALSE;
     }
 
   g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ENDPOINT,
-               "Agent endpoint “%s” is refused: use tcp://127.0.0.1:PORT or ipc:// in $XDG_RUNTIME_DIR",
+               _("Agent endpoint “%s” is refused: use tcp://127.0.0.1:PORT or ipc:// in $XDG_RUNTIME_DIR"),
                endpoint);
   return FALSE;
 }
@@ -252,7 +253,7 @@ open_socket (LanlanAgentBridge  *self,
   if (zmq_bind (sock, endpoint) != 0)
     {
       g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ZMQ,
-                   "Could not listen on agent endpoint “%s”: %s",
+                   _("Could not listen on agent endpoint “%s”: %s"),
                    endpoint, zmq_strerror (errno));
       zmq_close (sock);
       return NULL;
@@ -609,11 +610,11 @@ analyze_timeout_cb (gpointer user_data)
   else if (ad->sent == 0)
     complete_analyze (self, ad->event_id,
                       g_error_new (LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_NO_AGENT,
-                                   "No agent is connected to receive the analyze request"));
+                                   _("No agent is connected to receive the analyze request")));
   else
     complete_analyze (self, ad->event_id,
                       g_error_new (LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_NO_AGENT,
-                                   "The agent did not acknowledge the analyze request after %u attempts",
+                                   _("The agent did not acknowledge the analyze request after %u attempts"),
                                    ad->attempts));
 
   return G_SOURCE_REMOVE;

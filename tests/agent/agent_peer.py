@@ -28,6 +28,11 @@ push = ctx.socket(zmq.PUSH)
 push.setsockopt(zmq.LINGER, 1000)
 push.connect(pull_ep)
 
+# Tell the bridge we are here once the connections had time to complete:
+# a bound PUSH socket with no peer yet cannot send.
+time.sleep(0.2)
+push.send_json({"event_type": "agent_status_update", "status": "ready"})
+
 deadline = time.monotonic() + 20
 poller = zmq.Poller()
 poller.register(sub, zmq.POLLIN)

@@ -700,6 +700,52 @@ test_parse_direct (void)
   g_assert_nonnull (strstr (error->message, "lanlan_name"));
 }
 
+/* Random mutations of valid messages: every one gives an event or an
+ * error, never both or neither (and, under ASan, no memory error). */
+static void
+test_parse_mutations (void)
+{
+  static const char *seeds[] = {
+    "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"text\":\"猫\",\"task_id\":\"t\",\"success\":true,\"detail\":{\"a\":[1,2]}}",
+    "{\"event_type\":\"analyze_ack\",\"event_id\":\"0f3c\"}",
+    "{\"event_type\":\"agent_status_update\",\"status\":\"busy\",\"direct_reply\":false}",
+  };
+  const char alphabet[] = "{}[]\":,\\ 0aetrfnul\x80\xc3\xff";
+  guint n_ok = 0, n_err = 0;
+
+  for (guint i = 0; i < 30000; i++)
+    {
+      const char *seed = seeds[g_test_rand_int_range (0, G_N_ELEMENTS (seeds))];
+      g_autofree char *buf = g_strdup (seed);
+      gsize len = strlen (buf);
+      guint edits = g_test_rand_int_range (1, 4);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(LanlanAgentEvent) event = NULL;
+
+      for (guint e = 0; e < edits; e++)
+        {
+          gsize at = g_test_rand_int_range (0, len);
+
+          if (g_test_rand_bit ())
+            buf[at] = alphabet[g_test_rand_int_range (0, sizeof alphabet - 1)];
+          else
+            len = at;
+          if (len == 0)
+            break;
+        }
+
+      event = lanlan_agent_event_parse (buf, len, &error);
+      g_assert_true ((event == NULL) != (error == NULL));
+      if (event)
+        n_ok++;
+      else
+        n_err++;
+    }
+
+  g_test_message ("mutations: %u parsed, %u refused", n_ok, n_err);
+  g_assert_cmpuint (n_err, >, 0);
+}
+
 /* --- flood --------------------------------------------------------------- */
 
 typedef struct {
@@ -895,14 +941,21 @@ test_python_peer (Fixture       *fx,
   lanlan_agent_bridge_register_character (fx->bridge, "Mio", collect_cb, &c, NULL);
   lanlan_agent_bridge_set_ack_timeout (fx->bridge, 3000);
 
+  /* The agent says it is ready (a status update for every character). */
+  g_assert_true (wait_for_count (&c.count, 1, 10000));
+  e = g_ptr_array_index (c.events, 0);
+  g_assert_cmpint (e->kind, ==, LANLAN_AGENT_EVENT_STATUS_UPDATE);
+  g_assert_null (e->lanlan_name);
+  g_assert_cmpstr (e->status, ==, "ready");
+
   lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", messages, NULL, analyze_done, &r);
   g_assert_true (wait_for_flag (&r.done, 10000));
   g_assert_no_error (r.error);
   g_free (r.event_id);
 
   /* The Python agent answers with a task_result echoing the request. */
-  g_assert_true (wait_for_count (&c.count, 1, 10000));
-  e = g_ptr_array_index (c.events, 0);
+  g_assert_true (wait_for_count (&c.count, 2, 10000));
+  e = g_ptr_array_index (c.events, 1);
   g_assert_cmpint (e->kind, ==, LANLAN_AGENT_EVENT_TASK_RESULT);
   g_assert_cmpstr (e->text, ==, "Open the “weather” app, please — 天気");
   g_assert_true (e->success);
@@ -930,6 +983,7 @@ main (int   argc,
   g_test_add_func ("/agent/endpoint/ports", test_ports);
   g_test_add_func ("/agent/endpoint/ipc", test_ipc);
   g_test_add_func ("/agent/parse/direct", test_parse_direct);
+  g_test_add_func ("/agent/parse/mutations", test_parse_mutations);
   g_test_add ("/agent/analyze/ack", Fixture, NULL, fixture_setup, test_analyze_ack, fixture_teardown);
   g_test_add ("/agent/analyze/retry-then-fail", Fixture, NULL, fixture_setup, test_analyze_retry_then_fail, fixture_teardown);
   g_test_add ("/agent/analyze/retry-then-ack", Fixture, NULL, fixture_setup, test_analyze_retry_then_ack, fixture_teardown);
