@@ -145,8 +145,7 @@ stream_step (gpointer user_data)
 
       if (s->on_response == FAKE_RESPONSE_DROP && conn->next_delta == s->n_deltas / 2)
         {
-          conn->stream = NULL;
-          drop_connection (conn);
+          drop_connection (conn);   /* destroys and drops conn->stream */
           return G_SOURCE_REMOVE;
         }
 
