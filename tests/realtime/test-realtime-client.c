@@ -366,6 +366,57 @@ test_drop (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->audio->len, ==, 5 * 10 * 2);
 }
 
+static void
+send_image (Fixture    *f,
+            const char *provider,
+            gboolean    beta)
+{
+  FakeScript script = { .beta = beta, .n_deltas = 1, .samples_per_delta = 10 };
+  g_autofree char *url = fake_server_get_url (f->server, NULL);
+  g_autoptr(GBytes) jpeg = g_bytes_new_static ("\xff\xd8\xff\xe0" "fakejpeg", 12);
+
+  fake_server_set_default_script (f->server, &script);
+  connect_client (f, provider, url, "k");
+  g_assert_no_error (f->connect_error);
+  g_assert_true (lanlan_realtime_client_append_image (f->client, jpeg));
+  lanlan_realtime_client_create_response (f->client);
+  wait_type (f, "response.done");
+}
+
+static void
+test_image_beta (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) received = NULL;
+
+  send_image (f, "qwen", TRUE);
+  g_assert_cmpuint (fake_server_count_type (f->server, 0, "input_image_buffer.append"), ==, 1);
+  received = fake_server_dup_received (f->server, 0);
+  /* Qwen's session: 16 kHz microphone, pcm24 output, beta shape. */
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"output_audio_format\":\"pcm24\""));
+}
+
+static void
+test_image_ga (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) received = NULL;
+
+  send_image (f, "openai", FALSE);
+  g_assert_cmpuint (fake_server_count_type (f->server, 0, "input_image_buffer.append"), ==, 0);
+  received = fake_server_dup_received (f->server, 0);
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 1), "\"type\":\"input_image\""));
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 1), "data:image/jpeg;base64,"));
+}
+
+static void
+test_no_image_support (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) jpeg = g_bytes_new_static ("x", 1);
+
+  connect_client (f, "stepfun", NULL, "k");
+  g_assert_no_error (f->connect_error);
+  g_assert_false (lanlan_realtime_client_append_image (f->client, jpeg));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -384,6 +435,9 @@ main (int argc, char *argv[])
   ADD ("/realtime/client/error-event", test_error_event);
   ADD ("/realtime/client/expiry", test_expiry);
   ADD ("/realtime/client/drop", test_drop);
+  ADD ("/realtime/client/image-beta", test_image_beta);
+  ADD ("/realtime/client/image-ga", test_image_ga);
+  ADD ("/realtime/client/no-image-support", test_no_image_support);
 
   return g_test_run ();
 }

@@ -290,6 +290,74 @@ test_session_shapes (void)
   g_assert_null (strstr (beta, "\"type\":\"realtime\""));
 }
 
+/* Random mutations of valid events: the parser must either succeed with a
+ * consistent event or fail with a PROTOCOL error, and never crash. A
+ * poor man's fuzzer, deterministic for a given --seed. */
+static void
+test_mutations (void)
+{
+  const char *seeds[] = {
+    "{\"type\":\"response.output_audio.delta\",\"response_id\":\"r\",\"item_id\":\"i\","
+    "\"content_index\":0,\"delta\":\"AAABAAIAAwA=\"}",
+    "{\"type\":\"response.done\",\"response\":{\"id\":\"r\",\"status\":\"completed\"}}",
+    "{\"type\":\"error\",\"error\":{\"type\":\"x\",\"code\":\"y\",\"message\":\"z\"}}",
+    "{\"type\":\"response.output_item.added\",\"item\":{\"id\":\"i\",\"role\":\"assistant\"}}",
+    "{\"type\":\"conversation.item.input_audio_transcription.completed\",\"transcript\":\"héllo\"}",
+  };
+  const char alphabet[] = "{}[]\":,0123456789abcdefxyz.-+eE \\\x01\xc3\xa9\xff";
+  guint ok = 0, failed = 0;
+
+  for (guint iter = 0; iter < 20000; iter++)
+    {
+      const char *seed = seeds[g_test_rand_int_range (0, G_N_ELEMENTS (seeds))];
+      GString *buf = g_string_new (seed);
+      guint n_mut = g_test_rand_int_range (1, 6);
+      g_autoptr(GError) error = NULL;
+      LanlanRealtimeEvent event;
+
+      for (guint m = 0; m < n_mut; m++)
+        {
+          guint pos = g_test_rand_int_range (0, buf->len + 1);
+          char c = alphabet[g_test_rand_int_range (0, sizeof alphabet - 1)];
+
+          switch (g_test_rand_int_range (0, 3))
+            {
+            case 0:
+              g_string_insert_c (buf, pos, c);
+              break;
+            case 1:
+              if (pos < buf->len)
+                g_string_erase (buf, pos, 1);
+              break;
+            default:
+              if (pos < buf->len)
+                buf->str[pos] = c;
+              break;
+            }
+        }
+
+      if (lanlan_realtime_parse_event (buf->str, buf->len, &event, &error))
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (event.type_name);
+          if (event.type == LANLAN_REALTIME_EVENT_AUDIO_DELTA)
+            g_assert_cmpuint (g_bytes_get_size (event.audio) % 2, ==, 0);
+          lanlan_realtime_event_clear (&event);
+          ok++;
+        }
+      else
+        {
+          g_assert_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_PROTOCOL);
+          g_assert_null (event.type_name);
+          failed++;
+        }
+      g_string_free (buf, TRUE);
+    }
+  g_test_message ("%u parsed, %u rejected", ok, failed);
+  g_assert_cmpuint (ok, >, 0);
+  g_assert_cmpuint (failed, >, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -301,6 +369,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/realtime/events/malformed", test_malformed);
   g_test_add_func ("/realtime/events/unknown", test_unknown);
   g_test_add_func ("/realtime/events/close-codes", test_close_codes);
+  g_test_add_func ("/realtime/events/mutations", test_mutations);
   g_test_add_func ("/realtime/providers", test_providers);
   g_test_add_func ("/realtime/session-shapes", test_session_shapes);
 
