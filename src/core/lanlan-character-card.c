@@ -19,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include "lanlan-character-card.h"
+#include "lanlan-json.h"
 
 G_DEFINE_QUARK (lanlan-character-card-error-quark, lanlan_character_card_error)
 
@@ -282,7 +283,7 @@ character_from_json (const char  *json,
                      gsize        len,
                      GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GRegex) macros = NULL;
   g_autoptr(GString) persona = NULL;
@@ -303,7 +304,8 @@ character_from_json (const char  *json,
       return NULL;
     }
 
-  if (!json_parser_load_from_data (parser, json, len, &local_error))
+  parser = lanlan_json_parse (json, len, &local_error);
+  if (parser == NULL)
     {
       g_set_error (error, LANLAN_CHARACTER_CARD_ERROR,
                    LANLAN_CHARACTER_CARD_ERROR_BAD_JSON,

@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "lanlan-character-store.h"
+#include "lanlan-json.h"
 
 #define CONFIG_VERSION 1
 #define SAVE_DELAY_MS 300
@@ -285,12 +286,13 @@ parse_characters (const char  *contents,
                   GPtrArray   *out,
                   GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   JsonObject *root;
   JsonArray *array;
   JsonNode *node;
 
-  if (!json_parser_load_from_data (parser, contents, length, error))
+  parser = lanlan_json_parse (contents, length, error);
+  if (parser == NULL)
     return FALSE;
 
   node = json_parser_get_root (parser);

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "lanlan-json.h"
 #include "lanlan-translate-http.h"
 #include "lanlan-translation-provider.h"
 
@@ -123,9 +124,8 @@ read_cb (GObject      *source,
       return;
     }
 
-  parser = json_parser_new_immutable ();
   if (len == 0 || !g_utf8_validate_len (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, len, &error) ||
+      (parser = lanlan_json_parse (data, len, &error)) == NULL ||
       json_parser_get_root (parser) == NULL)
     {
       g_task_return_new_error (task, LANLAN_TRANSLATE_ERROR, LANLAN_TRANSLATE_ERROR_BAD_RESPONSE,

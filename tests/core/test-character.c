@@ -230,6 +230,19 @@ test_store_corrupt (void)
     }
 }
 
+static void
+test_store_deep_nesting (void)
+{
+  /* json-glib recurses per level; this used to overflow the stack. */
+  g_autofree char *deep = g_strnfill (200000, '[');
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) characters = lanlan_character_store_parse (deep, strlen (deep), &error);
+
+  g_assert_null (characters);
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "nested"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -243,6 +256,7 @@ main (int   argc,
   g_test_add_func ("/store/roundtrip", test_store_roundtrip);
   g_test_add_func ("/store/autosave", test_store_autosave);
   g_test_add_func ("/store/corrupt", test_store_corrupt);
+  g_test_add_func ("/store/deep-nesting", test_store_deep_nesting);
 
   return g_test_run ();
 }
