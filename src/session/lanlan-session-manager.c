@@ -135,6 +135,7 @@ struct _Worker
   LanlanTtsWorker      *tts;
   guint                 speech_id;
   GString              *tts_buffer;
+  guint                 n_texts;
 };
 
 struct _LanlanSessionManager
@@ -861,6 +862,46 @@ on_active_event (Worker                    *w,
     }
 }
 
+/* Adds typed text to the history as it goes out, so priming a new
+ * session and sending it can never both carry it. */
+static void
+send_user_text (Worker     *w,
+                const char *text)
+{
+  history_add (w, "user", text);
+  lanlan_realtime_client_create_item (w->active->client, "user", text);
+}
+
+/* Text typed and agent context queued while no session could take them. */
+static void
+flush_pending_input (Worker *w)
+{
+  gboolean respond = FALSE;
+
+  if (w->active == NULL || !w->active->ready || w->swapping)
+    return;
+  /* Typing while the character talks interrupts it, as speaking does. */
+  if (w->pending_texts->len > 0 && w->in_flight)
+    barge_in (w);
+  for (guint i = 0; i < w->pending_texts->len; i++)
+    send_user_text (w, g_ptr_array_index (w->pending_texts, i));
+  respond |= w->pending_texts->len > 0;
+  g_ptr_array_set_size (w->pending_texts, 0);
+  if (!w->in_flight)
+    {
+      for (guint i = 0; i < w->queued_context->len; i++)
+        lanlan_realtime_client_create_item (w->active->client, "system",
+                                            g_ptr_array_index (w->queued_context, i));
+      respond |= w->queued_context->len > 0;
+      g_ptr_array_set_size (w->queued_context, 0);
+    }
+  if (respond && !w->in_flight)
+    {
+      lanlan_realtime_client_create_response (w->active->client);
+      w->in_flight = TRUE;
+    }
+}
+
 static void
 finish_swap (Worker *w)
 {
@@ -894,6 +935,7 @@ finish_swap (Worker *w)
   conn_free (old);
 
   flush_mic_cache (w);
+  flush_pending_input (w);
   {
     const char *model = lanlan_character_get_model (w->settings);
     detail = g_strdup_printf ("%s/%s", fresh->provider->id,
@@ -1151,29 +1193,21 @@ on_conn_ready (GObject      *source,
   if (conn != w->active)
     return;
 
-  if (conn->kind == CONN_RECONNECT)
-    {
-      prime (w, conn, 0);
-      prime_context (w, conn);
-      g_ptr_array_set_size (w->agent_context, 0);
-    }
+  /* A reconnect, or a session started again after it ended: the new
+   * session hears the conversation so far. */
+  prime (w, conn, 0);
+  prime_context (w, conn);
+  g_ptr_array_set_size (w->agent_context, 0);
   w->reconnect_attempt = 0;
   w->turns = 0;
   w->active_serial = conn->serial;
   w->session_started = g_get_monotonic_time ();
   set_state (w, LANLAN_SESSION_STATE_CONNECTED);
   flush_mic_cache (w);
-
-  /* Text typed while we were connecting. */
-  for (guint i = 0; i < w->pending_texts->len; i++)
-    lanlan_realtime_client_create_item (conn->client, "user",
-                                        g_ptr_array_index (w->pending_texts, i));
-  if (w->pending_texts->len > 0)
-    {
-      g_ptr_array_set_size (w->pending_texts, 0);
-      lanlan_realtime_client_create_response (conn->client);
-      w->in_flight = TRUE;
-    }
+  flush_pending_input (w);
+  /* Settings changed while connecting: renew right away. */
+  if (!w->in_flight && w->active_serial != w->settings_serial)
+    worker_after_turn (w);
 }
 
 static void
@@ -1308,14 +1342,9 @@ worker_after_turn (Worker *w)
   gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
 
   /* Agent results that came in while the model was talking. */
-  if (w->queued_context->len > 0 && w->active != NULL)
+  if (w->queued_context->len > 0 && w->active != NULL && w->active->ready && !w->swapping)
     {
-      for (guint i = 0; i < w->queued_context->len; i++)
-        lanlan_realtime_client_create_item (w->active->client, "system",
-                                            g_ptr_array_index (w->queued_context, i));
-      g_ptr_array_set_size (w->queued_context, 0);
-      lanlan_realtime_client_create_response (w->active->client);
-      w->in_flight = TRUE;
+      flush_pending_input (w);
       return;
     }
 
@@ -1403,33 +1432,58 @@ worker_end (Worker *w)
     lanlan_tts_worker_interrupt (w->tts);
 }
 
+static void worker_start (Worker *w);
+
 static void
 worker_send_text (Worker     *w,
                   const char *text)
 {
-  g_autofree char *turn_id = g_strdup_printf ("text-%u", history_len (w));
+  g_autofree char *turn_id = g_strdup_printf ("text-%u", ++w->n_texts);
 
-  history_add (w, "user", text);
   emit_text (w, EMIT_DONE, "user", turn_id, text);
+  g_ptr_array_add (w->pending_texts, g_strdup (text));
 
-  if (w->active == NULL || !w->active->ready || w->swapping)
+  if (!w->started || w->state == LANLAN_SESSION_STATE_ERROR)
+    worker_start (w);   /* typing starts a session */
+  else
+    flush_pending_input (w);
+}
+
+static void
+worker_start (Worker *w)
+{
+  w->started = TRUE;
+  w->reconnect_attempt = 0;
+  if (!w->have_key)
     {
-      g_ptr_array_add (w->pending_texts, g_strdup (text));
-      if (w->swapping)
-        return;
-      if (!w->started)
-        {
-          w->started = TRUE;
-          worker_start_conn (w, CONN_INITIAL);
-        }
-      return;
-    }
+      g_autoptr(GError) error = NULL;
+      const LanlanProvider *p = settings_provider (w->settings);
 
-  if (w->in_flight)
-    barge_in (w);
-  lanlan_realtime_client_create_item (w->active->client, "user", text);
-  lanlan_realtime_client_create_response (w->active->client);
-  w->in_flight = TRUE;
+      g_free (w->api_key);
+      w->api_key = lanlan_secrets_lookup_sync (p ? p->id : lanlan_character_get_provider (w->settings),
+                                               NULL, &error);
+      if (error != NULL)
+        g_debug ("No key from the keyring: %s", error->message);
+      /* Custom servers may need no key; the services always do. */
+      if (w->api_key == NULL && p != NULL && p->url != NULL)
+        {
+          g_autoptr(GError) e = NULL;
+
+          if (error != NULL)
+            e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
+                             _("The API key for %s could not be read from the keyring: %s"),
+                             p->display_name, error->message);
+          else
+            e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
+                             _("No API key for %s is stored. Add one in Preferences."),
+                             p->display_name);
+          emit_error (w, e);
+          set_state (w, LANLAN_SESSION_STATE_ERROR);
+          return;
+        }
+    }
+  if (w->active == NULL)
+    worker_start_conn (w, CONN_INITIAL);
 }
 
 static gboolean
@@ -1443,28 +1497,7 @@ run_cmd (gpointer data)
     case CMD_START:
       if (w->started && w->state != LANLAN_SESSION_STATE_ERROR)
         break;
-      w->started = TRUE;
-      w->reconnect_attempt = 0;
-      if (!w->have_key)
-        {
-          g_autoptr(GError) error = NULL;
-          const LanlanProvider *p = settings_provider (w->settings);
-
-          g_free (w->api_key);
-          w->api_key = lanlan_secrets_lookup_sync (p ? p->id : lanlan_character_get_provider (w->settings),
-                                                   NULL, &error);
-          if (w->api_key == NULL && p != NULL && p->url != NULL)
-            {
-              g_autoptr(GError) e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
-                                                 _("No API key for %s is stored. Add one in Preferences."),
-                                                 p->display_name);
-              emit_error (w, e);
-              set_state (w, LANLAN_SESSION_STATE_ERROR);
-              break;
-            }
-        }
-      if (w->active == NULL)
-        worker_start_conn (w, CONN_INITIAL);
+      worker_start (w);
       break;
 
     case CMD_END:

@@ -740,6 +740,69 @@ test_reconnect_drop (Fixture *f, gconstpointer data)
   wait_turns (f, 2);
 }
 
+static guint
+count_items (Fixture *f, guint index, const char *item)
+{
+  g_autoptr(GPtrArray) items = fake_server_dup_items (f->server, index);
+  guint n = 0;
+
+  for (guint i = 0; i < items->len; i++)
+    n += g_str_equal (g_ptr_array_index (items, i), item);
+  return n;
+}
+
+static void
+test_typing_starts_and_restarts (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 2, .samples_per_delta = 100 };
+  W w = { f, 2 };
+  g_autoptr(GPtrArray) history = NULL;
+
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  /* No start_session(): typing starts one. */
+  lanlan_session_manager_stream_text (f->manager, "Are you there?");
+  wait_turns (f, 1);
+  g_assert_cmpuint (count_items (f, 0, "user:Are you there?"), ==, 1);
+
+  lanlan_session_manager_end_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_ENDED);
+  lanlan_session_manager_start_session (f->manager);
+  g_assert_true (test_wait_until (cond_connections, &w, 5000));
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  /* The new session hears the earlier conversation, once. */
+  spin (50);
+  g_assert_cmpuint (count_items (f, 1, "user:Are you there?"), ==, 1);
+  g_assert_cmpuint (count_items (f, 1, "assistant:w0 w1 "), ==, 1);
+  history = lanlan_session_manager_dup_history (f->manager);
+  g_assert_cmpuint (history->len, ==, 2);
+}
+
+static void
+test_text_while_reconnecting (Fixture *f, gconstpointer data)
+{
+  FakeScript good = { .n_deltas = 2, .samples_per_delta = 100 };
+  /* The replacement takes a while to accept the session. */
+  FakeScript slow = { .n_deltas = 2, .samples_per_delta = 100, .session_delay_ms = 300 };
+  W w = { f, 2 };
+  g_autoptr(GPtrArray) history = NULL;
+
+  fake_server_set_default_script (f->server, &good);
+  fake_server_set_script (f->server, 1, &slow);
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  fake_server_close (f->server, 0, 1001);
+  wait_state (f, LANLAN_SESSION_STATE_RECONNECTING);
+  lanlan_session_manager_stream_text (f->manager, "Typed while away");
+  g_assert_true (test_wait_until (cond_connections, &w, 5000));
+  wait_turns (f, 1);
+  g_assert_cmpuint (count_items (f, 1, "user:Typed while away"), ==, 1);
+  g_assert_cmpuint (fake_server_count_type (f->server, 1, "response.create"), ==, 1);
+  history = lanlan_session_manager_dup_history (f->manager);
+  g_assert_cmpuint (history->len, ==, 2);
+}
+
 static void
 test_stall_timeout (Fixture *f, gconstpointer data)
 {
@@ -863,6 +926,8 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/reconnect-expiry", test_reconnect_expiry);
   ADD ("/realtime/session/reconnect-drop", test_reconnect_drop);
   ADD ("/realtime/session/stall-timeout", test_stall_timeout);
+  ADD ("/realtime/session/typing-starts-and-restarts", test_typing_starts_and_restarts);
+  ADD ("/realtime/session/text-while-reconnecting", test_text_while_reconnecting);
   ADD ("/realtime/session/refused-key", test_refused_key);
   ADD ("/realtime/session/garbage-and-errors", test_garbage_and_errors);
   ADD ("/realtime/session/inject-text-mode", test_inject_text_mode);
