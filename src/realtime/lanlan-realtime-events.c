@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "lanlan-json.h"
 #include "lanlan-realtime-events.h"
 
 G_DEFINE_QUARK (lanlan-realtime-error-quark, lanlan_realtime_error)
@@ -191,6 +192,10 @@ lanlan_realtime_parse_event (const char           *data,
     return fail (error, _("message too large"));
   if (memchr (data, '\0', len) != NULL || !g_utf8_validate_len (data, len, NULL))
     return fail (error, _("not UTF-8 text"));
+
+  /* json-glib recurses per nesting level: refuse absurd depth first. */
+  if (!lanlan_json_check_depth (data, len, LANLAN_JSON_MAX_DEPTH, &local_error))
+    return fail (error, local_error->message);
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, len, &local_error))

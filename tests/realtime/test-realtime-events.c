@@ -171,6 +171,19 @@ test_malformed (void)
       g_assert_null (event.audio);
     }
 
+  /* Nesting deep enough to overflow json-glib's recursion. */
+  {
+    GString *deep = g_string_new ("{\"type\":\"error\",\"error\":");
+    g_autoptr(GError) error = NULL;
+    LanlanRealtimeEvent event;
+
+    for (guint i = 0; i < 200000; i++)
+      g_string_append_c (deep, '[');
+    g_assert_false (lanlan_realtime_parse_event (deep->str, deep->len, &event, &error));
+    g_assert_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_PROTOCOL);
+    g_string_free (deep, TRUE);
+  }
+
   /* Not nul-terminated, and embedded nul bytes. */
   {
     const char buf[] = "{\"type\":\"session.created\"}XXXX";
