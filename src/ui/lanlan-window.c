@@ -46,6 +46,8 @@ struct _LanlanWindow
   GtkButton            *error_button;
   GtkRevealer          *onboarding_revealer;
   GtkLabel             *onboarding_label;
+  /* the error banner shows a lost connection, to hide once back */
+  gboolean              connection_error_shown;
 
   /* "role:turn_id" -> GtkLabel of a bubble still being streamed */
   GHashTable           *streaming;
@@ -117,13 +119,27 @@ queue_scroll_to_end (LanlanWindow *self)
     self->scroll_source = g_idle_add_once (scroll_to_end, self);
 }
 
+/* A bubble is a GtkBox drawn as the bubble ("bubble-box"), holding the
+ * message label (the widget callers get, with the "bubble" class) and,
+ * once a translation arrives, a smaller dim label under it. */
 static GtkWidget *
 make_bubble (LanlanWindow *self,
              LanlanRole    role,
              const char   *text)
 {
   static const char * const role_classes[] = { "user", "character", "system" };
+  GtkWidget *box;
   GtkWidget *label;
+  const char *speaker;
+
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  gtk_widget_add_css_class (box, "bubble-box");
+  gtk_widget_add_css_class (box, role_classes[role]);
+  gtk_widget_set_halign (box,
+                         role == LANLAN_ROLE_USER ? GTK_ALIGN_END :
+                         role == LANLAN_ROLE_CHARACTER ? GTK_ALIGN_START : GTK_ALIGN_CENTER);
+  gtk_widget_set_margin_start (box, role == LANLAN_ROLE_USER ? 48 : 0);
+  gtk_widget_set_margin_end (box, role == LANLAN_ROLE_CHARACTER ? 48 : 0);
 
   label = gtk_label_new (text);
   gtk_label_set_wrap (GTK_LABEL (label), TRUE);
@@ -132,13 +148,16 @@ make_bubble (LanlanWindow *self,
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_widget_add_css_class (label, "bubble");
   gtk_widget_add_css_class (label, role_classes[role]);
-  gtk_widget_set_halign (label,
-                         role == LANLAN_ROLE_USER ? GTK_ALIGN_END :
-                         role == LANLAN_ROLE_CHARACTER ? GTK_ALIGN_START : GTK_ALIGN_CENTER);
-  gtk_widget_set_margin_start (label, role == LANLAN_ROLE_USER ? 48 : 0);
-  gtk_widget_set_margin_end (label, role == LANLAN_ROLE_CHARACTER ? 48 : 0);
 
-  gtk_box_append (self->transcript_box, label);
+  /* Who said it, for screen readers (and the UI tests). */
+  speaker = role == LANLAN_ROLE_USER ? _("You") :
+            role == LANLAN_ROLE_CHARACTER ? lanlan_character_get_name (self->character) :
+            _("Notice");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (label),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, speaker, -1);
+
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_box_append (self->transcript_box, box);
   queue_scroll_to_end (self);
   return label;
 }
@@ -318,6 +337,7 @@ lanlan_window_show_error (LanlanWindow *self,
 {
   g_return_if_fail (LANLAN_IS_WINDOW (self));
 
+  self->connection_error_shown = FALSE;
   if (message == NULL)
     {
       set_banner_revealed (self->error_revealer, FALSE);
@@ -499,8 +519,14 @@ on_session_state (LanlanWindow *self)
   switch (lanlan_session_manager_get_state (self->session))
     {
     case LANLAN_SESSION_STATE_CONNECTING: status = _("Connecting…"); break;
-    case LANLAN_SESSION_STATE_CONNECTED: status = _("Connected"); break;
-    case LANLAN_SESSION_STATE_RESPONDING: status = _("Speaking…"); break;
+    case LANLAN_SESSION_STATE_CONNECTED:
+    case LANLAN_SESSION_STATE_RESPONDING:
+      status = lanlan_session_manager_get_state (self->session) == LANLAN_SESSION_STATE_CONNECTED ?
+               _("Connected") : _("Speaking…");
+      /* Back again: the "could not reach" banner is out of date. */
+      if (self->connection_error_shown)
+        lanlan_window_show_error (self, NULL, NULL, NULL);
+      break;
     case LANLAN_SESSION_STATE_RECONNECTING: status = _("Reconnecting…"); break;
     case LANLAN_SESSION_STATE_ERROR: status = _("Connection failed"); break;
     case LANLAN_SESSION_STATE_IDLE:
@@ -577,6 +603,7 @@ on_session_error (LanlanWindow *self,
     {
       g_autofree char *msg = g_strdup_printf (_("Could not reach the service: %s"), error->message);
       lanlan_window_show_error (self, msg, _("Retry"), "win.reconnect");
+      self->connection_error_shown = TRUE;
     }
   else if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG))
     lanlan_window_show_error (self, error->message, _("Edit Character…"), "win.edit-character");

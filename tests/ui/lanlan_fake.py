@@ -1,0 +1,101 @@
+"""Loopback stand-ins for the services the app talks to, for the UI tests:
+the scripted realtime server (tests/ui/fake-realtime-server.c) as a child
+process, a characters.json writer and the keyring key.
+
+Everything listens on 127.0.0.1 only.
+"""
+import json
+import os
+import subprocess
+import tempfile
+
+import pyatspi
+
+from lanlan_atspi import find_all
+
+CONFIG = os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")),
+                      "lanlan", "characters.json")
+SECRET_SCHEMA = "io.github.lanlan.Lanlan.ApiKey"
+
+
+class FakeRealtimeServer:
+    """tests/ui/fake-realtime-server as a child process."""
+
+    def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0):
+        self.log_dir = tempfile.mkdtemp(prefix="fake-realtime-")
+        args = [os.environ["LANLAN_FAKE_SERVER"], "--port", str(port),
+                "--delta-interval-ms", str(delta_interval_ms), "--log-dir", self.log_dir]
+        if expected_key is not None:
+            args += ["--expected-key", expected_key]
+        if session_delay_ms:
+            args += ["--session-delay-ms", str(session_delay_ms)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("ws://127.0.0.1:"):
+            self.stop()
+            raise AssertionError("fake-realtime-server did not start")
+        self.port = int(self.url.split(":")[2].split("/")[0])
+
+    def received(self, index):
+        """The events connection index received (parsed), as last logged."""
+        try:
+            with open(os.path.join(self.log_dir, "conn-%d.jsonl" % index), encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except (OSError, ValueError):
+            return []
+
+    def n_connections(self):
+        return len([n for n in os.listdir(self.log_dir) if n.startswith("conn-")])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def write_characters(characters):
+    os.makedirs(os.path.dirname(CONFIG), exist_ok=True)
+    with open(CONFIG, "w", encoding="utf-8") as f:
+        json.dump({"version": 1, "characters": characters}, f)
+
+
+def character(url, name="Mika", persona="You are Mika, a cheerful friend.", language="",
+              cid="mika"):
+    return {"id": cid, "name": name, "persona": persona, "language": language,
+            "voice": "alloy", "provider": "custom", "model": "gpt-realtime",
+            "base-url": url, "input-mode": "audio", "open-on-start": True}
+
+
+def store_key(key, provider="custom"):
+    """The app's keyring schema is matched by name, so give secret-tool the
+    xdg:schema attribute libsecret would have set."""
+    subprocess.run(["secret-tool", "store", "--label=x", "xdg:schema", SECRET_SCHEMA,
+                    "provider", provider], input=key.encode(), check=True)
+
+
+def showing(node):
+    try:
+        return node.getState().contains(pyatspi.STATE_VISIBLE)
+    except Exception:
+        return False
+
+
+def showing_texts(root):
+    return [n.name for n in find_all(root, lambda n: n.getRole() == pyatspi.ROLE_LABEL and showing(n))]
+
+
+def bubbles(frame, kind):
+    """The text of the transcript's bubbles of one kind ("user", "character"),
+    in order. Bubbles carry their kind in their accessible description."""
+    out = []
+    for node in find_all(frame, lambda n: n.getRole() == pyatspi.ROLE_LABEL):
+        try:
+            if node.description == kind:
+                out.append(node.name)
+        except Exception:
+            pass
+    return out
