@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "lanlan-agent-event.h"
+#include "lanlan-json.h"
 
 G_DEFINE_QUARK (lanlan-agent-error-quark, lanlan_agent_error)
 
@@ -152,40 +153,6 @@ get_detail (JsonObject  *object,
   return TRUE;
 }
 
-/* json-glib parses recursively: a deeply nested message from a hostile
- * peer would overflow the stack, so nesting is checked first. */
-static gboolean
-nesting_is_bounded (const char *data,
-                    gsize       len)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-  gsize i;
-
-  for (i = 0; i < len; i++)
-    {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > LANLAN_AGENT_MAX_NESTING)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-
-  return TRUE;
-}
 
 static void
 empty_to_null (char **field)
@@ -240,15 +207,9 @@ lanlan_agent_event_parse (const char  *data,
       return NULL;
     }
 
-  if (!nesting_is_bounded (data, len))
-    {
-      g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_MALFORMED,
-                   "Message is nested more than %d levels deep", LANLAN_AGENT_MAX_NESTING);
-      return NULL;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, len, &local_error))
+  /* Bounded nesting (json-glib recurses per level), UTF-8 error text. */
+  parser = lanlan_json_parse (data, len, &local_error);
+  if (parser == NULL)
     {
       g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_MALFORMED,
                    "Message is not valid JSON: %s", local_error->message);

@@ -44,8 +44,7 @@ typedef enum {
 
 /* Messages above this size are refused by the parser and by the socket. */
 #define LANLAN_AGENT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
-/* ...and so are messages nested deeper than this. */
-#define LANLAN_AGENT_MAX_NESTING 64
+/* ...and so are messages nested deeper than LANLAN_JSON_MAX_DEPTH. */
 
 /**
  * LanlanAgentEvent:

@@ -193,12 +193,9 @@ lanlan_realtime_parse_event (const char           *data,
   if (memchr (data, '\0', len) != NULL || !g_utf8_validate_len (data, len, NULL))
     return fail (error, _("not UTF-8 text"));
 
-  /* json-glib recurses per nesting level: refuse absurd depth first. */
-  if (!lanlan_json_check_depth (data, len, LANLAN_JSON_MAX_DEPTH, &local_error))
-    return fail (error, local_error->message);
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, len, &local_error))
+  /* Bounded nesting, and an error message that is always UTF-8. */
+  parser = lanlan_json_parse (data, len, &local_error);
+  if (parser == NULL)
     return fail (error, local_error->message);
 
   root = json_parser_get_root (parser);
