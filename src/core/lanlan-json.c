@@ -1,10 +1,12 @@
 /* lanlan-json.c — checks before handing outside JSON to json-glib
  *
- * json-glib's parser recurses once per nesting level, so a document of a
- * few hundred thousand '[' overflows the stack and kills the app. Every
- * parser of outside input (server events, config, character cards) goes
- * through lanlan_json_parse(), which refuses such documents first with a
- * linear scan that tracks strings and escapes.
+ * json-glib 1.6 has two traps for outside input: its parser recurses
+ * once per nesting level, so a few hundred thousand '[' overflow the
+ * stack and kill the app; and it decodes escapes that are not JSON into
+ * strings that are not UTF-8. Every parser of outside input (server
+ * events, agent messages, config, character cards, translation replies)
+ * goes through lanlan_json_parse(), which refuses such documents first
+ * with a linear scan.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,11 +16,36 @@
 
 #include "lanlan-json.h"
 
+static int
+hex4 (const char *p)
+{
+  int v = 0;
+
+  for (int k = 0; k < 4; k++)
+    {
+      int d = g_ascii_xdigit_value (p[k]);
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
+/**
+ * lanlan_json_precheck:
+ *
+ * A linear scan that refuses what json-glib 1.6 mishandles: nesting
+ * deeper than @max_depth (its parser recurses per level and overflows the
+ * stack), and string escapes that are not JSON (it turns "\d" or a lone
+ * surrogate "\ud800" into bytes that are not UTF-8, which then break
+ * every label and log line they reach), and "\u0000", which no C string
+ * can hold.
+ */
 gboolean
-lanlan_json_check_depth (const char  *data,
-                         gsize        length,
-                         guint        max_depth,
-                         GError     **error)
+lanlan_json_precheck (const char  *data,
+                      gsize        length,
+                      guint        max_depth,
+                      GError     **error)
 {
   gboolean in_string = FALSE;
   guint depth = 0;
@@ -29,10 +56,42 @@ lanlan_json_check_depth (const char  *data,
 
       if (in_string)
         {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
+          if (c == '"')
             in_string = FALSE;
+          else if (c == '\\')
+            {
+              char e = i + 1 < length ? data[i + 1] : '\0';
+              int u, low;
+
+              switch (e)
+                {
+                case '"': case '\\': case '/': case 'b':
+                case 'f': case 'n': case 'r': case 't':
+                  i++;
+                  break;
+                case 'u':
+                  u = i + 5 < length ? hex4 (data + i + 2) : -1;
+                  if (u <= 0 || (u >= 0xdc00 && u <= 0xdfff))
+                    goto bad_escape;
+                  i += 5;
+                  if (u >= 0xd800 && u <= 0xdbff)
+                    {
+                      /* A high surrogate needs its low half right after. */
+                      if (!(i + 6 < length && data[i + 1] == '\\' && data[i + 2] == 'u'))
+                        goto bad_escape;
+                      low = hex4 (data + i + 3);
+                      if (low < 0xdc00 || low > 0xdfff)
+                        goto bad_escape;
+                      i += 6;
+                    }
+                  break;
+                default:
+                bad_escape:
+                  g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                               _("The data has an invalid escape in a string at byte %zu"), i);
+                  return FALSE;
+                }
+            }
           continue;
         }
 
@@ -67,8 +126,8 @@ lanlan_json_check_depth (const char  *data,
  * lanlan_json_parse:
  *
  * Parses outside JSON safely: nesting is bounded by
- * %LANLAN_JSON_MAX_DEPTH before json-glib sees it, and the error message
- * is always valid UTF-8.
+ * %LANLAN_JSON_MAX_DEPTH and string escapes are checked before json-glib
+ * sees it (see lanlan_json_precheck()).
  *
  * Returns: (transfer full) (nullable): the parser holding the document.
  */
@@ -78,27 +137,13 @@ lanlan_json_parse (const char  *data,
                    GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
 
-  if (!lanlan_json_check_depth (data, length, LANLAN_JSON_MAX_DEPTH, error))
+  if (!lanlan_json_precheck (data, length, LANLAN_JSON_MAX_DEPTH, error))
     return NULL;
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, length, &local_error))
-    {
-      /* json-glib quotes the offending token, and mangles some escapes
-       * into bytes that are not UTF-8: the message would then break any
-       * label or log line it reaches. */
-      if (!g_utf8_validate (local_error->message, -1, NULL))
-        {
-          char *valid = g_utf8_make_valid (local_error->message, -1);
-
-          g_free (local_error->message);
-          local_error->message = valid;
-        }
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
+  if (!json_parser_load_from_data (parser, data, length, error))
+    return NULL;
 
   return g_steal_pointer (&parser);
 }

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 /* Deeper than any message or file of ours; far below what overflows the stack. */
 #define LANLAN_JSON_MAX_DEPTH 64
 
-gboolean    lanlan_json_check_depth (const char  *data,
+gboolean    lanlan_json_precheck    (const char  *data,
                                      gsize        length,
                                      guint        max_depth,
                                      GError     **error);
