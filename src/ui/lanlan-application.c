@@ -3,7 +3,9 @@
  * Owns the character store and the preferences window; opens a window for
  * every character marked open-on-start; imports character cards (from the
  * menu, from `--import FILE`, or through the app.import-card action);
- * shows a damaged config as a banner in the first window.
+ * shows a damaged config as a banner in the first window. Runs the agent
+ * bridge while GSettings agent-enabled is on: switching it (or a port)
+ * opens or closes the bridge at once and hands it to every window.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,12 +28,15 @@ struct _LanlanApplication
   GtkFileChooserNative    *import_chooser;
   gboolean                 activated;
   LanlanAgentBridge       *agent;
+  char                    *agent_error;
+  GSettings               *settings;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanApplication, lanlan_application, ADW_TYPE_APPLICATION)
 
 enum {
   API_KEY_CHANGED,
+  AGENT_CHANGED,
   N_SIGNALS
 };
 
@@ -52,21 +57,68 @@ lanlan_application_get_agent_bridge (LanlanApplication *self)
   return self->agent;
 }
 
+/**
+ * lanlan_application_get_agent_error:
+ *
+ * Returns: (nullable): why the agent bridge could not be opened, while
+ *   agent-enabled is on and it is not running
+ */
+const char *
+lanlan_application_get_agent_error (LanlanApplication *self)
+{
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  return self->agent_error;
+}
+
+/* Opens or closes the bridge to match GSettings, and tells the windows. */
 static void
 setup_agent (LanlanApplication *self)
 {
-  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
   g_autoptr(GError) error = NULL;
 
-  if (!g_settings_get_boolean (settings, "agent-enabled"))
-    return;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      lanlan_window_set_agent_bridge (l->data, NULL);
+  /* Close the old sockets before binding the ports again. */
+  g_clear_object (&self->agent);
+  g_clear_pointer (&self->agent_error, g_free);
 
-  self->agent = lanlan_agent_bridge_new_for_ports (g_settings_get_uint (settings, "agent-pub-port"),
-                                                   g_settings_get_uint (settings, "agent-pull-port"),
-                                                   g_settings_get_uint (settings, "agent-push-port"),
-                                                   &error);
-  if (self->agent == NULL)
-    g_warning ("The agent link could not be opened: %s", error->message);
+  if (g_settings_get_boolean (self->settings, "agent-enabled"))
+    {
+      self->agent = lanlan_agent_bridge_new_for_ports (g_settings_get_uint (self->settings, "agent-pub-port"),
+                                                       g_settings_get_uint (self->settings, "agent-pull-port"),
+                                                       g_settings_get_uint (self->settings, "agent-push-port"),
+                                                       &error);
+      if (self->agent == NULL)
+        {
+          g_warning ("The agent link could not be opened: %s", error->message);
+          self->agent_error = g_strdup (error->message);
+        }
+      else
+        g_message ("Agent bridge open");
+    }
+  else
+    g_message ("Agent bridge closed");
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      lanlan_window_set_agent_bridge (l->data, self->agent);
+
+  g_signal_emit (self, signals[AGENT_CHANGED], 0);
+}
+
+static void
+on_agent_setting_changed (LanlanApplication *self,
+                          const char        *key)
+{
+  gboolean enabled = g_settings_get_boolean (self->settings, "agent-enabled");
+
+  /* A port change only matters while the bridge is on. */
+  if (g_strcmp0 (key, "agent-enabled") != 0 && !enabled)
+    return;
+  if (g_strcmp0 (key, "agent-enabled") == 0 && enabled == (self->agent != NULL || self->agent_error != NULL))
+    return;
+  setup_agent (self);
 }
 
 LanlanCharacterStore *
@@ -392,7 +444,17 @@ lanlan_application_startup (GApplication *app)
   if (!lanlan_character_store_load (self->store, &error))
     g_warning ("%s", error->message);
 
-  setup_agent (self);
+  self->settings = g_settings_new (APP_ID);
+  g_signal_connect_swapped (self->settings, "changed::agent-enabled",
+                            G_CALLBACK (on_agent_setting_changed), self);
+  g_signal_connect_swapped (self->settings, "changed::agent-pub-port",
+                            G_CALLBACK (on_agent_setting_changed), self);
+  g_signal_connect_swapped (self->settings, "changed::agent-pull-port",
+                            G_CALLBACK (on_agent_setting_changed), self);
+  g_signal_connect_swapped (self->settings, "changed::agent-push-port",
+                            G_CALLBACK (on_agent_setting_changed), self);
+  if (g_settings_get_boolean (self->settings, "agent-enabled"))
+    setup_agent (self);
 }
 
 static void
@@ -414,7 +476,11 @@ lanlan_application_dispose (GObject *object)
 
   g_clear_object (&self->store);
   g_clear_object (&self->import_chooser);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_object (&self->settings);
   g_clear_object (&self->agent);
+  g_clear_pointer (&self->agent_error, g_free);
 
   G_OBJECT_CLASS (lanlan_application_parent_class)->dispose (object);
 }
@@ -440,6 +506,15 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
   signals[API_KEY_CHANGED] =
     g_signal_new ("api-key-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  /**
+   * LanlanApplication::agent-changed:
+   *
+   * The agent bridge was opened, closed, or failed to open.
+   */
+  signals[AGENT_CHANGED] =
+    g_signal_new ("agent-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /* Referencing the resource keeps it linked in from the static library. */
   g_resources_register (lanlan_get_resource ());

@@ -25,6 +25,7 @@ LanlanCharacter      *lanlan_application_import_card     (LanlanApplication *sel
                                                           GFile             *file,
                                                           GError           **error);
 LanlanAgentBridge    *lanlan_application_get_agent_bridge (LanlanApplication *self);
+const char           *lanlan_application_get_agent_error (LanlanApplication *self);
 void                  lanlan_application_api_key_changed (LanlanApplication *self,
                                                           const char        *provider);
 

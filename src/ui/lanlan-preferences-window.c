@@ -1,10 +1,12 @@
-/* lanlan-preferences-window.c — characters and API keys
+/* lanlan-preferences-window.c — characters, API keys, audio, language, agent
  *
  * The Characters page lists the store (add, import, edit, open); editing
  * happens in a LanlanCharacterEditor subpage. The API Keys page has one
  * password row per provider: a key is handed to the keyring
  * (lanlan_secrets_store_async) and the row only ever says whether a key is
- * set — the key is never shown, written to a file or logged.
+ * set — the key is never shown, written to a file or logged. The Audio,
+ * Language and Agent pages edit GSettings, which open windows and the
+ * application follow as the keys change.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -15,6 +17,8 @@
 #include <glib/gi18n.h>
 
 #include "lanlan-application.h"
+#include "lanlan-audio-capture.h"
+#include "lanlan-audio-devices.h"
 #include "lanlan-character-editor.h"
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
@@ -32,6 +36,27 @@ struct _LanlanPreferencesWindow
   AdwPreferencesPage   *keys_page;
   GtkListBox           *character_list;
   AdwPreferencesGroup  *keys_group;
+
+  GSettings            *settings;
+
+  AdwPreferencesPage   *audio_page;
+  AdwComboRow          *input_row;
+  AdwComboRow          *output_row;
+  AdwActionRow         *level_row;
+  GtkLevelBar          *input_level;
+  GtkSwitch            *echo_cancel_switch;
+  LanlanAudioCapture   *preview;
+  guint                 preview_source;
+
+  AdwComboRow          *user_language_row;
+  AdwEntryRow          *translate_url_row;
+  guint                 translate_url_source;
+
+  AdwActionRow         *agent_row;
+  GtkSwitch            *agent_switch;
+  GtkSpinButton        *pub_port_spin;
+  GtkSpinButton        *pull_port_spin;
+  GtkSpinButton        *push_port_spin;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanPreferencesWindow, lanlan_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -363,6 +388,353 @@ lanlan_preferences_window_show_keys (LanlanPreferencesWindow *self)
   adw_preferences_window_set_visible_page (ADW_PREFERENCES_WINDOW (self), self->keys_page);
 }
 
+/* --- Audio ------------------------------------------------------------------ */
+
+/* "System Default" first, then the live PipeWire devices. */
+static GListModel *
+device_model (LanlanAudioDevicesFilter filter)
+{
+  g_autoptr(GListStore) models = g_list_store_new (G_TYPE_LIST_MODEL);
+  g_autoptr(GListStore) fallback = g_list_store_new (LANLAN_TYPE_AUDIO_DEVICE);
+  g_autoptr(LanlanAudioDevice) dflt = NULL;
+  g_autoptr(LanlanAudioDevices) devices = NULL;
+  g_autoptr(GError) error = NULL;
+
+  dflt = lanlan_audio_device_new (0, "", _("System Default"), filter == LANLAN_AUDIO_DEVICES_SOURCES);
+  g_list_store_append (fallback, dflt);
+  g_list_store_append (models, fallback);
+
+  devices = lanlan_audio_devices_new (filter, &error);
+  if (devices != NULL)
+    g_list_store_append (models, devices);
+  else
+    g_message ("No audio device list: %s", error->message);
+
+  return G_LIST_MODEL (gtk_flatten_list_model_new (G_LIST_MODEL (g_steal_pointer (&models))));
+}
+
+static guint
+find_device (GListModel *model,
+             const char *name)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanAudioDevice) device = g_list_model_get_item (model, i);
+
+      if (g_strcmp0 (lanlan_audio_device_get_name (device), name) == 0)
+        return i;
+    }
+
+  return GTK_INVALID_LIST_POSITION;
+}
+
+/* Selects the row's device from GSettings; a device that is gone leaves
+ * the setting alone and shows the default. */
+static void
+sync_device_row (LanlanPreferencesWindow *self,
+                 AdwComboRow             *row,
+                 const char              *key)
+{
+  g_autofree char *name = g_settings_get_string (self->settings, key);
+  GListModel *model = adw_combo_row_get_model (row);
+  guint pos = find_device (model, name);
+
+  g_object_set_data (G_OBJECT (row), "syncing", GINT_TO_POINTER (TRUE));
+  adw_combo_row_set_selected (row, pos == GTK_INVALID_LIST_POSITION ? 0 : pos);
+  g_object_set_data (G_OBJECT (row), "syncing", NULL);
+}
+
+static void
+sync_device_rows (LanlanPreferencesWindow *self)
+{
+  sync_device_row (self, self->input_row, "input-device");
+  sync_device_row (self, self->output_row, "output-device");
+}
+
+static void
+on_device_selected (AdwComboRow             *row,
+                    GParamSpec              *pspec,
+                    LanlanPreferencesWindow *self)
+{
+  g_autoptr(LanlanAudioDevice) device = NULL;
+  const char *key = row == self->input_row ? "input-device" : "output-device";
+  guint pos = adw_combo_row_get_selected (row);
+
+  if (g_object_get_data (G_OBJECT (row), "syncing") || pos == GTK_INVALID_LIST_POSITION)
+    return;
+
+  device = g_list_model_get_item (adw_combo_row_get_model (row), pos);
+  if (device != NULL)
+    g_settings_set_string (self->settings, key, lanlan_audio_device_get_name (device));
+}
+
+static gboolean
+preview_tick (gpointer user_data)
+{
+  LanlanPreferencesWindow *self = user_data;
+  float dbfs = lanlan_audio_level_to_dbfs (lanlan_audio_capture_get_level (self->preview, NULL));
+
+  gtk_level_bar_set_value (self->input_level, CLAMP ((dbfs + 60.0) / 60.0, 0.0, 1.0));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stop_preview (LanlanPreferencesWindow *self)
+{
+  g_clear_handle_id (&self->preview_source, g_source_remove);
+  if (self->preview != NULL)
+    lanlan_audio_capture_stop (self->preview);
+  g_clear_object (&self->preview);
+  gtk_level_bar_set_value (self->input_level, 0);
+}
+
+static void
+discard_samples (const gint16 *pcm,
+                 gsize         n_samples,
+                 gpointer      user_data)
+{
+}
+
+/* A live level of the chosen microphone while the Audio page is shown. */
+static void
+update_preview (LanlanPreferencesWindow *self)
+{
+  g_autofree char *input = NULL;
+  g_autoptr(GError) error = NULL;
+
+  stop_preview (self);
+  if (!gtk_widget_get_visible (GTK_WIDGET (self)) ||
+      adw_preferences_window_get_visible_page (ADW_PREFERENCES_WINDOW (self)) !=
+        ADW_PREFERENCES_PAGE (self->audio_page))
+    return;
+
+  input = g_settings_get_string (self->settings, "input-device");
+  self->preview = lanlan_audio_capture_new (*input ? input : NULL, 16000, discard_samples, NULL, NULL);
+  if (!lanlan_audio_capture_start (self->preview, &error))
+    {
+      adw_action_row_set_subtitle (self->level_row, error->message);
+      g_clear_object (&self->preview);
+      return;
+    }
+  adw_action_row_set_subtitle (self->level_row, "");
+  self->preview_source = g_timeout_add (50, preview_tick, self);
+}
+
+/* --- Language ---------------------------------------------------------------- */
+
+static const struct {
+  const char *tag;
+  const char *name;
+} user_languages[] = {
+  { "", N_("Automatic (desktop language)") },
+  { "en", N_("English") },
+  { "zh-CN", N_("Chinese (Simplified)") },
+  { "zh-TW", N_("Chinese (Traditional)") },
+  { "ja", N_("Japanese") },
+  { "ko", N_("Korean") },
+  { "fr", N_("French") },
+  { "de", N_("German") },
+  { "es", N_("Spanish") },
+  { "it", N_("Italian") },
+  { "pt-BR", N_("Portuguese (Brazil)") },
+  { "ru", N_("Russian") },
+  { "uk", N_("Ukrainian") },
+  { "pl", N_("Polish") },
+  { "nl", N_("Dutch") },
+  { "tr", N_("Turkish") },
+  { "ar", N_("Arabic") },
+  { "hi", N_("Hindi") },
+  { "id", N_("Indonesian") },
+  { "vi", N_("Vietnamese") },
+  { "th", N_("Thai") },
+};
+
+static void
+sync_user_language (LanlanPreferencesWindow *self)
+{
+  g_autofree char *tag = g_settings_get_string (self->settings, "user-language");
+  GtkStringList *model = GTK_STRING_LIST (adw_combo_row_get_model (self->user_language_row));
+  guint pos = GTK_INVALID_LIST_POSITION;
+
+  for (guint i = 0; i < G_N_ELEMENTS (user_languages); i++)
+    if (g_ascii_strcasecmp (user_languages[i].tag, tag) == 0)
+      pos = i;
+
+  if (pos == GTK_INVALID_LIST_POSITION)
+    {
+      /* A tag set elsewhere (dconf): show it as it is. */
+      gtk_string_list_append (model, tag);
+      pos = g_list_model_get_n_items (G_LIST_MODEL (model)) - 1;
+    }
+
+  g_object_set_data (G_OBJECT (self->user_language_row), "syncing", GINT_TO_POINTER (TRUE));
+  adw_combo_row_set_selected (self->user_language_row, pos);
+  g_object_set_data (G_OBJECT (self->user_language_row), "syncing", NULL);
+}
+
+static void
+on_user_language_selected (LanlanPreferencesWindow *self)
+{
+  guint pos = adw_combo_row_get_selected (self->user_language_row);
+  GListModel *model = adw_combo_row_get_model (self->user_language_row);
+
+  if (g_object_get_data (G_OBJECT (self->user_language_row), "syncing") ||
+      pos == GTK_INVALID_LIST_POSITION)
+    return;
+
+  if (pos < G_N_ELEMENTS (user_languages))
+    g_settings_set_string (self->settings, "user-language", user_languages[pos].tag);
+  else
+    g_settings_set_string (self->settings, "user-language",
+                           gtk_string_list_get_string (GTK_STRING_LIST (model), pos));
+}
+
+static void
+apply_translate_url (LanlanPreferencesWindow *self)
+{
+  g_autofree char *url = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->translate_url_row))));
+
+  if (*url != '\0' && !g_str_has_prefix (url, "http://") && !g_str_has_prefix (url, "https://"))
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->translate_url_row), "error");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->translate_url_row),
+                                   _("The address must start with http:// or https://"));
+      return;
+    }
+
+  gtk_widget_remove_css_class (GTK_WIDGET (self->translate_url_row), "error");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->translate_url_row), NULL);
+  g_settings_set_string (self->settings, "translate-url", url);
+}
+
+static void
+apply_translate_url_cb (gpointer user_data)
+{
+  LanlanPreferencesWindow *self = user_data;
+
+  self->translate_url_source = 0;
+  apply_translate_url (self);
+}
+
+static void
+queue_apply_translate_url (LanlanPreferencesWindow *self)
+{
+  g_autofree char *current = g_settings_get_string (self->settings, "translate-url");
+
+  g_clear_handle_id (&self->translate_url_source, g_source_remove);
+  if (g_strcmp0 (current, gtk_editable_get_text (GTK_EDITABLE (self->translate_url_row))) != 0)
+    self->translate_url_source = g_timeout_add_once (700, apply_translate_url_cb, self);
+}
+
+static void
+sync_translate_url (LanlanPreferencesWindow *self)
+{
+  g_autofree char *url = g_settings_get_string (self->settings, "translate-url");
+
+  if (g_strcmp0 (url, gtk_editable_get_text (GTK_EDITABLE (self->translate_url_row))) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->translate_url_row), url);
+}
+
+/* --- Agent ------------------------------------------------------------------- */
+
+static void
+update_agent_status (LanlanPreferencesWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  g_autofree char *subtitle = NULL;
+
+  if (!g_settings_get_boolean (self->settings, "agent-enabled"))
+    subtitle = g_strdup (_("Off"));
+  else if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)))
+    subtitle = g_strdup_printf (_("Running: events on 127.0.0.1:%u"),
+                                g_settings_get_uint (self->settings, "agent-pub-port"));
+  else if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_error (LANLAN_APPLICATION (app)))
+    subtitle = g_strdup_printf (_("Could not start: %s"),
+                                lanlan_application_get_agent_error (LANLAN_APPLICATION (app)));
+  else
+    subtitle = g_strdup (_("Starting…"));
+
+  adw_action_row_set_subtitle (self->agent_row, subtitle);
+}
+
+static void
+setup_settings_pages (LanlanPreferencesWindow *self)
+{
+  g_autoptr(GtkStringList) langs = gtk_string_list_new (NULL);
+  g_autoptr(GListModel) inputs = device_model (LANLAN_AUDIO_DEVICES_SOURCES);
+  g_autoptr(GListModel) outputs = device_model (LANLAN_AUDIO_DEVICES_SINKS);
+  g_autoptr(GtkExpression) expr = NULL;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+
+  /* Audio */
+  expr = gtk_property_expression_new (LANLAN_TYPE_AUDIO_DEVICE, NULL, "description");
+  adw_combo_row_set_expression (self->input_row, expr);
+  adw_combo_row_set_expression (self->output_row, expr);
+  adw_combo_row_set_model (self->input_row, inputs);
+  adw_combo_row_set_model (self->output_row, outputs);
+  sync_device_rows (self);
+  g_signal_connect (self->input_row, "notify::selected", G_CALLBACK (on_device_selected), self);
+  g_signal_connect (self->output_row, "notify::selected", G_CALLBACK (on_device_selected), self);
+  /* Devices come and go; keep showing the chosen one. */
+  g_signal_connect_object (inputs, "items-changed", G_CALLBACK (sync_device_rows), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (outputs, "items-changed", G_CALLBACK (sync_device_rows), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::input-device",
+                           G_CALLBACK (sync_device_rows), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::output-device",
+                           G_CALLBACK (sync_device_rows), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::input-device",
+                           G_CALLBACK (update_preview), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self, "notify::visible-page",
+                           G_CALLBACK (update_preview), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self, "notify::visible",
+                           G_CALLBACK (update_preview), self, G_CONNECT_SWAPPED);
+  g_settings_bind (self->settings, "echo-cancel", self->echo_cancel_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+
+  /* Language */
+  for (guint i = 0; i < G_N_ELEMENTS (user_languages); i++)
+    {
+      g_autofree char *label = NULL;
+
+      if (*user_languages[i].tag == '\0')
+        label = g_strdup (_(user_languages[i].name));
+      else
+        label = g_strdup_printf ("%s (%s)", _(user_languages[i].name), user_languages[i].tag);
+      gtk_string_list_append (langs, label);
+    }
+  adw_combo_row_set_model (self->user_language_row, G_LIST_MODEL (langs));
+  sync_user_language (self);
+  g_signal_connect_swapped (self->user_language_row, "notify::selected",
+                            G_CALLBACK (on_user_language_selected), self);
+  g_signal_connect_object (self->settings, "changed::user-language",
+                           G_CALLBACK (sync_user_language), self, G_CONNECT_SWAPPED);
+  sync_translate_url (self);
+  /* Applied as typed (after a pause), like the rest of Preferences. */
+  g_signal_connect_swapped (self->translate_url_row, "changed", G_CALLBACK (queue_apply_translate_url), self);
+  g_signal_connect_swapped (self->translate_url_row, "entry-activated",
+                            G_CALLBACK (apply_translate_url), self);
+  g_signal_connect_object (self->settings, "changed::translate-url",
+                           G_CALLBACK (sync_translate_url), self, G_CONNECT_SWAPPED);
+
+  /* Agent */
+  g_settings_bind (self->settings, "agent-enabled", self->agent_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "agent-pub-port", self->pub_port_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "agent-pull-port", self->pull_port_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "agent-push-port", self->push_port_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_signal_connect_object (self->settings, "changed::agent-enabled",
+                           G_CALLBACK (update_agent_status), self, G_CONNECT_SWAPPED);
+  if (LANLAN_IS_APPLICATION (app))
+    g_signal_connect_object (app, "agent-changed", G_CALLBACK (update_agent_status),
+                             self, G_CONNECT_SWAPPED);
+  update_agent_status (self);
+}
+
 /* --- GObject ------------------------------------------------------------- */
 
 static void
@@ -375,6 +747,7 @@ lanlan_preferences_window_constructed (GObject *object)
   gtk_list_box_bind_model (self->character_list, G_LIST_MODEL (self->store),
                            create_character_row, self, NULL);
   add_key_rows (self);
+  setup_settings_pages (self);
 }
 
 static void
@@ -383,6 +756,11 @@ lanlan_preferences_window_dispose (GObject *object)
   LanlanPreferencesWindow *self = (LanlanPreferencesWindow *)object;
 
   g_cancellable_cancel (self->cancellable);
+  stop_preview (self);
+  g_clear_handle_id (&self->translate_url_source, g_source_remove);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_object (&self->settings);
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_PREFERENCES_WINDOW);
   g_clear_object (&self->store);
 
@@ -458,6 +836,19 @@ lanlan_preferences_window_class_init (LanlanPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, keys_page);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, character_list);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, keys_group);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, audio_page);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, input_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, output_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, level_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, input_level);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, echo_cancel_switch);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, user_language_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, translate_url_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, agent_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, agent_switch);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, pub_port_spin);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, pull_port_spin);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, push_port_spin);
 
   gtk_widget_class_install_action (widget_class, "prefs.add-character", NULL, add_character_action);
 }
@@ -466,6 +857,7 @@ static void
 lanlan_preferences_window_init (LanlanPreferencesWindow *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->settings = g_settings_new (APP_ID);
   gtk_widget_init_template (GTK_WIDGET (self));
 }
 

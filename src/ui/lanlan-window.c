@@ -6,6 +6,11 @@
  * character's reply grows delta by delta; and the text composer. All of it
  * is touched only from the main thread.
  *
+ * When the user's language (GSettings user-language, else the desktop's)
+ * is not the character's, each finished message of the character is
+ * translated (the translate-url service first, then the character's own
+ * model through chat completions) and shown small under the original.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -17,10 +22,13 @@
 #include "lanlan-application.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-playback.h"
+#include "lanlan-libretranslate-provider.h"
+#include "lanlan-llm-translation-provider.h"
 #include "lanlan-provider.h"
 #include "lanlan-realtime-events.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
+#include "lanlan-translator.h"
 #include "lanlan-window.h"
 
 #define LEVEL_INTERVAL_MS 33
@@ -70,6 +78,8 @@ struct _LanlanWindow
   GSettings            *settings;
   LanlanAgentBridge    *agent;
   guint                 agent_registration;
+
+  LanlanTranslator     *translator;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -173,6 +183,197 @@ lanlan_window_append_message (LanlanWindow *self,
   return make_bubble (self, role, text);
 }
 
+/* --- Translation ------------------------------------------------------------ */
+
+/**
+ * lanlan_window_dup_user_language:
+ *
+ * Returns: the user's language: GSettings user-language, or else the
+ *   desktop locale's (normalized, e.g. "en", "zh-hans")
+ */
+char *
+lanlan_window_dup_user_language (LanlanWindow *self)
+{
+  g_autofree char *setting = NULL;
+  const char * const *names;
+
+  g_return_val_if_fail (LANLAN_IS_WINDOW (self), NULL);
+
+  if (self->settings != NULL)
+    setting = g_settings_get_string (self->settings, "user-language");
+  if (setting != NULL && *setting != '\0')
+    return lanlan_translator_normalize_language (setting);
+
+  names = g_get_language_names ();
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *tag = g_strdup (names[i]);
+
+      tag[strcspn (tag, ".@")] = '\0';
+      if (*tag == '\0' || g_str_equal (tag, "C") || g_str_equal (tag, "POSIX"))
+        continue;
+      g_strdelimit (tag, "_", '-');
+      return lanlan_translator_normalize_language (tag);
+    }
+
+  return g_strdup ("en");
+}
+
+/* Where the character's provider answers chat completions, and with which
+ * model: the services have a known endpoint; a custom server is asked at
+ * its realtime address, made http(s) and without the /realtime part. */
+static void
+chat_endpoint (LanlanCharacter  *character,
+               char            **base_url,
+               char            **model)
+{
+  static const struct { const char *id, *url, *model; } known[] = {
+    { "openai", "https://api.openai.com/v1", "gpt-4o-mini" },
+    { "qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus" },
+    { "glm", "https://open.bigmodel.cn/api/paas/v4", "glm-4-flash" },
+    { "stepfun", "https://api.stepfun.com/v1", "step-1-8k" },
+  };
+  const char *provider = lanlan_character_get_provider (character);
+  const char *url = lanlan_character_get_base_url (character);
+  const char *char_model = lanlan_character_get_model (character);
+  g_autofree char *http = NULL;
+  char *end;
+
+  *base_url = NULL;
+  *model = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+    if (g_ascii_strcasecmp (provider, known[i].id) == 0 && (url == NULL || *url == '\0'))
+      {
+        *base_url = g_strdup (known[i].url);
+        *model = g_strdup (known[i].model);
+        return;
+      }
+
+  if (url == NULL || *url == '\0')
+    return;
+
+  if (g_str_has_prefix (url, "wss://"))
+    http = g_strconcat ("https://", url + 6, NULL);
+  else if (g_str_has_prefix (url, "ws://"))
+    http = g_strconcat ("http://", url + 5, NULL);
+  else
+    http = g_strdup (url);
+  http[strcspn (http, "?#")] = '\0';
+  end = http + strlen (http);
+  while (end > http && end[-1] == '/')
+    *--end = '\0';
+  if (g_str_has_suffix (http, "/realtime"))
+    http[strlen (http) - strlen ("/realtime")] = '\0';
+
+  *base_url = g_steal_pointer (&http);
+  *model = g_strdup (char_model != NULL && *char_model != '\0' &&
+                     !strstr (char_model, "realtime") ? char_model : "gpt-4o-mini");
+}
+
+/* Builds the provider chain; @api_key is the character's provider key. */
+static void
+rebuild_translator (LanlanWindow *self,
+                    const char   *api_key)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *chat_url = NULL;
+  g_autofree char *chat_model = NULL;
+
+  if (self->translator == NULL)
+    self->translator = lanlan_translator_new ();
+  lanlan_translator_clear_providers (self->translator);
+  lanlan_translator_clear_cache (self->translator);
+
+  url = self->settings ? g_settings_get_string (self->settings, "translate-url") : g_strdup ("");
+  g_strstrip (url);
+  if (*url != '\0')
+    {
+      g_autoptr(LanlanLibretranslateProvider) libre = lanlan_libretranslate_provider_new (url, NULL);
+
+      lanlan_translator_add_provider (self->translator, LANLAN_TRANSLATION_PROVIDER (libre));
+    }
+
+  chat_endpoint (self->character, &chat_url, &chat_model);
+  if (chat_url != NULL && api_key != NULL && *api_key != '\0')
+    {
+      g_autoptr(LanlanLlmTranslationProvider) llm =
+        lanlan_llm_translation_provider_new (chat_url, api_key, chat_model);
+
+      lanlan_translator_add_provider (self->translator, LANLAN_TRANSLATION_PROVIDER (llm));
+    }
+}
+
+typedef struct {
+  LanlanWindow *self;
+  GtkLabel     *label;
+} TranslateData;
+
+static void
+on_translated (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  TranslateData *data = user_data;
+  g_autoptr(LanlanWindow) self = data->self;
+  g_autoptr(GtkLabel) label = data->label;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *provider = NULL;
+  g_autofree char *text = NULL;
+  GtkWidget *box = gtk_widget_get_parent (GTK_WIDGET (label));
+  GtkWidget *translation;
+
+  g_free (data);
+  text = lanlan_translator_translate_finish (LANLAN_TRANSLATOR (source), result, &provider, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || box == NULL)
+    return;
+
+  if (text == NULL)
+    {
+      g_autofree char *tip = g_strdup_printf (_("Not translated: %s"), error->message);
+
+      /* Quietly: the original stays as it is. */
+      g_message ("Translation failed: %s", error->message);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (label), tip);
+      return;
+    }
+
+  translation = gtk_label_new (g_strstrip (text));
+  gtk_label_set_wrap (GTK_LABEL (translation), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (translation), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (translation), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (translation), 0);
+  gtk_widget_add_css_class (translation, "translation");
+  gtk_widget_set_tooltip_text (translation, _("Translation"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (translation),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, _("Translation"), -1);
+  gtk_box_append (GTK_BOX (box), translation);
+  queue_scroll_to_end (self);
+}
+
+/* Translates a finished bubble of the character when the languages differ. */
+static void
+translate_bubble (LanlanWindow *self,
+                  GtkLabel     *label)
+{
+  const char *from = lanlan_character_get_language (self->character);
+  g_autofree char *to = NULL;
+  TranslateData *data;
+
+  if (from == NULL || *from == '\0' || self->translator == NULL ||
+      lanlan_translator_get_n_providers (self->translator) == 0)
+    return;
+
+  to = lanlan_window_dup_user_language (self);
+  if (lanlan_translator_same_language (from, to))
+    return;
+
+  data = g_new0 (TranslateData, 1);
+  data->self = g_object_ref (self);
+  data->label = g_object_ref (label);
+  lanlan_translator_translate_async (self->translator, gtk_label_get_text (label), from, to,
+                                     self->cancellable, on_translated, data);
+}
+
 static char *
 turn_key (LanlanRole  role,
           const char *turn_id)
@@ -241,7 +442,11 @@ lanlan_window_transcript_done (LanlanWindow *self,
   if (label == NULL)
     {
       if (text != NULL && *text != '\0')
-        make_bubble (self, role, text);
+        {
+          label = GTK_LABEL (make_bubble (self, role, text));
+          if (role == LANLAN_ROLE_CHARACTER)
+            translate_bubble (self, label);
+        }
       return;
     }
 
@@ -249,6 +454,8 @@ lanlan_window_transcript_done (LanlanWindow *self,
     gtk_label_set_text (label, text);
   gtk_widget_remove_css_class (GTK_WIDGET (label), "streaming");
   g_hash_table_remove (self->streaming, key);
+  if (role == LANLAN_ROLE_CHARACTER)
+    translate_bubble (self, label);
 }
 
 void
@@ -443,11 +650,16 @@ on_key_lookup (GObject      *source,
   const char *provider_id;
   gboolean has_key = key != NULL && *key != '\0';
 
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->character == NULL)
+    {
+      if (key != NULL)
+        memset (key, 0, strlen (key));
+      return;
+    }
+
+  rebuild_translator (self, key);
   if (key != NULL)
     memset (key, 0, strlen (key));
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->character == NULL)
-    return;
 
   provider_id = lanlan_character_get_provider (self->character);
   provider = lanlan_provider_lookup (provider_id);
@@ -717,6 +929,28 @@ stop_microphone (LanlanWindow *self)
 }
 
 static void
+on_input_device_changed (LanlanWindow *self)
+{
+  gboolean running = self->capture != NULL && lanlan_audio_capture_is_running (self->capture);
+
+  /* The next start opens the new device; a running capture moves now. */
+  if (self->capture != NULL)
+    lanlan_audio_capture_stop (self->capture);
+  g_clear_object (&self->capture);
+  if (running && gtk_toggle_button_get_active (self->mic_button))
+    start_microphone (self);
+}
+
+static void
+on_hot_swap_setting_changed (LanlanWindow *self)
+{
+  lanlan_session_manager_set_hot_swap_turns (self->session,
+                                             g_settings_get_uint (self->settings, "hot-swap-turns"));
+  lanlan_session_manager_set_hot_swap_seconds (self->session,
+                                               g_settings_get_uint (self->settings, "hot-swap-seconds"));
+}
+
+static void
 setup_session (LanlanWindow *self)
 {
   g_autoptr(GError) error = NULL;
@@ -747,13 +981,46 @@ setup_session (LanlanWindow *self)
   lanlan_session_manager_set_hot_swap_seconds (self->session,
                                                g_settings_get_uint (self->settings, "hot-swap-seconds"));
 
-  if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)))
-    {
-      self->agent = g_object_ref (lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)));
-      register_with_agent (self);
-      g_signal_connect_object (self->character, "notify::name",
-                               G_CALLBACK (register_with_agent), self, G_CONNECT_SWAPPED);
-    }
+  g_signal_connect_object (self->settings, "changed::input-device",
+                           G_CALLBACK (on_input_device_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::hot-swap-turns",
+                           G_CALLBACK (on_hot_swap_setting_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::hot-swap-seconds",
+                           G_CALLBACK (on_hot_swap_setting_changed), self, G_CONNECT_SWAPPED);
+  /* The translator is rebuilt once the key is looked up again. */
+  g_signal_connect_object (self->settings, "changed::translate-url",
+                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::user-language",
+                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::base-url",
+                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::name",
+                           G_CALLBACK (register_with_agent), self, G_CONNECT_SWAPPED);
+
+  if (LANLAN_IS_APPLICATION (app))
+    lanlan_window_set_agent_bridge (self, lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)));
+}
+
+/**
+ * lanlan_window_set_agent_bridge:
+ * @bridge: (nullable): the agent bridge, or %NULL when it is off
+ *
+ * Registers the character with @bridge (and leaves the previous one).
+ */
+void
+lanlan_window_set_agent_bridge (LanlanWindow      *self,
+                                LanlanAgentBridge *bridge)
+{
+  g_return_if_fail (LANLAN_IS_WINDOW (self));
+
+  if (self->agent == bridge)
+    return;
+
+  if (self->agent != NULL && self->agent_registration != 0)
+    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
+  self->agent_registration = 0;
+  g_set_object (&self->agent, bridge);
+  register_with_agent (self);
 }
 
 /* --- Agent ----------------------------------------------------------------- */
@@ -912,6 +1179,7 @@ lanlan_window_dispose (GObject *object)
   self->agent_registration = 0;
   g_clear_object (&self->agent);
   g_clear_object (&self->settings);
+  g_clear_object (&self->translator);
   g_clear_handle_id (&self->level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
   g_clear_handle_id (&self->scroll_source, g_source_remove);

@@ -6,6 +6,7 @@
 
 #include <adwaita.h>
 
+#include "lanlan-agent-bridge.h"
 #include "lanlan-character.h"
 
 G_BEGIN_DECLS
@@ -57,5 +58,8 @@ void             lanlan_window_set_level_func  (LanlanWindow    *self,
                                                 GDestroyNotify   destroy);
 gboolean         lanlan_window_get_has_api_key (LanlanWindow    *self);
 void             lanlan_window_recheck_api_key (LanlanWindow    *self);
+void             lanlan_window_set_agent_bridge (LanlanWindow     *self,
+                                                 LanlanAgentBridge *bridge);
+char            *lanlan_window_dup_user_language (LanlanWindow   *self);
 
 G_END_DECLS
