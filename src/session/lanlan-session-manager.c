@@ -81,6 +81,7 @@ struct _Worker
   /* Shared, under lock. */
   GMutex                lock;
   GPtrArray            *history;
+  gsize                 history_bytes;
   GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
   gboolean              mic_drain_posted;
   LanlanSessionStats    stats;
@@ -396,6 +397,13 @@ set_state (Worker             *w,
 
 /* --- History ------------------------------------------------------------- */
 
+/* What a new session is primed with. A conversation of hours would
+ * otherwise grow without end, in memory and in the priming sent at every
+ * hot swap; the oldest messages go first. The window keeps the whole
+ * transcript for the user. */
+#define HISTORY_MAX_MESSAGES 200
+#define HISTORY_MAX_BYTES    (256 * 1024)
+
 static void
 history_add (Worker     *w,
              const char *role,
@@ -405,6 +413,18 @@ history_add (Worker     *w,
     return;
   g_mutex_lock (&w->lock);
   g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
+  w->history_bytes += strlen (text);
+  while (w->history->len > 1 &&
+         (w->history->len > HISTORY_MAX_MESSAGES || w->history_bytes > HISTORY_MAX_BYTES))
+    {
+      LanlanChatMessage *oldest = g_ptr_array_index (w->history, 0);
+
+      w->history_bytes -= strlen (oldest->content);
+      g_ptr_array_remove_index (w->history, 0);
+      /* Indexes into the history shift with it. */
+      if (w->primed_len > 0)
+        w->primed_len--;
+    }
   g_mutex_unlock (&w->lock);
 }
 

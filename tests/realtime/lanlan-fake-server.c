@@ -51,6 +51,7 @@ struct _FakeServer
   GHashTable   *scripts;
   FakeScript    default_script;
   char         *expected_key;
+  gboolean      recording;      /* off for soak runs: keep nothing per event */
   GCond         ready_cond;
   gboolean      ready;
 };
@@ -161,7 +162,8 @@ stream_step (gpointer user_data)
           now = g_get_monotonic_time ();
           conn_send (conn, json);
           g_mutex_lock (&conn->server->lock);
-          g_array_append_val (conn->delta_times, now);
+          if (conn->server->recording)
+            g_array_append_val (conn->delta_times, now);
           g_mutex_unlock (&conn->server->lock);
         }
 
@@ -295,7 +297,8 @@ handle_event (FakeConn   *conn,
   type = json_object_get_string_member_with_default (object, "type", "");
 
   g_mutex_lock (&conn->server->lock);
-  g_ptr_array_add (conn->received, g_strndup (text, len));
+  if (conn->server->recording)
+    g_ptr_array_add (conn->received, g_strndup (text, len));
   g_mutex_unlock (&conn->server->lock);
 
   if (g_str_equal (type, "session.update"))
@@ -322,7 +325,8 @@ handle_event (FakeConn   *conn,
       g_autofree guchar *pcm = g_base64_decode (b64, &n_bytes);
 
       g_mutex_lock (&conn->server->lock);
-      g_array_append_vals (conn->samples, pcm, n_bytes / 2);
+      if (conn->server->recording)
+        g_array_append_vals (conn->samples, pcm, n_bytes / 2);
       g_mutex_unlock (&conn->server->lock);
     }
   else if (g_str_equal (type, "input_audio_buffer.commit"))
@@ -346,7 +350,8 @@ handle_event (FakeConn   *conn,
         conn->items->len, role);
 
       g_mutex_lock (&conn->server->lock);
-      g_ptr_array_add (conn->items, g_strdup_printf ("%s:%s", role, t));
+      if (conn->server->recording)
+        g_ptr_array_add (conn->items, g_strdup_printf ("%s:%s", role, t));
       g_mutex_unlock (&conn->server->lock);
       conn_send (conn, ack);
     }
@@ -502,6 +507,7 @@ fake_server_new (void)
   FakeServer *server = g_new0 (FakeServer, 1);
 
   g_mutex_init (&server->lock);
+  server->recording = TRUE;
   g_cond_init (&server->ready_cond);
   server->context = g_main_context_new ();
   server->loop = g_main_loop_new (server->context, FALSE);
@@ -564,6 +570,17 @@ fake_server_set_default_script (FakeServer       *server,
 {
   g_mutex_lock (&server->lock);
   server->default_script = *script;
+  g_mutex_unlock (&server->lock);
+}
+
+/* Soak runs turn recording off, so the server's own memory stays flat and
+ * what is measured is the client's. */
+void
+fake_server_set_recording (FakeServer *server,
+                           gboolean    recording)
+{
+  g_mutex_lock (&server->lock);
+  server->recording = recording;
   g_mutex_unlock (&server->lock);
 }
 

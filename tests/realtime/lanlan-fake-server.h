@@ -41,6 +41,8 @@ void        fake_server_set_script        (FakeServer       *server,
                                            const FakeScript *script);
 void        fake_server_set_default_script (FakeServer      *server,
                                            const FakeScript *script);
+void        fake_server_set_recording     (FakeServer       *server,
+                                           gboolean          recording);
 void        fake_server_set_expected_key  (FakeServer       *server,
                                            const char       *key);
 guint       fake_server_get_n_connections (FakeServer       *server);

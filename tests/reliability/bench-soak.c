@@ -135,6 +135,7 @@ main (int   argc,
     max_growth_kb = strtoul (env, NULL, 10);
 
   server = fake_server_new ();
+  fake_server_set_recording (server, FALSE);
   fake_server_set_default_script (server, &script);
   url = fake_server_get_url (server, "/v1/realtime");
 
