@@ -127,7 +127,8 @@ lanlan_json_precheck (const char  *data,
  *
  * Parses outside JSON safely: nesting is bounded by
  * %LANLAN_JSON_MAX_DEPTH and string escapes are checked before json-glib
- * sees it (see lanlan_json_precheck()).
+ * sees it (see lanlan_json_precheck()), and the error message is always
+ * valid UTF-8.
  *
  * Returns: (transfer full) (nullable): the parser holding the document.
  */
@@ -137,13 +138,27 @@ lanlan_json_parse (const char  *data,
                    GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   if (!lanlan_json_precheck (data, length, LANLAN_JSON_MAX_DEPTH, error))
     return NULL;
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, length, error))
-    return NULL;
+  if (!json_parser_load_from_data (parser, data, length, &local_error))
+    {
+      /* json-glib quotes the offending token cut to a byte length, often
+       * in the middle of a character (any CJK text): the message would
+       * break the label or log line it reaches. */
+      if (!g_utf8_validate (local_error->message, -1, NULL))
+        {
+          char *valid = g_utf8_make_valid (local_error->message, -1);
+
+          g_free (local_error->message);
+          local_error->message = valid;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
 
   return g_steal_pointer (&parser);
 }

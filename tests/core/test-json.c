@@ -80,6 +80,23 @@ test_json_refuses_deep_nesting (void)
   g_assert_nonnull (strstr (error->message, "nested"));
 }
 
+static void
+test_json_error_messages_are_utf8 (void)
+{
+  /* A key of twenty 猫 and no colon: json-glib quotes the key cut to a
+   * byte length, in the middle of a character. */
+  g_autoptr(GString) data = g_string_new ("{\"");
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 20; i++)
+    g_string_append (data, "猫");
+  g_string_append (data, "\" 1}");
+
+  g_assert_null (lanlan_json_parse (data->str, data->len, &error));
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_MISSING_COLON);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -89,6 +106,7 @@ main (int   argc,
   g_test_add_func ("/json/accepts-valid", test_json_accepts_valid);
   g_test_add_func ("/json/refuses-bad-escapes", test_json_refuses_bad_escapes);
   g_test_add_func ("/json/refuses-deep-nesting", test_json_refuses_deep_nesting);
+  g_test_add_func ("/json/error-messages-are-utf8", test_json_error_messages_are_utf8);
 
   return g_test_run ();
 }
