@@ -331,9 +331,11 @@ on_translated (GObject      *source,
     {
       g_autofree char *tip = g_strdup_printf (_("Not translated: %s"), error->message);
 
-      /* Quietly: the original stays as it is. */
+      /* Quietly: the original stays as it is. The tooltip goes on the
+       * bubble, not the label, whose accessible description (who spoke)
+       * a tooltip would replace. */
       g_message ("Translation failed: %s", error->message);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (label), tip);
+      gtk_widget_set_tooltip_text (box, tip);
       return;
     }
 
