@@ -110,6 +110,7 @@ class ConversationTest(unittest.TestCase):
                         return True
             return False
         wait_until(new_persona_sent, what="new persona in a session.update")
+        click(find(prefs, button("Close"), what="Preferences close button"))
 
         # the conversation goes on, nothing lost
         self.send(frame, "Still there?")
