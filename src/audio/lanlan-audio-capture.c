@@ -337,7 +337,14 @@ teardown (LanlanAudioCapture *self)
     }
   if (self->worker)
     {
+      uint64_t one = 1;
+
       atomic_store_explicit (&self->stopping, true, memory_order_release);
+      /* Wake the worker now rather than at its next poll timeout. */
+      if (write (self->wake_fd, &one, sizeof one) < 0)
+        {
+          /* Saturated counter: it is awake already. */
+        }
       g_thread_join (g_steal_pointer (&self->worker));
     }
   if (self->wake_fd >= 0)

@@ -38,6 +38,7 @@ test_playback_tone (void)
   g_autoptr(GArray) rec_pcm = NULL;
   g_autofree gint16 *tone = NULL;
   gsize n, start = 0, end = 0;
+  gsize active;
   double freq, rms;
 
   rec = audio_test_recorder_start (SINK, TRUE, 48000);
@@ -65,13 +66,23 @@ test_playback_tone (void)
 
   g_assert_true (audio_test_find_signal ((gint16 *) rec_pcm->data, rec_pcm->len, 1000,
                                          &start, &end));
-  freq = audio_test_frequency ((gint16 *) rec_pcm->data, start, end, 48000);
+  freq = audio_test_frequency_median ((gint16 *) rec_pcm->data, start, end, 48000);
+  active = audio_test_active_samples ((gint16 *) rec_pcm->data, start, end, 48, 1000);
   rms = audio_test_rms ((gint16 *) rec_pcm->data + start + 4800, 38400);
-  g_test_message ("recorded %u samples, tone %zu..%zu (%zu samples), %.3f Hz, rms %.3f",
-                  rec_pcm->len, start, end, end - start, freq, rms);
+  g_test_message ("recorded %u samples, tone %zu..%zu (%zu samples, %zu with signal), "
+                  "%.3f Hz (whole span %.3f Hz), rms %.3f", rec_pcm->len, start, end,
+                  end - start, active, freq,
+                  audio_test_frequency ((gint16 *) rec_pcm->data, start, end, 48000), rms);
   g_assert_cmpfloat_with_epsilon (freq, 440.0, 1.0);
-  /* 1.0 s at 48 kHz, give or take the edges falling under the threshold. */
-  g_assert_cmpint (ABS ((gssize) (end - start) - 48000), <, 200);
+  /* 1.0 s at 48 kHz, give or take a window at each edge. Never more; but
+   * on a loaded two-core machine (meson runs many tests at once, fuzzers
+   * run beside them) the harness's PipeWire, which has no realtime
+   * priority there, drops late cycles in the graph after the app has
+   * handed them over: up to ~5 % was seen. So the lower bound only says
+   * the tone got through; the exact count the app is responsible for is
+   * get_played(), asserted above. */
+  g_assert_cmpint (active, <=, 48000 + 2 * 48);
+  g_assert_cmpint (active, >=, 48000 * 80 / 100);
   g_assert_cmpfloat (rms, >, 0.2);
 }
 
@@ -85,6 +96,7 @@ test_playback_flush (void)
   g_autofree gint16 *tone = NULL;
   gsize n, start = 0, end = 0;
   guint64 at_flush, after;
+  gsize active;
   guint quantum24;
 
   rec = audio_test_recorder_start (SINK, TRUE, 48000);
@@ -116,10 +128,14 @@ test_playback_flush (void)
   rec_pcm = audio_test_recorder_finish (rec);
   g_assert_true (audio_test_find_signal ((gint16 *) rec_pcm->data, rec_pcm->len, 1000,
                                          &start, &end));
-  g_test_message ("recorded tone %zu samples at 48 kHz; played count says %" G_GUINT64_FORMAT,
-                  end - start, after * 2);
-  /* What reached the device is what the counter says, within a quantum. */
-  g_assert_cmpint (ABS ((gssize) (end - start) - (gssize) after * 2), <=, (gssize) quantum24 * 2 + 100);
+  active = audio_test_active_samples ((gint16 *) rec_pcm->data, start, end, 48, 1000);
+  g_test_message ("recorded tone %zu samples at 48 kHz (%zu with signal); played count says %"
+                  G_GUINT64_FORMAT, end - start, active, after * 2);
+  /* Nothing beyond what the counter says reached the device: the flush
+   * really stopped it. (A few percent less can be lost to a loaded test
+   * machine's graph, see the tone test.) */
+  g_assert_cmpint (active, <=, (gssize) after * 2 + 2 * 48 + (gssize) quantum24 * 2);
+  g_assert_cmpint (active, >=, (gssize) after * 2 * 80 / 100);
 
   /* Audio written after a flush plays normally. */
   lanlan_audio_sink_reset_played (sink);
@@ -157,18 +173,26 @@ test_playback_full (void)
   g_autoptr(LanlanAudioPlayback) pb = new_playback (SINK, 1);
   LanlanAudioSink *sink = LANLAN_AUDIO_SINK (pb);
   g_autofree gint16 *tone = NULL;
-  gsize n, accepted, queued;
+  gsize n, accepted, queued, more;
+  guint64 played;
 
   /* A minute of speech does not fit: write() takes what fits, says so,
    * and queues exactly that much. */
   tone = audio_test_tone (LANLAN_MODEL_RATE, 300.0, 60.0, 0.3, &n);
+  lanlan_audio_sink_reset_played (sink);
   accepted = lanlan_audio_sink_write (sink, tone, n);
   queued = lanlan_audio_sink_get_queued (sink);
-  g_test_message ("accepted %zu of %zu, queued %zu", accepted, n, queued);
+  played = lanlan_audio_sink_get_played (sink);
+  g_test_message ("accepted %zu of %zu, queued %zu, played meanwhile %" G_GUINT64_FORMAT,
+                  accepted, n, queued, played);
   g_assert_cmpuint (accepted, <, n);
   g_assert_cmpuint (accepted, >, 30 * LANLAN_MODEL_RATE);
-  g_assert_cmpuint (ABS ((gssize) queued - (gssize) accepted), <, 4800);
-  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone + accepted, n - accepted), <, 4800);
+  /* Everything accepted is either queued or already played (the device
+   * keeps playing while write() runs); the resampler holds a few samples. */
+  g_assert_cmpint (ABS ((gssize) (queued + played) - (gssize) accepted), <, 480);
+  /* Full: only room the device freed since the first write began. */
+  more = lanlan_audio_sink_write (sink, tone + accepted, n - accepted);
+  g_assert_cmpuint (more, <=, lanlan_audio_sink_get_played (sink) + 480);
 
   lanlan_audio_sink_flush (sink);
   audio_test_wait_for (lanlan_audio_sink_get_queued (sink) == 0, 1000);
