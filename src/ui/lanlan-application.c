@@ -144,7 +144,12 @@ lanlan_application_open_character (LanlanApplication *self,
       window = l->data;
 
   if (window == NULL)
-    window = lanlan_window_new (GTK_APPLICATION (self), character);
+    {
+      window = lanlan_window_new (GTK_APPLICATION (self), character);
+      /* The window cannot ask for it while it is being built: its
+       * application is only set once construction is over. */
+      lanlan_window_set_agent_bridge (window, self->agent);
+    }
 
   gtk_window_present (GTK_WINDOW (window));
   return window;
@@ -356,6 +361,19 @@ edit_character_action (GSimpleAction *action,
   prefs = ensure_preferences (self);
   lanlan_preferences_window_edit_character (prefs, c);
   gtk_window_present (GTK_WINDOW (prefs));
+}
+
+/* The target of desktop notifications: brings a character's window up. */
+static void
+open_character_action (GSimpleAction *action,
+                       GVariant      *parameter,
+                       gpointer       user_data)
+{
+  LanlanApplication *self = user_data;
+  LanlanCharacter *c = lanlan_character_store_lookup (self->store, g_variant_get_string (parameter, NULL));
+
+  if (c != NULL)
+    lanlan_application_open_character (self, c);
 }
 
 static void
@@ -572,6 +590,7 @@ lanlan_application_init (LanlanApplication *self)
     { "preferences", preferences_action },
     { "api-keys", api_keys_action },
     { "edit-character", edit_character_action, "s" },
+    { "open-character", open_character_action, "s" },
     { "import-card", import_card_action, "s" },
     { "import-card-dialog", import_card_dialog_action },
     { "about", about_action },

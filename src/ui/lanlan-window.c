@@ -29,6 +29,7 @@
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
 #include "lanlan-translator.h"
+#include "lanlan-agent-link.h"
 #include "lanlan-window.h"
 
 #define LEVEL_INTERVAL_MS 33
@@ -76,13 +77,17 @@ struct _LanlanWindow
   gboolean              session_started;
 
   GSettings            *settings;
-  LanlanAgentBridge    *agent;
-  guint                 agent_registration;
+  LanlanAgentLink      *agent_link;
 
   LanlanTranslator     *translator;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static void on_agent_notification (LanlanAgentLink *link,
+                                   const char      *text,
+                                   gboolean         is_error,
+                                   LanlanWindow    *self);
 
 enum {
   PROP_0,
@@ -101,7 +106,6 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void ensure_session_started (LanlanWindow *self);
-static void register_with_agent (LanlanWindow *self);
 
 static void
 update_title (LanlanWindow *self)
@@ -956,9 +960,7 @@ static void
 setup_session (LanlanWindow *self)
 {
   g_autoptr(GError) error = NULL;
-
   g_autofree char *output = NULL;
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
 
   self->settings = g_settings_new (APP_ID);
   output = g_settings_get_string (self->settings, "output-device");
@@ -995,13 +997,7 @@ setup_session (LanlanWindow *self)
   g_signal_connect_object (self->settings, "changed::user-language",
                            G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::base-url",
-                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->character, "notify::name",
-                           G_CALLBACK (register_with_agent), self, G_CONNECT_SWAPPED);
-
-  if (LANLAN_IS_APPLICATION (app))
-    lanlan_window_set_agent_bridge (self, lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)));
-}
+                           G_CALLBACK (lanlan_window_recheck_api_key), self, G_CONNECT_SWAPPED);}
 
 /**
  * lanlan_window_set_agent_bridge:
@@ -1014,69 +1010,45 @@ lanlan_window_set_agent_bridge (LanlanWindow      *self,
                                 LanlanAgentBridge *bridge)
 {
   g_return_if_fail (LANLAN_IS_WINDOW (self));
+  g_return_if_fail (bridge == NULL || LANLAN_IS_AGENT_BRIDGE (bridge));
 
-  if (self->agent == bridge)
-    return;
+  if (self->agent_link != NULL)
+    g_signal_handlers_disconnect_by_data (self->agent_link, self);
+  g_clear_object (&self->agent_link);
 
-  if (self->agent != NULL && self->agent_registration != 0)
-    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
-  self->agent_registration = 0;
-  g_set_object (&self->agent, bridge);
-  register_with_agent (self);
+  if (bridge != NULL && self->session != NULL)
+    {
+      self->agent_link = lanlan_agent_link_new (bridge, self->session);
+      g_signal_connect (self->agent_link, "notification", G_CALLBACK (on_agent_notification), self);
+    }
 }
 
 /* --- Agent ----------------------------------------------------------------- */
 
+/* What the agent wants the user to see: a toast in this window, and a
+ * desktop notification too when the window is not the one in front. */
 static void
-on_agent_event (LanlanAgentBridge *bridge,
-                LanlanAgentEvent  *event,
-                gpointer           user_data)
+on_agent_notification (LanlanAgentLink *link,
+                       const char      *text,
+                       gboolean         is_error,
+                       LanlanWindow    *self)
 {
-  LanlanWindow *self = user_data;
-  const char *text = NULL;
+  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
 
-  switch (event->kind)
+  lanlan_window_show_toast (self, text);
+
+  if (app != NULL && !gtk_window_is_active (GTK_WINDOW (self)))
     {
-    case LANLAN_AGENT_EVENT_PROACTIVE_MESSAGE:
-      if (event->text != NULL && self->session != NULL)
-        lanlan_session_manager_inject_context (self->session, event->text);
-      text = event->text;
-      break;
-    case LANLAN_AGENT_EVENT_TASK_RESULT:
-      if (event->has_success && !event->success)
-        text = event->error_message ? event->error_message : _("An agent task failed");
-      else
-        text = event->summary ? event->summary : event->text;
-      if (event->text != NULL && self->session != NULL)
-        lanlan_session_manager_inject_context (self->session, event->text);
-      break;
-    case LANLAN_AGENT_EVENT_NOTIFICATION:
-      text = event->text ? event->text : event->summary;
-      break;
-    case LANLAN_AGENT_EVENT_TASK_UPDATE:
-    case LANLAN_AGENT_EVENT_STATUS_UPDATE:
-      text = event->status ? event->status : event->text;
-      break;
-    case LANLAN_AGENT_EVENT_ANALYZE_ACK:
-    default:
-      break;
+      g_autoptr(GNotification) notification = g_notification_new (lanlan_character_get_name (self->character));
+      g_autofree char *id = g_strdup_printf ("agent-%s", lanlan_character_get_id (self->character));
+
+      g_notification_set_body (notification, text);
+      if (is_error)
+        g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
+      g_notification_set_default_action_and_target (notification, "app.open-character", "s",
+                                                    lanlan_character_get_id (self->character));
+      g_application_send_notification (app, id, notification);
     }
-
-  if (text != NULL && *text != '\0')
-    lanlan_window_show_toast (self, text);
-}
-
-static void
-register_with_agent (LanlanWindow *self)
-{
-  if (self->agent == NULL)
-    return;
-
-  if (self->agent_registration != 0)
-    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
-  self->agent_registration =
-    lanlan_agent_bridge_register_character (self->agent, lanlan_character_get_name (self->character),
-                                            on_agent_event, self, NULL);
 }
 
 static void
@@ -1176,10 +1148,9 @@ lanlan_window_dispose (GObject *object)
     }
   g_clear_object (&self->session);
   g_clear_object (&self->playback);
-  if (self->agent != NULL && self->agent_registration != 0)
-    lanlan_agent_bridge_unregister (self->agent, self->agent_registration);
-  self->agent_registration = 0;
-  g_clear_object (&self->agent);
+  if (self->agent_link != NULL)
+    g_signal_handlers_disconnect_by_data (self->agent_link, self);
+  g_clear_object (&self->agent_link);
   g_clear_object (&self->settings);
   g_clear_object (&self->translator);
   g_clear_handle_id (&self->level_source, g_source_remove);
