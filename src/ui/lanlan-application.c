@@ -29,6 +29,7 @@ struct _LanlanApplication
   gboolean                 activated;
   LanlanAgentBridge       *agent;
   char                    *agent_error;
+  LanlanEchoCancel        *echo_cancel;
   GSettings               *settings;
 };
 
@@ -445,6 +446,48 @@ lanlan_application_handle_local_options (GApplication *app,
   return -1;
 }
 
+/* One echo canceller for the whole app, between the chosen microphone
+ * and speaker. Every window plays into its sink and records from its
+ * source, so a character does not hear itself, nor the other characters,
+ * through the speakers and barge in on its own voice. */
+static void
+setup_echo_cancel (LanlanApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *input = NULL;
+  g_autofree char *output = NULL;
+
+  g_clear_object (&self->echo_cancel);
+
+  if (!g_settings_get_boolean (self->settings, "echo-cancel"))
+    return;
+
+  if (!lanlan_echo_cancel_is_available ())
+    {
+      g_message ("Echo cancellation is not available: PipeWire's echo-cancel module is not installed");
+      return;
+    }
+
+  input = g_settings_get_string (self->settings, "input-device");
+  output = g_settings_get_string (self->settings, "output-device");
+  self->echo_cancel = lanlan_echo_cancel_new (*input ? input : NULL, *output ? output : NULL, &error);
+  if (self->echo_cancel == NULL)
+    g_warning ("Echo cancellation is off: %s", error->message);
+}
+
+/**
+ * lanlan_application_get_echo_cancel:
+ *
+ * Returns: (nullable) (transfer none): the app's echo canceller, or %NULL
+ *   when it is switched off or unavailable.
+ */
+LanlanEchoCancel *
+lanlan_application_get_echo_cancel (LanlanApplication *self)
+{
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  return self->echo_cancel;
+}
+
 static void
 lanlan_application_startup (GApplication *app)
 {
@@ -473,6 +516,14 @@ lanlan_application_startup (GApplication *app)
                             G_CALLBACK (on_agent_setting_changed), self);
   if (g_settings_get_boolean (self->settings, "agent-enabled"))
     setup_agent (self);
+
+  g_signal_connect_swapped (self->settings, "changed::echo-cancel",
+                            G_CALLBACK (setup_echo_cancel), self);
+  g_signal_connect_swapped (self->settings, "changed::input-device",
+                            G_CALLBACK (setup_echo_cancel), self);
+  g_signal_connect_swapped (self->settings, "changed::output-device",
+                            G_CALLBACK (setup_echo_cancel), self);
+  setup_echo_cancel (self);
 }
 
 static void
@@ -499,6 +550,7 @@ lanlan_application_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_object (&self->agent);
   g_clear_pointer (&self->agent_error, g_free);
+  g_clear_object (&self->echo_cancel);
 
   G_OBJECT_CLASS (lanlan_application_parent_class)->dispose (object);
 }

@@ -8,6 +8,7 @@
 
 #include "lanlan-agent-bridge.h"
 #include "lanlan-character-store.h"
+#include "lanlan-echo-cancel.h"
 #include "lanlan-window.h"
 
 G_BEGIN_DECLS
@@ -28,5 +29,7 @@ LanlanAgentBridge    *lanlan_application_get_agent_bridge (LanlanApplication *se
 const char           *lanlan_application_get_agent_error (LanlanApplication *self);
 void                  lanlan_application_api_key_changed (LanlanApplication *self,
                                                           const char        *provider);
+
+LanlanEchoCancel     *lanlan_application_get_echo_cancel (LanlanApplication *self);
 
 G_END_DECLS

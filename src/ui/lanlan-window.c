@@ -717,6 +717,24 @@ lanlan_window_show_toast (LanlanWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
 }
 
+/* Where to play and record: through the app's echo canceller when it
+ * runs, else the chosen device (an empty name is the system default).
+ * Asked of the app singleton, as a window is built before it knows its
+ * application. */
+static const char *
+audio_target (const char *device,
+              gboolean    is_source)
+{
+  GApplication *app = g_application_get_default ();
+  LanlanEchoCancel *ec = LANLAN_IS_APPLICATION (app)
+                         ? lanlan_application_get_echo_cancel (LANLAN_APPLICATION (app)) : NULL;
+
+  if (ec != NULL)
+    return is_source ? lanlan_echo_cancel_get_source_name (ec) : lanlan_echo_cancel_get_sink_name (ec);
+
+  return device != NULL && *device != '\0' ? device : NULL;
+}
+
 /* --- Session wiring -------------------------------------------------------- */
 
 static LanlanRole
@@ -909,7 +927,7 @@ start_microphone (LanlanWindow *self)
     {
       g_autofree char *input = g_settings_get_string (self->settings, "input-device");
 
-      self->capture = lanlan_audio_capture_new (*input ? input : NULL,
+      self->capture = lanlan_audio_capture_new (audio_target (input, TRUE),
                                               lanlan_session_manager_get_input_rate (self->session),
                                                 on_capture, g_object_ref (self->session),
                                                 g_object_unref);
@@ -964,7 +982,7 @@ setup_session (LanlanWindow *self)
 
   self->settings = g_settings_new (APP_ID);
   output = g_settings_get_string (self->settings, "output-device");
-  self->playback = lanlan_audio_playback_new (*output ? output : NULL, 2, &error);
+  self->playback = lanlan_audio_playback_new (audio_target (output, FALSE), 2, &error);
   if (self->playback == NULL)
     g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
 
