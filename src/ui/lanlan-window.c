@@ -829,16 +829,15 @@ on_session_error (LanlanWindow *self,
   if (error == NULL)
     return;
 
+  /* The session's messages are whole sentences already ("The service
+   * refused the API key (HTTP 401)", "Could not connect to the service:
+   * …"); the banner adds the way out. */
   if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
-    {
-      g_autofree char *msg = g_strdup_printf (_("The API key was refused: %s"), error->message);
-      lanlan_window_show_error (self, msg, _("Change Key…"), "app.api-keys");
-    }
+    lanlan_window_show_error (self, error->message, _("Change Key…"), "app.api-keys");
   else if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK) ||
            g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_TIMEOUT))
     {
-      g_autofree char *msg = g_strdup_printf (_("Could not reach the service: %s"), error->message);
-      lanlan_window_show_error (self, msg, _("Retry"), "win.reconnect");
+      lanlan_window_show_error (self, error->message, _("Retry"), "win.reconnect");
       self->connection_error_shown = TRUE;
     }
   else if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG))

@@ -36,6 +36,15 @@ def button(name):
     return pred
 
 
+
+# What the session says when the service cannot be reached (src/realtime).
+NETWORK_MESSAGES = ("Could not connect to the service", "The connection to the service was lost",
+                    "Gave up reconnecting", "The service did not answer in time")
+
+
+def network_banner(frame):
+    return any(t.startswith(NETWORK_MESSAGES) for t in showing_texts(frame))
+
 class ConversationTest(unittest.TestCase):
     def start_server(self, **kw):
         server = FakeRealtimeServer(**kw)
@@ -120,16 +129,16 @@ class ConversationTest(unittest.TestCase):
         # --- the server dies mid-session -------------------------------
         port = server.port
         server.stop()
-        wait_until(lambda: any(t.startswith("Could not reach the service") for t in showing_texts(frame))
+        wait_until(lambda: network_banner(frame)
                    or "Reconnecting…" in showing_texts(frame),
                    15, what="a lost-connection state")
         self.assertTrue("Reconnecting…" in showing_texts(frame) or
-                        any(t.startswith("Could not reach") for t in showing_texts(frame)))
+                        network_banner(frame))
         screenshot("conversation-server-lost")
 
         server2 = self.start_server(port=port)
         wait_until(lambda: "Connected" in showing_texts(frame), 30, what="reconnected")
-        wait_until(lambda: not any(t.startswith("Could not reach") for t in showing_texts(frame)),
+        wait_until(lambda: not network_banner(frame),
                    what="lost-connection banner gone after recovery")
         self.send(frame, "Back again")
         self.wait_answers(frame, 3)
@@ -141,7 +150,7 @@ class ConversationTest(unittest.TestCase):
         server = self.start_server(expected_key="sk-right")
         app, frame = self.start_app(server.url, key="sk-wrong")
         self.send(frame, "Hello?")
-        wait_until(lambda: any(t.startswith("The API key was refused") for t in showing_texts(frame)),
+        wait_until(lambda: any(t.startswith("The service refused the API key") for t in showing_texts(frame)),
                    15, what="refused key banner")
         find(frame, button("Change Key…"), what="change key button")
         # the message is kept in the transcript
