@@ -84,6 +84,7 @@ struct _LanlanWindow
 
 G_DEFINE_FINAL_TYPE (LanlanWindow, lanlan_window, ADW_TYPE_APPLICATION_WINDOW)
 
+static void reopen_microphone (LanlanWindow *self);
 static void on_agent_notification (LanlanAgentLink *link,
                                    const char      *text,
                                    gboolean         is_error,
@@ -809,6 +810,11 @@ on_session_hot_swap (LanlanWindow       *self,
       break;
     case LANLAN_HOT_SWAP_SWAPPED:
       lanlan_window_set_swap_status (self, _("Changes applied"), FALSE, 3000);
+      /* A new provider may take another input rate: the microphone must
+       * be resampled for the session now running. */
+      if (self->capture != NULL &&
+          lanlan_audio_capture_get_out_rate (self->capture) != lanlan_session_manager_get_input_rate (self->session))
+        reopen_microphone (self);
       break;
     case LANLAN_HOT_SWAP_FAILED:
     default:
@@ -951,17 +957,24 @@ stop_microphone (LanlanWindow *self)
   lanlan_window_set_level_func (self, NULL, NULL, NULL);
 }
 
+/* Drops the capture stream, so the next start opens it anew (new device,
+ * new rate); a running one is opened again at once. */
 static void
-on_input_device_changed (LanlanWindow *self)
+reopen_microphone (LanlanWindow *self)
 {
   gboolean running = self->capture != NULL && lanlan_audio_capture_is_running (self->capture);
 
-  /* The next start opens the new device; a running capture moves now. */
   if (self->capture != NULL)
     lanlan_audio_capture_stop (self->capture);
   g_clear_object (&self->capture);
   if (running && gtk_toggle_button_get_active (self->mic_button))
     start_microphone (self);
+}
+
+static void
+on_input_device_changed (LanlanWindow *self)
+{
+  reopen_microphone (self);
 }
 
 static void
