@@ -14,6 +14,7 @@
 
 #include "lanlan-application.h"
 #include "lanlan-character-editor.h"
+#include "lanlan-languages.h"
 #include "lanlan-provider.h"
 
 struct _LanlanCharacterEditor
@@ -56,32 +57,6 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static const struct {
-  const char *tag;
-  const char *name;
-} languages[] = {
-  { "", N_("Automatic") },
-  { "en", N_("English") },
-  { "zh-CN", N_("Chinese (Simplified)") },
-  { "zh-TW", N_("Chinese (Traditional)") },
-  { "ja", N_("Japanese") },
-  { "ko", N_("Korean") },
-  { "fr", N_("French") },
-  { "de", N_("German") },
-  { "es", N_("Spanish") },
-  { "it", N_("Italian") },
-  { "pt-BR", N_("Portuguese (Brazil)") },
-  { "ru", N_("Russian") },
-  { "uk", N_("Ukrainian") },
-  { "pl", N_("Polish") },
-  { "nl", N_("Dutch") },
-  { "tr", N_("Turkish") },
-  { "ar", N_("Arabic") },
-  { "hi", N_("Hindi") },
-  { "id", N_("Indonesian") },
-  { "vi", N_("Vietnamese") },
-  { "th", N_("Thai") },
-};
 
 static const LanlanProvider *
 selected_provider (LanlanCharacterEditor *self)
@@ -423,6 +398,8 @@ lanlan_character_editor_constructed (GObject *object)
   g_autoptr(GtkStringList) langs = gtk_string_list_new (NULL);
   guint n = 0;
   const LanlanProvider **list = lanlan_provider_list (&n);
+  const LanlanLanguage *language_list;
+  guint n_languages;
 
   G_OBJECT_CLASS (lanlan_character_editor_parent_class)->constructed (object);
 
@@ -430,16 +407,15 @@ lanlan_character_editor_constructed (GObject *object)
     gtk_string_list_append (providers, _(list[i]->display_name));
   adw_combo_row_set_model (self->provider_row, G_LIST_MODEL (providers));
 
-  for (guint i = 0; i < G_N_ELEMENTS (languages); i++)
+  gtk_string_list_append (langs, _("Automatic"));
+  g_ptr_array_add (self->language_tags, g_strdup (""));
+  language_list = lanlan_languages_get (&n_languages);
+  for (guint i = 0; i < n_languages; i++)
     {
-      g_autofree char *label = NULL;
+      g_autofree char *label = lanlan_language_dup_label (&language_list[i]);
 
-      if (*languages[i].tag == '\0')
-        label = g_strdup (_(languages[i].name));
-      else
-        label = g_strdup_printf ("%s (%s)", _(languages[i].name), languages[i].tag);
       gtk_string_list_append (langs, label);
-      g_ptr_array_add (self->language_tags, g_strdup (languages[i].tag));
+      g_ptr_array_add (self->language_tags, g_strdup (language_list[i].tag));
     }
   adw_combo_row_set_model (self->language_row, G_LIST_MODEL (langs));
 

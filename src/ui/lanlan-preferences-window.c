@@ -21,6 +21,7 @@
 #include "lanlan-audio-devices.h"
 #include "lanlan-character-editor.h"
 #include "lanlan-log.h"
+#include "lanlan-languages.h"
 #include "lanlan-preferences-window.h"
 #include "lanlan-provider.h"
 #include "lanlan-secrets.h"
@@ -524,32 +525,19 @@ update_preview (LanlanPreferencesWindow *self)
 
 /* --- Language ---------------------------------------------------------------- */
 
-static const struct {
-  const char *tag;
-  const char *name;
-} user_languages[] = {
-  { "", N_("Automatic (desktop language)") },
-  { "en", N_("English") },
-  { "zh-CN", N_("Chinese (Simplified)") },
-  { "zh-TW", N_("Chinese (Traditional)") },
-  { "ja", N_("Japanese") },
-  { "ko", N_("Korean") },
-  { "fr", N_("French") },
-  { "de", N_("German") },
-  { "es", N_("Spanish") },
-  { "it", N_("Italian") },
-  { "pt-BR", N_("Portuguese (Brazil)") },
-  { "ru", N_("Russian") },
-  { "uk", N_("Ukrainian") },
-  { "pl", N_("Polish") },
-  { "nl", N_("Dutch") },
-  { "tr", N_("Turkish") },
-  { "ar", N_("Arabic") },
-  { "hi", N_("Hindi") },
-  { "id", N_("Indonesian") },
-  { "vi", N_("Vietnamese") },
-  { "th", N_("Thai") },
-};
+/* Position 0 of the user's language picker is "Automatic"; the shared
+ * list follows. Returns %NULL past its end (a tag set elsewhere). */
+static const char *
+user_language_tag (guint pos)
+{
+  guint n;
+  const LanlanLanguage *list = lanlan_languages_get (&n);
+
+  if (pos == 0)
+    return "";
+  return pos <= n ? list[pos - 1].tag : NULL;
+}
+
 
 static void
 sync_user_language (LanlanPreferencesWindow *self)
@@ -558,8 +546,8 @@ sync_user_language (LanlanPreferencesWindow *self)
   GtkStringList *model = GTK_STRING_LIST (adw_combo_row_get_model (self->user_language_row));
   guint pos = GTK_INVALID_LIST_POSITION;
 
-  for (guint i = 0; i < G_N_ELEMENTS (user_languages); i++)
-    if (g_ascii_strcasecmp (user_languages[i].tag, tag) == 0)
+  for (guint i = 0; user_language_tag (i) != NULL; i++)
+    if (g_ascii_strcasecmp (user_language_tag (i), tag) == 0)
       pos = i;
 
   if (pos == GTK_INVALID_LIST_POSITION)
@@ -584,8 +572,8 @@ on_user_language_selected (LanlanPreferencesWindow *self)
       pos == GTK_INVALID_LIST_POSITION)
     return;
 
-  if (pos < G_N_ELEMENTS (user_languages))
-    g_settings_set_string (self->settings, "user-language", user_languages[pos].tag);
+  if (user_language_tag (pos) != NULL)
+    g_settings_set_string (self->settings, "user-language", user_language_tag (pos));
   else
     g_settings_set_string (self->settings, "user-language",
                            gtk_string_list_get_string (GTK_STRING_LIST (model), pos));
@@ -663,6 +651,8 @@ static void
 setup_settings_pages (LanlanPreferencesWindow *self)
 {
   g_autoptr(GtkStringList) langs = gtk_string_list_new (NULL);
+  const LanlanLanguage *language_list;
+  guint n_languages;
   g_autoptr(GListModel) inputs = device_model (LANLAN_AUDIO_DEVICES_SOURCES);
   g_autoptr(GListModel) outputs = device_model (LANLAN_AUDIO_DEVICES_SINKS);
   g_autoptr(GtkExpression) expr = NULL;
@@ -694,14 +684,11 @@ setup_settings_pages (LanlanPreferencesWindow *self)
                    G_SETTINGS_BIND_DEFAULT);
 
   /* Language */
-  for (guint i = 0; i < G_N_ELEMENTS (user_languages); i++)
+  gtk_string_list_append (langs, _("Automatic (desktop language)"));
+  language_list = lanlan_languages_get (&n_languages);
+  for (guint i = 0; i < n_languages; i++)
     {
-      g_autofree char *label = NULL;
-
-      if (*user_languages[i].tag == '\0')
-        label = g_strdup (_(user_languages[i].name));
-      else
-        label = g_strdup_printf ("%s (%s)", _(user_languages[i].name), user_languages[i].tag);
+      g_autofree char *label = lanlan_language_dup_label (&language_list[i]);
       gtk_string_list_append (langs, label);
     }
   adw_combo_row_set_model (self->user_language_row, G_LIST_MODEL (langs));
