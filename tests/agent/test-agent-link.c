@@ -241,6 +241,7 @@ test_link_conversation (Fixture       *f,
                         gconstpointer  data)
 {
   g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) turn_end = NULL;
   g_autoptr(JsonObject) request = NULL;
   g_autoptr(GPtrArray) seen = g_ptr_array_new_null_terminated (8, g_free, TRUE);
   g_autoptr(GPtrArray) history = NULL;
@@ -267,7 +268,9 @@ test_link_conversation (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 0), "content"), ==,
                    "What's the weather?");
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (messages, 1), "role"), ==, "assistant");
-  g_assert_nonnull (peer_expect (f, f->agent_sub, "turn_end"));
+  g_clear_pointer (&turn_end, json_object_unref);
+  turn_end = peer_expect (f, f->agent_sub, "turn_end");
+  g_assert_nonnull (turn_end);
 
   /* A result for Mio goes into Mio's conversation and onto the screen. */
   peer_send (f, "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"task_id\":\"t1\","

@@ -67,7 +67,7 @@ static void
 test_json_refuses_deep_nesting (void)
 {
   g_autofree char *ok = g_strnfill (LANLAN_JSON_MAX_DEPTH, '[');
-  g_autofree char *too_deep = g_strnfill (300000, '{');
+  g_autofree char *too_deep = g_strnfill (300000, '[');
   g_autoptr(GError) error = NULL;
 
   /* At the limit: refused only because it is unterminated, not for depth. */
@@ -93,8 +93,46 @@ test_json_error_messages_are_utf8 (void)
   g_string_append (data, "\" 1}");
 
   g_assert_null (lanlan_json_parse (data->str, data->len, &error));
-  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_MISSING_COLON);
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
   g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  g_assert_nonnull (strstr (error->message, "':'"));
+}
+
+static void
+test_json_strict (void)
+{
+  /* Not JSON, though json-glib would take some of them, or fail
+   * leaving what it had built behind (found by memcheck). */
+  static const char * const bad[] = {
+    "", "   ", "{", "}", "[1,]", "[,1]", "{\"a\" 1}", "{\"a\":1,}", "{a:1}",
+    "[1 2]", "[01]", "[1.]", "[.5]", "[1e]", "[-]", "[+1]", "[tru]", "[nul]",
+    "[\"tab\tinside\"]", "{\"a\":1} trailing", "[1]]", "{\"a\":{\"b\":[1,{\"c\":}]}}",
+    "\xff\xfe[]", "[NaN]", "['single']",
+  };
+  static const char * const good[] = {
+    "1", "-0.5e+10", "\"just a string\"", "true", "null", " [ ] ", "{}",
+    "{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}", "[0, -1, 2.25, 3E-2]",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonParser) parser = lanlan_json_parse (bad[i], strlen (bad[i]), &error);
+
+      if (parser != NULL)
+        g_error ("accepted: %s", bad[i]);
+      g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonParser) parser = lanlan_json_parse (good[i], strlen (good[i]), &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (json_parser_get_root (parser));
+    }
 }
 
 int
@@ -107,6 +145,7 @@ main (int   argc,
   g_test_add_func ("/json/refuses-bad-escapes", test_json_refuses_bad_escapes);
   g_test_add_func ("/json/refuses-deep-nesting", test_json_refuses_deep_nesting);
   g_test_add_func ("/json/error-messages-are-utf8", test_json_error_messages_are_utf8);
+  g_test_add_func ("/json/strict", test_json_strict);
 
   return g_test_run ();
 }
