@@ -136,6 +136,29 @@ on_edit_clicked (GtkButton               *button,
   present_editor (self, g_object_get_data (G_OBJECT (button), "character"));
 }
 
+/* A flat icon button at the end of a character's row; its accessible
+ * label names the character ("Open Mio"), its tooltip says what it does. */
+static void
+add_row_button (LanlanPreferencesWindow *self,
+                GtkWidget               *row,
+                LanlanCharacter         *character,
+                const char              *icon_name,
+                const char              *tooltip,
+                const char              *label,
+                GCallback                clicked)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name (icon_name);
+
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_set_tooltip_text (button, tooltip);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+  g_object_set_data_full (G_OBJECT (button), "character", g_object_ref (character), g_object_unref);
+  g_signal_connect_object (button, "clicked", clicked, self, 0);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), button);
+}
+
 static GtkWidget *
 create_character_row (gpointer item,
                       gpointer user_data)
@@ -143,10 +166,8 @@ create_character_row (gpointer item,
   LanlanPreferencesWindow *self = user_data;
   LanlanCharacter *character = item;
   GtkWidget *row = adw_action_row_new ();
-  GtkWidget *open = gtk_button_new_from_icon_name ("window-new-symbolic");
-  GtkWidget *edit = gtk_button_new_from_icon_name ("document-edit-symbolic");
-  g_autofree char *open_label = NULL;
-  g_autofree char *edit_label = NULL;
+  g_autofree char *open_label = g_strdup_printf (_("Open %s"), lanlan_character_get_name (character));
+  g_autofree char *edit_label = g_strdup_printf (_("Edit %s"), lanlan_character_get_name (character));
 
   g_object_set_data_full (G_OBJECT (row), "character", g_object_ref (character), g_object_unref);
   g_object_bind_property (character, "name", row, "title", G_BINDING_SYNC_CREATE);
@@ -155,26 +176,10 @@ create_character_row (gpointer item,
   gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
   g_signal_connect_object (row, "activated", G_CALLBACK (on_row_activated), self, 0);
 
-  open_label = g_strdup_printf (_("Open %s"), lanlan_character_get_name (character));
-  gtk_widget_set_valign (open, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (open, "flat");
-  gtk_widget_set_tooltip_text (open, _("Open Window"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (open),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, open_label, -1);
-  g_object_set_data_full (G_OBJECT (open), "character", g_object_ref (character), g_object_unref);
-  g_signal_connect_object (open, "clicked", G_CALLBACK (on_open_clicked), self, 0);
-
-  edit_label = g_strdup_printf (_("Edit %s"), lanlan_character_get_name (character));
-  gtk_widget_set_valign (edit, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (edit, "flat");
-  gtk_widget_set_tooltip_text (edit, _("Edit"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (edit),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, edit_label, -1);
-  g_object_set_data_full (G_OBJECT (edit), "character", g_object_ref (character), g_object_unref);
-  g_signal_connect_object (edit, "clicked", G_CALLBACK (on_edit_clicked), self, 0);
-
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), open);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), edit);
+  add_row_button (self, row, character, "window-new-symbolic", _("Open Window"), open_label,
+                  G_CALLBACK (on_open_clicked));
+  add_row_button (self, row, character, "document-edit-symbolic", _("Edit"), edit_label,
+                  G_CALLBACK (on_edit_clicked));
   return row;
 }
 
