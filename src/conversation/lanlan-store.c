@@ -205,17 +205,39 @@ is_disk_error (int rc)
     }
 }
 
+typedef enum {
+  ACTION_READ,
+  ACTION_OPEN,
+  ACTION_SAVE,
+  ACTION_SEARCH,
+} Action;
+
 static void
 set_sqlite_error (GError     **error,
                   sqlite3     *db,
                   int          rc,
-                  const char  *what)
+                  Action       action)
 {
   const char *detail = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
+  const char *format;
 
-  g_set_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO,
-               /* Translators: %s: what was being done; %s: SQLite's reason */
-               _("The conversation history could not be %s: %s"), what, detail);
+  /* Translators: %s is SQLite's reason, in English */
+  switch (action)
+    {
+    case ACTION_OPEN:
+      format = _("The conversation history could not be opened: %s");
+      break;
+    case ACTION_SAVE:
+      format = _("The conversation history could not be saved: %s");
+      break;
+    case ACTION_SEARCH:
+      format = _("The conversation history could not be searched: %s");
+      break;
+    case ACTION_READ:
+    default:
+      format = _("The conversation history could not be read: %s");
+    }
+  g_set_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO, format, detail);
 }
 
 static gboolean
@@ -249,7 +271,7 @@ prepare (sqlite3     *db,
 
   if (rc != SQLITE_OK)
     {
-      set_sqlite_error (error, db, rc, _("read"));
+      set_sqlite_error (error, db, rc, ACTION_READ);
       return NULL;
     }
   return stmt;
@@ -605,7 +627,7 @@ writer_open (LanlanStore  *self,
   w->db = open_connection (self->path, SQLITE_OPEN_READWRITE, &rc);
   if (w->db == NULL)
     {
-      set_sqlite_error (error, NULL, rc, _("opened"));
+      set_sqlite_error (error, NULL, rc, ACTION_OPEN);
       return FALSE;
     }
   configure (w->db);
@@ -616,7 +638,7 @@ writer_open (LanlanStore  *self,
                                statements[i].stmt, NULL);
       if (rc != SQLITE_OK)
         {
-          set_sqlite_error (error, w->db, rc, _("opened"));
+          set_sqlite_error (error, w->db, rc, ACTION_OPEN);
           writer_close (w);
           return FALSE;
         }
@@ -725,7 +747,7 @@ writer_commit (LanlanStore  *self,
     return TRUE;
 
 failed:
-  set_sqlite_error (error, w->db, rc, _("saved"));
+  set_sqlite_error (error, w->db, rc, ACTION_SAVE);
   if (w->db && !sqlite3_get_autocommit (w->db))
     sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
   /* Start from a fresh connection next time: after an I/O error the old
@@ -1220,7 +1242,7 @@ lanlan_store_list_conversations (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("read"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_READ);
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -1427,7 +1449,7 @@ lanlan_store_load_messages (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("read"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_READ);
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -1680,7 +1702,7 @@ lanlan_store_search (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("searched"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_SEARCH);
       sqlite3_finalize (stmt);
       if ((rc & 0xff) == SQLITE_CORRUPT)
         {
