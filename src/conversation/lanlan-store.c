@@ -11,7 +11,8 @@
  * queued, runs it in one transaction and commits; then it waits for more.
  * A write the disk refuses (full, read-only, I/O error) is rolled back and
  * kept, in order, in front of the queue; it is retried at the next save or
- * flush, so nothing is lost while the app runs. "write-failed" is emitted
+ * flush (and every few seconds on its own), so nothing is lost while the
+ * app runs. "write-failed" is emitted
  * once per streak of failures, "write-succeeded" at the first commit after.
  *
  * Reads (list, load, search, summary, export) run on the caller's thread
@@ -101,6 +102,8 @@ static const char * const migrations[] = {
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
+
+#define RETRY_INTERVAL_S 5
 
 static const char * const required_tables[] = {
   "conversations", "messages", "messages_fts",
@@ -770,9 +773,17 @@ writer_thread (gpointer data)
       guint64 upto;
       gboolean ok;
 
+      /* While the disk refuses, try again at the next save or flush, and
+       * on our own every RETRY_INTERVAL_S so the app recovers when idle. */
       while (!self->quit &&
              (self->failing ? !self->retry : g_queue_is_empty (&self->queue)))
-        g_cond_wait (&self->cond, &self->lock);
+        {
+          if (!self->failing)
+            g_cond_wait (&self->cond, &self->lock);
+          else if (!g_cond_wait_until (&self->cond, &self->lock,
+                                       g_get_monotonic_time () + RETRY_INTERVAL_S * G_TIME_SPAN_SECOND))
+            self->retry = TRUE;
+        }
 
       if (g_queue_is_empty (&self->queue) && batch.length == 0)
         {
