@@ -364,7 +364,7 @@ test_analyze_ack (Fixture       *fx,
   JsonArray *array;
   JsonObject *m;
 
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", messages, NULL, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, messages, NULL, analyze_done, &r);
 
   text = peer_recv (fx->agent_pull, 5000);
   g_assert_nonnull (text);
@@ -417,7 +417,7 @@ test_analyze_retry_then_fail (Fixture       *fx,
   AnalyzeResult r = { 0 };
   gint64 started = g_get_monotonic_time ();
 
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "session_end", messages, NULL, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "session_end", NULL, messages, NULL, analyze_done, &r);
 
   text1 = peer_recv (fx->agent_pull, 5000);
   g_assert_nonnull (text1);
@@ -460,7 +460,7 @@ test_analyze_retry_then_ack (Fixture       *fx,
   g_autofree char *ack = NULL;
   AnalyzeResult r = { 0 };
 
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, NULL, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, NULL, NULL, analyze_done, &r);
 
   text1 = peer_recv (fx->agent_pull, 5000);
   g_assert_nonnull (text1);
@@ -485,7 +485,7 @@ test_analyze_no_agent (Fixture       *fx,
   AnalyzeResult r = { 0 };
 
   /* No peer connected at all (fixture data != NULL). */
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, NULL, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, NULL, NULL, analyze_done, &r);
   g_assert_true (wait_for_flag (&r.done, 5000));
   g_assert_error (r.error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_NO_AGENT);
   g_clear_error (&r.error);
@@ -500,7 +500,7 @@ test_analyze_cancel (Fixture       *fx,
   AnalyzeResult r = { 0 };
 
   lanlan_agent_bridge_set_ack_timeout (fx->bridge, 5000);
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, cancellable, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, NULL, cancellable, analyze_done, &r);
   text = peer_recv (fx->agent_pull, 5000);
   g_assert_nonnull (text);
   g_cancellable_cancel (cancellable);
@@ -576,7 +576,7 @@ test_route_by_character (Fixture       *fx,
   g_assert_true (wait_for_count (&a.count, 2, 5000));
   g_assert_true (wait_for_count (&b.count, 2, 5000));
 
-  /* Someone with no window: counted, not delivered. */
+  /* A name that is no character, with two open: dropped, counted. */
   peer_send (fx, "{\"event_type\":\"task_result\",\"lanlan_name\":\"Carol\",\"text\":\"x\",\"task_id\":\"t-42\"}");
   spin (300);
   g_assert_cmpuint (lanlan_agent_bridge_get_n_unrouted (fx->bridge), ==, 1);
@@ -617,8 +617,6 @@ test_garbage (Fixture       *fx,
     "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"success\":\"yes\"}",
     "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"text\":[\"a\"]}",
     "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"direct_reply\":1}",
-    "{\"event_type\":\"task_result\",\"text\":\"no name\"}",
-    "{\"event_type\":\"task_result\",\"lanlan_name\":\"\"}",
     "{\"event_type\":\"analyze_ack\"}",
     "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\"", /* truncated */
   };
@@ -657,18 +655,38 @@ test_garbage (Fixture       *fx,
   zmq_send (fx->agent_push, "\"lanlan_name\":\"Mio\"}", 20, 0);
   n_bad++;
 
+  /* Types N.E.K.O.'s agent and plugins send that Lanlan does not act
+   * on: ignored quietly, neither refused nor delivered. */
+  peer_send (fx, "{\"event_type\":\"music_play_url\",\"url\":\"http://127.0.0.1/x.mp3\"}");
+  peer_send (fx, "{\"event_type\":\"agent_bridge_heartbeat\",\"pid\":1}");
+
+  /* No name, or an empty one: the only open character gets it. */
+  peer_send (fx, "{\"event_type\":\"task_result\",\"text\":\"no name\"}");
+  peer_send (fx, "{\"event_type\":\"task_result\",\"lanlan_name\":\"\",\"text\":\"empty name\"}");
+
   /* Then a good one still gets through. */
   peer_send (fx, "{\"event_type\":\"task_result\",\"lanlan_name\":\"Mio\",\"text\":\"still here\"}");
-  g_assert_true (wait_for_count (&c.count, 1, 5000));
+  g_assert_true (wait_for_count (&c.count, 3, 5000));
   spin (100);
 
-  g_assert_cmpuint (c.count, ==, 1);
+  g_assert_cmpuint (c.count, ==, 3);
   e = g_ptr_array_index (c.events, 0);
+  g_assert_cmpstr (e->text, ==, "no name");
+  g_assert_null (e->lanlan_name);
+  e = g_ptr_array_index (c.events, 1);
+  g_assert_cmpstr (e->text, ==, "empty name");
+  e = g_ptr_array_index (c.events, 2);
   g_assert_cmpstr (e->text, ==, "still here");
   g_assert_cmpuint (lanlan_agent_bridge_get_n_malformed (fx->bridge), ==, n_bad);
   g_assert_cmpuint (lanlan_agent_bridge_get_n_unknown (fx->bridge), ==, G_N_ELEMENTS (unknown));
-  g_assert_cmpuint (lanlan_agent_bridge_get_n_received (fx->bridge), ==, n_bad + G_N_ELEMENTS (unknown) + 1);
-  g_assert_cmpuint (lanlan_agent_bridge_get_n_dispatched (fx->bridge), ==, 1);
+  g_assert_cmpuint (lanlan_agent_bridge_get_n_received (fx->bridge), ==, n_bad + G_N_ELEMENTS (unknown) + 5);
+  g_assert_cmpuint (lanlan_agent_bridge_get_n_dispatched (fx->bridge), ==, 3);
+  {
+    LanlanAgentBridgeStats stats;
+
+    lanlan_agent_bridge_get_stats (fx->bridge, &stats);
+    g_assert_cmpuint (stats.n_ignored, ==, 2);
+  }
 
   collector_clear (&c);
 }
@@ -948,7 +966,7 @@ test_python_peer (Fixture       *fx,
   g_assert_null (e->lanlan_name);
   g_assert_cmpstr (e->status, ==, "ready");
 
-  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", messages, NULL, analyze_done, &r);
+  lanlan_agent_bridge_analyze_async (fx->bridge, "Mio", "turn_end", NULL, messages, NULL, analyze_done, &r);
   g_assert_true (wait_for_flag (&r.done, 10000));
   g_assert_no_error (r.error);
   g_free (r.event_id);
