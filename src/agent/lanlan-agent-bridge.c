@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <glib-unix.h>
 #include <zmq.h>
 #include <glib/gi18n.h>
@@ -118,6 +119,8 @@ struct _LanlanAgentBridge
   guint64       n_publish_dropped;
   guint64       n_analyze_dropped;
   guint64       n_subscriptions;
+  guint64       n_subscribers_cut;
+  GHashTable   *subscribers;     /* fd -> subscription frames */
 };
 
 G_DEFINE_FINAL_TYPE (LanlanAgentBridge, lanlan_agent_bridge, G_TYPE_OBJECT)
@@ -776,9 +779,36 @@ pull_ready_cb (int          fd,
 
 /* The PUB socket is an XPUB in manual mode: each (un)subscription frame
  * comes to us. A subscriber is subscribed to everything once, whatever
- * it asks for (SUB sockets filter on their side too), so a peer sending
- * millions of distinct subscriptions costs a bounded read each, not a
- * growing trie and a long stall in the next publish. */
+ * it asks for (SUB sockets filter on their side too). libzmq still keeps
+ * each manual subscription until its peer leaves, so a peer that sends
+ * more than MAX_SUBSCRIPTIONS_PER_PEER frames is cut off (its connection
+ * shut down; libzmq then frees what it kept). N.E.K.O.'s agent sends one. */
+#define MAX_SUBSCRIPTIONS_PER_PEER 64
+
+static void
+count_subscription (LanlanAgentBridge *self,
+                    int                fd)
+{
+  guint count;
+
+  if (fd < 0)
+    return;
+
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->subscribers, GINT_TO_POINTER (fd))) + 1;
+  if (count <= MAX_SUBSCRIPTIONS_PER_PEER)
+    {
+      g_hash_table_insert (self->subscribers, GINT_TO_POINTER (fd), GUINT_TO_POINTER (count));
+      return;
+    }
+
+  /* The fd belongs to libzmq's I/O thread: shut it down, never close it. */
+  g_hash_table_remove (self->subscribers, GINT_TO_POINTER (fd));
+  shutdown (fd, SHUT_RDWR);
+  if (self->n_subscribers_cut++ == 0)
+    g_message ("Agent bridge: a subscriber sent more than %d subscriptions; it was disconnected "
+               "(further ones are counted, not logged)", MAX_SUBSCRIPTIONS_PER_PEER);
+}
+
 static gboolean
 drain_subscriptions (LanlanAgentBridge *self)
 {
@@ -787,21 +817,27 @@ drain_subscriptions (LanlanAgentBridge *self)
 
   for (guint n = 0; self->pub != NULL && n < 4 * self->max_batch; n++)
     {
-      char frame[2];
-      int len = zmq_recv (self->pub, frame, sizeof frame, ZMQ_DONTWAIT);
+      zmq_msg_t msg;
+      const guint8 *data;
 
-      if (len < 0)
+      zmq_msg_init (&msg);
+      if (zmq_msg_recv (&msg, self->pub, ZMQ_DONTWAIT) < 0)
         {
+          zmq_msg_close (&msg);
           if (errno == EINTR)
             continue;
           break;
         }
-      /* Applies to the subscriber the frame came from. */
-      if (len >= 1 && frame[0] == 1)
+
+      data = zmq_msg_data (&msg);
+      if (zmq_msg_size (&msg) >= 1 && data[0] == 1)
         {
           self->n_subscriptions++;
+          /* Applies to the subscriber the frame came from. */
           zmq_setsockopt (self->pub, ZMQ_SUBSCRIBE, "", 0);
+          count_subscription (self, zmq_msg_get (&msg, ZMQ_SRCFD));
         }
+      zmq_msg_close (&msg);
     }
 
   if (self->pub == NULL || zmq_getsockopt (self->pub, ZMQ_EVENTS, &events, &size) != 0)
@@ -1228,6 +1264,7 @@ lanlan_agent_bridge_finalize (GObject *object)
 
   g_ptr_array_unref (self->registrations);
   g_ptr_array_unref (self->held);
+  g_hash_table_unref (self->subscribers);
   g_hash_table_unref (self->pending);
   for (guint i = 0; i < G_N_ELEMENTS (self->endpoints); i++)
     g_free (self->endpoints[i]);
@@ -1268,6 +1305,7 @@ lanlan_agent_bridge_init (LanlanAgentBridge *self)
   self->ack_timeout_ms = DEFAULT_ACK_TIMEOUT_MS;
   self->registrations = g_ptr_array_new_with_free_func (registration_unref);
   self->held = g_ptr_array_new_with_free_func (held_free);
+  self->subscribers = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
@@ -1597,4 +1635,5 @@ lanlan_agent_bridge_get_stats (LanlanAgentBridge      *self,
   stats->n_publish_dropped = self->n_publish_dropped;
   stats->n_analyze_dropped = self->n_analyze_dropped;
   stats->n_subscriptions = self->n_subscriptions;
+  stats->n_subscribers_cut = self->n_subscribers_cut;
 }

@@ -102,6 +102,7 @@ void               lanlan_agent_bridge_set_max_batch     (LanlanAgentBridge  *se
  * @n_publish_dropped: session events not sent: a subscriber was full
  * @n_analyze_dropped: analyze request sends refused: the agent was full
  * @n_subscriptions: subscription frames read
+ * @n_subscribers_cut: subscribers disconnected for sending too many
  */
 typedef struct {
   guint64 n_received;
@@ -117,6 +118,7 @@ typedef struct {
   guint64 n_publish_dropped;
   guint64 n_analyze_dropped;
   guint64 n_subscriptions;
+  guint64 n_subscribers_cut;
 } LanlanAgentBridgeStats;
 
 void               lanlan_agent_bridge_set_characters    (LanlanAgentBridge  *self,
