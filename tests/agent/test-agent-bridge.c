@@ -1105,6 +1105,15 @@ test_python_peer (Fixture       *fx,
   g_assert_cmpint (e->kind, ==, LANLAN_AGENT_EVENT_TASK_RESULT);
   g_assert_cmpstr (e->text, ==, "Open the “weather” app, please — 天気");
   g_assert_true (e->success);
+  {
+    LanlanAgentBridgeStats stats;
+
+    /* agent_bridge_ready and music_play_url at least, and heartbeats. */
+    lanlan_agent_bridge_get_stats (fx->bridge, &stats);
+    g_assert_cmpuint (stats.n_ignored, >=, 2);
+    g_assert_cmpuint (stats.n_unknown, ==, 0);
+    g_assert_cmpuint (stats.n_malformed, ==, 0);
+  }
 
   /* It exits once it has seen our session_end on its SUB socket. */
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;

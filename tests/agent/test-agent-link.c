@@ -678,6 +678,98 @@ test_link_opens_later (Fixture       *f,
   g_assert_true (g_ptr_array_find_with_equal_func (f->notifications, "Your parcel has shipped", g_str_equal, NULL));
 }
 
+typedef struct {
+  void       *ctx;
+  char       *endpoint;
+  guint       n;
+  gboolean    done;
+} Pusher;
+
+static gpointer
+pusher_thread (gpointer data)
+{
+  Pusher *p = data;
+  void *sock = zmq_socket (p->ctx, ZMQ_PUSH);
+  int linger = 10000;   /* what is queued must still go */
+
+  zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+  g_assert_cmpint (zmq_connect (sock, p->endpoint), ==, 0);
+  for (guint i = 0; i < p->n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"event_type\":\"proactive_message\",\"lanlan_name\":\"Mio\","
+                                               "\"text\":\"Flood %u\"}", i);
+      g_assert_cmpint (zmq_send (sock, json, strlen (json), 0), ==, (int) strlen (json));
+    }
+  zmq_close (sock);
+  g_atomic_int_set (&p->done, TRUE);
+  return NULL;
+}
+
+static gboolean
+all_received (gpointer data)
+{
+  Fixture *f = data;
+  LanlanAgentBridgeStats stats;
+
+  lanlan_agent_bridge_get_stats (f->bridge, &stats);
+  return stats.n_received >= GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (f->bridge), "want"));
+}
+
+/* Issue #17: a flood of proactive messages reaches the model as a
+ * bounded number of injections (one per 2 s), and the window as a
+ * bounded number of notifications, the newest last. */
+static void
+test_link_flood (Fixture       *f,
+                 gconstpointer  data)
+{
+  Pusher p = { f->ctx, lanlan_agent_bridge_dup_endpoint (f->bridge, LANLAN_AGENT_SOCKET_PULL), 20000, FALSE };
+  LanlanAgentLinkStats stats;
+  GThread *thread;
+  gint64 start;
+  double seconds;
+  guint64 bound;
+  g_autofree char *last_line = NULL;
+
+  lanlan_session_manager_start_session (f->session);
+  g_assert_true (test_wait_until (is_connected, f, 10000));
+
+  start = g_get_monotonic_time ();
+  g_object_set_data (G_OBJECT (f->bridge), "want", GUINT_TO_POINTER (p.n));
+  thread = g_thread_new ("pusher", pusher_thread, &p);
+  if (!test_wait_until (all_received, f, 30000))
+    {
+      LanlanAgentBridgeStats bs;
+
+      lanlan_agent_bridge_get_stats (f->bridge, &bs);
+      g_error ("the bridge read %" G_GUINT64_FORMAT " of %u messages (pusher done: %d)",
+               bs.n_received, p.n, g_atomic_int_get (&p.done));
+    }
+  g_thread_join (thread);
+  /* The last batch goes out after the interval. */
+  run_for (2500);
+  seconds = (g_get_monotonic_time () - start) / 1e6;
+
+  lanlan_agent_link_get_stats (f->link, &stats);
+  bound = (guint64) (seconds / 2.0) + 2;
+  g_test_message ("flood: %u messages in %.1f s: %" G_GUINT64_FORMAT " injections, %" G_GUINT64_FORMAT
+                  " coalesced, %" G_GUINT64_FORMAT " left out, %u notifications",
+                  p.n, seconds, stats.n_injections, stats.n_coalesced, stats.n_dropped, f->notifications->len);
+  g_assert_cmpuint (stats.n_results, ==, p.n);
+  g_assert_cmpuint (stats.n_injections + stats.n_coalesced + stats.n_dropped, ==, p.n);
+  g_assert_cmpuint (stats.n_injections, >=, 1);
+  g_assert_cmpuint (stats.n_injections, <=, bound);
+  g_assert_cmpuint (count_items_with (f, "[System notice]"), ==, stats.n_injections);
+  g_assert_cmpuint (f->notifications->len, <=, 3 + bound);
+  g_assert_cmpuint (stats.n_notifications + stats.n_notifications_merged, ==, p.n);
+
+  /* Nothing is lost at the end: the newest message went to the model,
+   * and the newest notification names it. */
+  g_assert_true (has_item_with (f, "✅ Flood 19999"));
+  last_line = g_strdup (g_ptr_array_index (f->notifications, f->notifications->len - 1));
+  g_assert_true (g_str_has_prefix (last_line, "Flood 19999"));
+  g_free (p.endpoint);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -687,6 +779,7 @@ main (int   argc,
   g_test_add ("/agent-link/results", Fixture, NULL, fixture_setup, test_link_results, fixture_teardown);
   g_test_add ("/agent-link/repeated-text", Fixture, NULL, fixture_setup, test_link_repeated, fixture_teardown);
   g_test_add ("/agent-link/history-cap", Fixture, NULL, fixture_setup, test_link_history_cap, fixture_teardown);
+  g_test_add ("/agent-link/flood", Fixture, NULL, fixture_setup, test_link_flood, fixture_teardown);
   g_test_add ("/agent-link/opens-later", Fixture, "no link", fixture_setup, test_link_opens_later, fixture_teardown);
   return g_test_run ();
 }
