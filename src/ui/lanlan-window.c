@@ -30,6 +30,7 @@
 #include "lanlan-session-manager.h"
 #include "lanlan-translator.h"
 #include "lanlan-agent-link.h"
+#include "lanlan-message.h"
 #include "lanlan-window.h"
 
 #define LEVEL_INTERVAL_MS 33
@@ -78,6 +79,7 @@ struct _LanlanWindow
 
   GSettings            *settings;
   LanlanAgentLink      *agent_link;
+  GListStore           *transcript;     /* LanlanMessage, for the agent */
 
   LanlanTranslator     *translator;
 };
@@ -89,6 +91,27 @@ static void on_agent_notification (LanlanAgentLink *link,
                                    const char      *text,
                                    gboolean         is_error,
                                    LanlanWindow    *self);
+static void on_agent_direct_reply (LanlanAgentLink *link,
+                                   const char      *text,
+                                   LanlanWindow    *self);
+
+/* Finished messages, as the agent link reads them. */
+static void
+transcript_append (LanlanWindow      *self,
+                   LanlanMessageRole  role,
+                   const char        *text)
+{
+  g_autoptr(LanlanMessage) message = NULL;
+
+  if (text == NULL || *text == '\0')
+    return;
+  message = lanlan_message_new (role, text);
+  lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
+  g_list_store_append (self->transcript, message);
+  /* Bounded: the agent reads the last few. */
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->transcript)) > 64)
+    g_list_store_remove (self->transcript, 0);
+}
 
 enum {
   PROP_0,
@@ -742,6 +765,10 @@ on_session_done (LanlanWindow *self,
                  const char   *text)
 {
   lanlan_window_transcript_done (self, role_from_string (role), turn_id, text);
+  if (g_strcmp0 (role, "user") == 0)
+    transcript_append (self, LANLAN_MESSAGE_ROLE_USER, text);
+  else if (g_strcmp0 (role, "assistant") == 0)
+    transcript_append (self, LANLAN_MESSAGE_ROLE_ASSISTANT, text);
 }
 
 static void
@@ -997,12 +1024,25 @@ lanlan_window_set_agent_bridge (LanlanWindow      *self,
 
   if (bridge != NULL && self->session != NULL)
     {
-      self->agent_link = lanlan_agent_link_new (bridge, self->session);
+      self->agent_link = lanlan_agent_link_new (bridge, self->session, G_LIST_MODEL (self->transcript));
       g_signal_connect (self->agent_link, "notification", G_CALLBACK (on_agent_notification), self);
+      g_signal_connect (self->agent_link, "direct-reply", G_CALLBACK (on_agent_direct_reply), self);
     }
 }
 
 /* --- Agent ----------------------------------------------------------------- */
+
+/* The agent's words for the character, said as they are. */
+static void
+on_agent_direct_reply (LanlanAgentLink *link,
+                       const char      *text,
+                       LanlanWindow    *self)
+{
+  g_autofree char *turn_id = g_uuid_string_random ();
+
+  lanlan_window_transcript_done (self, LANLAN_ROLE_CHARACTER, turn_id, text);
+  transcript_append (self, LANLAN_MESSAGE_ROLE_ASSISTANT, text);
+}
 
 /* What the agent wants the user to see: a toast in this window, and a
  * desktop notification too when the window is not the one in front. */
@@ -1130,6 +1170,7 @@ lanlan_window_dispose (GObject *object)
   if (self->agent_link != NULL)
     g_signal_handlers_disconnect_by_data (self->agent_link, self);
   g_clear_object (&self->agent_link);
+  g_clear_object (&self->transcript);
   g_clear_object (&self->settings);
   g_clear_object (&self->translator);
   g_clear_handle_id (&self->level_source, g_source_remove);
@@ -1256,6 +1297,7 @@ static void
 lanlan_window_init (LanlanWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->transcript = g_list_store_new (LANLAN_TYPE_MESSAGE);
 
   g_signal_connect (self->error_revealer, "notify::child-revealed",
                     G_CALLBACK (on_banner_child_revealed), NULL);
