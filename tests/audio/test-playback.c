@@ -23,9 +23,10 @@ new_playback (const char *target,
 
   g_assert_no_error (error);
   g_assert_nonnull (pb);
-  /* Let the session manager link the stream and the first cycles run. */
-  audio_test_wait_for (lanlan_audio_playback_get_quantum (pb) > 0, 3000);
-  g_assert_cmpuint (lanlan_audio_playback_get_quantum (pb), >, 0);
+  /* Connected, and paused until the first write. */
+  g_assert_true (lanlan_audio_playback_get_available (pb));
+  g_assert_false (lanlan_audio_playback_get_running (pb));
+  g_assert_cmpuint (lanlan_audio_playback_get_quantum (pb), ==, 0);
   return pb;
 }
 
