@@ -72,7 +72,6 @@ struct _LanlanPwClient
   gboolean               retry_armed;
   guint                  retry_ms;
   gboolean               has_stream;
-  guint                  reconnects;
 
   const LanlanPwClientFuncs *funcs;
   gpointer                   data;
@@ -210,7 +209,6 @@ on_retry (void     *data,
 
   c->retry_armed = FALSE;
   drop_locked (c);
-  c->reconnects++;
   if (connect_locked (c, &message))
     {
       set_state (c, TRUE, NULL);
@@ -355,6 +353,12 @@ lanlan_pw_client_get_thread_loop (LanlanPwClient *c)
   return c->tloop;
 }
 
+struct pw_context *
+lanlan_pw_client_get_context (LanlanPwClient *c)
+{
+  return c->context;
+}
+
 struct pw_loop *
 lanlan_pw_client_get_loop (LanlanPwClient *c)
 {
@@ -408,11 +412,4 @@ lanlan_pw_client_dup_error (LanlanPwClient *c)
   error = g_strdup (c->error);
   g_mutex_unlock (&c->state_lock);
   return error;
-}
-
-/* Loop locked or loop thread. */
-guint
-lanlan_pw_client_get_reconnects (LanlanPwClient *c)
-{
-  return c->reconnects;
 }

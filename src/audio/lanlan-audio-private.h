@@ -48,11 +48,11 @@ gboolean               lanlan_pw_client_start         (LanlanPwClient           
 void                   lanlan_pw_client_free          (LanlanPwClient            *client);
 struct pw_thread_loop *lanlan_pw_client_get_thread_loop (LanlanPwClient          *client);
 struct pw_loop        *lanlan_pw_client_get_loop      (LanlanPwClient            *client);
+struct pw_context     *lanlan_pw_client_get_context   (LanlanPwClient            *client);
 void                   lanlan_pw_client_lost          (LanlanPwClient            *client,
                                                        const char                *message);
 void                   lanlan_pw_client_ready         (LanlanPwClient            *client);
 gboolean               lanlan_pw_client_get_available (LanlanPwClient            *client);
 char                  *lanlan_pw_client_dup_error     (LanlanPwClient            *client);
-guint                  lanlan_pw_client_get_reconnects (LanlanPwClient           *client);
 
 G_END_DECLS
