@@ -184,7 +184,13 @@ connect_locked (LanlanPwClient  *c,
   c->core = pw_context_connect (c->context, NULL, 0);
   if (c->core == NULL)
     {
-      *message = g_strdup_printf (_("Could not connect to PipeWire: %s"), g_strerror (errno));
+      int saved = errno;
+
+      /* No socket, or nobody behind it. */
+      if (saved == EHOSTDOWN || saved == ENOENT || saved == ECONNREFUSED)
+        *message = g_strdup (_("The sound server (PipeWire) is not running"));
+      else
+        *message = g_strdup_printf (_("Could not connect to PipeWire: %s"), g_strerror (saved));
       return FALSE;
     }
   spa_zero (c->core_listener);
