@@ -809,6 +809,9 @@ barge_in (Worker *w)
   guint64 played = 0;
   gsize queued = 0;
 
+  if (_lanlan_session_chat_barge_in (w))
+    return;
+
   if (w->sink != NULL)
     {
       queued = lanlan_audio_sink_get_queued (w->sink);
@@ -1017,6 +1020,8 @@ _lanlan_session_flush_pending_input (Worker *w)
 {
   gboolean respond = FALSE;
 
+  if (_lanlan_session_chat_flush_input (w))
+    return;
   if (w->active == NULL || !w->active->ready || w->swapping)
     return;
   /* Typing while the character talks interrupts it, as speaking does. */
@@ -1384,6 +1389,7 @@ cmd_free (gpointer data)
 static void
 worker_end (Worker *w)
 {
+  _lanlan_session_chat_end (w);
   w->started = FALSE;
   if (w->reconnect_timer != NULL)
     {
@@ -1435,6 +1441,11 @@ worker_start (Worker *w)
 {
   w->started = TRUE;
   w->reconnect_attempt = 0;
+  if (_lanlan_session_chat_wanted (w))
+    {
+      _lanlan_session_chat_start (w);
+      return;
+    }
   if (!w->have_key)
     {
       g_autoptr(GError) error = NULL;
@@ -1501,6 +1512,8 @@ run_cmd (gpointer data)
       break;
 
     case CMD_CONTEXT:
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
       if (lanlan_character_get_input_mode (w->settings) == LANLAN_INPUT_MODE_TEXT &&
           w->active != NULL && w->active->ready)
         {
@@ -1521,6 +1534,8 @@ run_cmd (gpointer data)
     case CMD_SETTINGS:
       g_set_object (&w->settings, c->settings);
       w->settings_serial = c->serial;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (w->active == NULL || !w->active->ready)
         {
           const LanlanProvider *p = settings_provider (w->settings);
@@ -1551,6 +1566,8 @@ run_cmd (gpointer data)
 
     case CMD_SWAP_NOW:
       w->force_swap = TRUE;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (!w->in_flight)
         _lanlan_session_after_turn (w);
       break;
@@ -1566,12 +1583,15 @@ run_cmd (gpointer data)
       break;
 
     case CMD_IMAGE:
+      if (_lanlan_session_chat_image (w, c->bytes))
+        break;
       if (w->active != NULL && w->active->ready)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
       break;
 
     case CMD_QUIT:
       worker_end (w);
+      _lanlan_session_chat_free (w);
       g_clear_object (&w->tts);
       g_main_loop_quit (w->loop);
       break;
@@ -2197,4 +2217,136 @@ lanlan_session_manager_get_stats (LanlanSessionManager *self,
   g_mutex_lock (&self->worker->lock);
   *stats = self->worker->stats;
   g_mutex_unlock (&self->worker->lock);
+}
+
+/* --- For the chat engine (lanlan-session-chat.c) ---------------------------- */
+
+Worker *
+_lanlan_session_worker_ref (Worker *w)
+{
+  return worker_ref (w);
+}
+
+void
+_lanlan_session_worker_unref (Worker *w)
+{
+  worker_unref (w);
+}
+
+void
+_lanlan_session_emit_text (Worker     *w,
+                           gboolean    done,
+                           const char *role,
+                           const char *turn_id,
+                           const char *text)
+{
+  emit_text (w, done ? EMIT_DONE : EMIT_DELTA, role, turn_id, text);
+}
+
+void
+_lanlan_session_emit_turn_ended (Worker *w)
+{
+  emit_simple (w, EMIT_TURN_ENDED);
+}
+
+void
+_lanlan_session_emit_speech_started (Worker *w)
+{
+  emit_simple (w, EMIT_SPEECH_STARTED);
+}
+
+void
+_lanlan_session_emit_error (Worker       *w,
+                            const GError *error)
+{
+  emit_error (w, error);
+}
+
+void
+_lanlan_session_emit_text_sent (Worker     *w,
+                                const char *message_id)
+{
+  emit_text_sent (w, message_id);
+}
+
+void
+_lanlan_session_emit_interrupted (Worker     *w,
+                                  const char *turn_id,
+                                  const char *heard,
+                                  guint64     played,
+                                  guint64     received)
+{
+  Emission *e = emission_new (w, EMIT_INTERRUPTED);
+
+  e->turn_id = g_strdup (turn_id);
+  e->text = g_strdup (heard);
+  e->played = played;
+  e->received = received;
+  post (e);
+}
+
+void
+_lanlan_session_fail_session (Worker       *w,
+                              const GError *error)
+{
+  fail_session (w, error);
+}
+
+void
+_lanlan_session_history_add (Worker     *w,
+                             const char *role,
+                             const char *text)
+{
+  history_add (w, role, text);
+}
+
+GPtrArray *
+_lanlan_session_history_dup (Worker *w)
+{
+  return history_dup_from (w, 0);
+}
+
+void
+_lanlan_session_stats_add (Worker  *w,
+                           guint64 *field,
+                           guint64  n)
+{
+  stats_add (w, field, n);
+}
+
+void
+_lanlan_session_stats_add_reconnect (Worker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->stats.n_reconnects++;
+  g_mutex_unlock (&w->lock);
+}
+
+/* Switching to text mode: the realtime connections go, the session stays. */
+void
+_lanlan_session_close_realtime (Worker *w)
+{
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+  if (w->reconnect_timer != NULL)
+    {
+      g_source_destroy (w->reconnect_timer);
+      g_clear_pointer (&w->reconnect_timer, g_source_unref);
+    }
+  reset_response (w);
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->active));
+  w->swapping = FALSE;
+  if (w->tts != NULL)
+    lanlan_tts_worker_interrupt (w->tts);
+}
+
+/* Switching back to audio mode. */
+void
+_lanlan_session_restart (Worker *w)
+{
+  worker_start (w);
 }

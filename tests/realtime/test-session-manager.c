@@ -867,21 +867,8 @@ test_garbage_and_errors (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
 }
 
-static void
-test_inject_text_mode (Fixture *f, gconstpointer data)
-{
-  FakeScript script = { .n_deltas = 2, .samples_per_delta = 100 };
-
-  fake_server_set_default_script (f->server, &script);
-  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
-  create_manager (f);
-  g_assert_cmpint (lanlan_session_manager_get_input_mode (f->manager), ==, LANLAN_INPUT_MODE_TEXT);
-  lanlan_session_manager_start_session (f->manager);
-  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
-  lanlan_session_manager_inject_context (f->manager, "Agent: the file was saved.");
-  wait_turns (f, 1);
-  g_assert_true (items_have (f, 0, "system:Agent: the file was saved."));
-}
+/* Text mode runs on the chat engine now: its agent results are tested in
+ * tests/chat/test-session-chat.c (/chat/session/context). */
 
 static void
 test_text_only_tts (Fixture *f, gconstpointer data)
@@ -1219,7 +1206,6 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/text-while-reconnecting", test_text_while_reconnecting);
   ADD ("/realtime/session/refused-key", test_refused_key);
   ADD ("/realtime/session/garbage-and-errors", test_garbage_and_errors);
-  ADD ("/realtime/session/inject-text-mode", test_inject_text_mode);
   ADD ("/realtime/session/text-only-tts", test_text_only_tts);
   ADD ("/realtime/session/history-priming", test_history_priming);
   ADD ("/realtime/session/send-text-ids", test_send_text_ids);
