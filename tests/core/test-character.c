@@ -571,17 +571,137 @@ test_store_stale_temps (void)
   g_clear_object (&store);
   rm_rf (sub);
   rm_rf (dir);
+static JsonObject *
+parse_object (JsonParser *parser,
+              const char *json)
+{
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_character_card_fields (void)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LanlanCharacter) old = NULL;
+  g_autoptr(LanlanCharacter) c = NULL;
+  g_autoptr(LanlanCharacter) copy = NULL;
+  g_autoptr(LanlanCharacter) bad = NULL;
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  const char *greetings[] = { "Hi!", "Hello again.", NULL };
+  const char *recent[] = { "tell me about the moon" };
+  g_autofree char *instructions = NULL;
+  guint64 serial;
+
+  /* A characters.json entry written before greetings and lorebooks. */
+  old = lanlan_character_new_from_json (parse_object (parser,
+      "{\"id\":\"a1\",\"name\":\"Old\",\"persona\":\"P\"}"), &error);
+  g_assert_no_error (error);
+  g_assert_null (lanlan_character_get_greeting (old));
+  g_assert_null (lanlan_character_get_lorebook (old));
+  g_assert_cmpuint (g_strv_length ((char **) lanlan_character_get_greetings (old)), ==, 0);
+
+  c = lanlan_character_new ("Luna");
+  lanlan_character_set_persona (c, "You are Luna.");
+  serial = lanlan_character_get_serial (c);
+  lanlan_character_set_greetings (c, greetings);
+  lanlan_character_set_greeting_index (c, 1);
+  /* Greetings are not sent to the model: no hot swap for them. */
+  g_assert_cmpuint (lanlan_character_get_serial (c), ==, serial);
+  g_assert_cmpstr (lanlan_character_get_greeting (c), ==, "Hello again.");
+  lanlan_character_set_greeting_index (c, 7);
+  g_assert_cmpuint (lanlan_character_get_greeting_index (c), ==, 0);
+  lanlan_character_set_greeting_index (c, 1);
+
+  book = lanlan_lorebook_new_from_json (parse_object (parser,
+      "{\"entries\":[{\"keys\":[\"moon\"],\"content\":\"Luna lives on the moon.\"}]}"), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (c, book);
+  /* The lorebook changes what the model is told. */
+  g_assert_cmpuint (lanlan_character_get_serial (c), >, serial);
+
+  instructions = lanlan_character_compose_instructions (c, recent, 1);
+  g_assert_cmpstr (instructions, ==, "Luna lives on the moon.\n\nYou are Luna.");
+
+  node = lanlan_character_to_json (c);
+  copy = lanlan_character_new_from_json (json_node_get_object (node), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_strv_equal (lanlan_character_get_greetings (copy), greetings));
+  g_assert_cmpuint (lanlan_character_get_greeting_index (copy), ==, 1);
+  g_assert_cmpuint (lanlan_lorebook_get_n_entries (lanlan_character_get_lorebook (copy)), ==, 1);
+
+  bad = lanlan_character_new_from_json (parse_object (parser,
+      "{\"name\":\"X\",\"greetings\":[1]}"), &error);
+  g_assert_null (bad);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  bad = lanlan_character_new_from_json (parse_object (parser,
+      "{\"name\":\"X\",\"lorebook\":{\"entries\":7}}"), &error);
+  g_assert_null (bad);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+}
+
+static void
+test_character_avatar_file (void)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LanlanCharacter) evil = NULL;
+  g_autoptr(LanlanCharacter) c = lanlan_character_new ("Pic");
+  g_autoptr(LanlanCharacter) again = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFile) evil_file = NULL;
+  g_autoptr(GFile) avatars = g_file_new_build_filename (g_get_user_data_dir (), "lanlan", "avatars", NULL);
+  g_autoptr(GFile) parent = NULL;
+  g_autoptr(GBytes) png = g_bytes_new_static ("\x89PNG fake", 9);
+  g_autoptr(JsonNode) node = NULL;
+
+  /* An id from an edited file cannot make the picture leave its folder. */
+  evil = lanlan_character_new_from_json (parse_object (parser,
+      "{\"id\":\"../../etc/x\",\"name\":\"Evil\"}"), &error);
+  g_assert_no_error (error);
+  evil_file = lanlan_character_dup_avatar_file (evil);
+  parent = g_file_get_parent (evil_file);
+  g_assert_true (g_file_equal (parent, avatars));
+
+  g_assert_null (lanlan_character_get_avatar (c));
+  lanlan_character_set_avatar (c, png);
+  g_assert_true (lanlan_character_save_avatar (c, &error));
+  g_assert_no_error (error);
+  file = lanlan_character_dup_avatar_file (c);
+  g_assert_true (g_file_query_exists (file, NULL));
+
+  /* Another object for the same character reads the picture back. */
+  node = lanlan_character_to_json (c);
+  again = lanlan_character_new_from_json (json_node_get_object (node), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (lanlan_character_get_avatar (again), png));
+
+  g_assert_true (lanlan_character_delete_avatar (again, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_query_exists (file, NULL));
 }
 
 int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *data_home = g_dir_make_tmp ("lanlan-data-XXXXXX", NULL);
+
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/character/json-roundtrip", test_character_json_roundtrip);
   g_test_add_func ("/character/serial", test_character_serial);
   g_test_add_func ("/character/bad-json", test_character_bad_json);
+  g_test_add_func ("/character/card-fields", test_character_card_fields);
+  g_test_add_func ("/character/avatar-file", test_character_avatar_file);
   g_test_add_func ("/store/first-run", test_store_first_run);
   g_test_add_func ("/store/roundtrip", test_store_roundtrip);
   g_test_add_func ("/store/autosave", test_store_autosave);
