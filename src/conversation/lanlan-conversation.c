@@ -247,57 +247,6 @@ lanlan_conversation_dup_user_language (LanlanConversation *self)
   return g_strdup ("en");
 }
 
-/* Where the character's provider answers chat completions, and with which
- * model: the services have a known endpoint; a custom server is asked at
- * its realtime address, made http(s) and without the /realtime part. */
-static void
-chat_endpoint (LanlanCharacter  *character,
-               char            **base_url,
-               char            **model)
-{
-  static const struct { const char *id, *url, *model; } known[] = {
-    { "openai", "https://api.openai.com/v1", "gpt-4o-mini" },
-    { "qwen", "https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus" },
-    { "glm", "https://open.bigmodel.cn/api/paas/v4", "glm-4-flash" },
-    { "stepfun", "https://api.stepfun.com/v1", "step-1-8k" },
-  };
-  const char *provider = lanlan_character_get_provider (character);
-  const char *url = lanlan_character_get_base_url (character);
-  const char *char_model = lanlan_character_get_model (character);
-  g_autofree char *http = NULL;
-  char *end;
-
-  *base_url = NULL;
-  *model = NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
-    if (g_ascii_strcasecmp (provider, known[i].id) == 0 && (url == NULL || *url == '\0'))
-      {
-        *base_url = g_strdup (known[i].url);
-        *model = g_strdup (known[i].model);
-        return;
-      }
-
-  if (url == NULL || *url == '\0')
-    return;
-
-  if (g_str_has_prefix (url, "wss://"))
-    http = g_strconcat ("https://", url + 6, NULL);
-  else if (g_str_has_prefix (url, "ws://"))
-    http = g_strconcat ("http://", url + 5, NULL);
-  else
-    http = g_strdup (url);
-  http[strcspn (http, "?#")] = '\0';
-  end = http + strlen (http);
-  while (end > http && end[-1] == '/')
-    *--end = '\0';
-  if (g_str_has_suffix (http, "/realtime"))
-    http[strlen (http) - strlen ("/realtime")] = '\0';
-
-  *base_url = g_steal_pointer (&http);
-  *model = g_strdup (char_model != NULL && *char_model != '\0' &&
-                     !strstr (char_model, "realtime") ? char_model : "gpt-4o-mini");
-}
-
 /* Builds the provider chain; @api_key is the character's provider key. */
 static void
 rebuild_translator (LanlanConversation *self,
@@ -321,7 +270,7 @@ rebuild_translator (LanlanConversation *self,
       lanlan_translator_add_provider (self->translator, LANLAN_TRANSLATION_PROVIDER (libre));
     }
 
-  chat_endpoint (self->character, &chat_url, &chat_model);
+  lanlan_provider_get_chat_endpoint (self->character, &chat_url, &chat_model, NULL);
   if (chat_url != NULL && api_key != NULL && *api_key != '\0')
     {
       g_autoptr(LanlanLlmTranslationProvider) llm =

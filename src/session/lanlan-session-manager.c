@@ -10,13 +10,9 @@
  * GWeakRef in a shared refcounted struct), so dropping the last UI
  * reference shuts the thread down cleanly.
  *
- * Sessions are renewed without a gap ("hot swap"): after some turns or
- * minutes, or when the character's settings change, a second connection
- * is opened with the latest settings and primed with the conversation so
- * far; at the next turn end it replaces the first. Microphone audio that
- * arrives while the swap completes is cached and sent to the new session
- * in order. A dropped or expired connection is replaced the same way,
- * with backoff, and the history survives.
+ * Sessions are renewed without a gap ("hot swap", in
+ * lanlan-session-hot-swap.c). A dropped or expired connection is replaced
+ * the same way, with backoff, and the history survives.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -29,10 +25,9 @@
 #include "lanlan-log.h"
 #include "lanlan-realtime-client.h"
 #include "lanlan-secrets.h"
-#include "lanlan-session-manager.h"
+#include "lanlan-session-manager-private.h"
 
 #define MIC_CACHE_SECONDS   30
-#define SWAP_BARRIER_MS     5000
 #define MAX_RECONNECTS      8
 
 G_DEFINE_ENUM_TYPE (LanlanSessionState, lanlan_session_state,
@@ -50,94 +45,6 @@ G_DEFINE_ENUM_TYPE (LanlanHotSwapStage, lanlan_hot_swap_stage,
   G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_SWAPPED, "swapped"),
   G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_FAILED, "failed"))
 
-typedef enum {
-  CONN_INITIAL,
-  CONN_SWAP,
-  CONN_RECONNECT,
-} ConnKind;
-
-typedef struct _Worker Worker;
-
-typedef struct {
-  Worker               *w;
-  LanlanRealtimeClient *client;
-  const LanlanProvider *provider;
-  ConnKind              kind;
-  guint64               serial;     /* settings it was built with */
-  gboolean              ready;
-  gboolean              text_only;
-  guint                 n_updated;  /* session.updated seen */
-} Conn;
-
-struct _Worker
-{
-  gatomicrefcount       ref;
-  GWeakRef              owner;
-  GMainContext         *owner_ctx;
-  GMainContext         *ctx;
-  GMainLoop            *loop;
-  GThread              *thread;
-
-  /* Shared, under lock. */
-  GMutex                lock;
-  GPtrArray            *history;
-  gsize                 history_bytes;
-  GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
-  gboolean              mic_drain_posted;
-  LanlanSessionStats    stats;
-  guint                 input_rate;
-
-  /* Worker thread only. */
-  LanlanCharacter      *settings;
-  guint64               settings_serial; /* the character's, not the copy's */
-  char                 *api_key;
-  gboolean              have_key;
-  LanlanAudioSink      *sink;
-  guint                 connect_ms;
-  guint                 response_ms;
-  guint                 hot_swap_turns;
-  guint                 hot_swap_seconds;
-  LanlanTtsBackend     *tts_backend;
-
-  gboolean              started;
-  LanlanSessionState    state;
-  Conn                 *active;
-  Conn                 *pending;
-  guint64               active_serial;
-  guint                 turns;
-  gint64                session_started;
-  gboolean              force_swap;
-
-  gboolean              in_flight;
-  char                 *response_id;
-  char                 *audio_item_id;      /* last assistant item with audio */
-  gboolean              audio_reset_done;
-  GHashTable           *dropped;            /* response ids to ignore */
-  GString              *assistant_text;
-  gboolean              assistant_done;
-  gboolean              user_speaking;
-  GPtrArray            *pending_texts;      /* typed before connected */
-  GPtrArray            *agent_context;      /* for the next priming */
-  GPtrArray            *queued_context;     /* text mode, when idle */
-
-  gboolean              swapping;
-  guint                 primed_len;
-  GSource              *swap_timer;
-  guint                 barrier;    /* the n_updated that completes the swap */
-  gint64                swap_prepared_at;
-  gint64                swap_barrier_at;
-  GArray               *mic_cache;
-  gint64                cache_started;
-
-  guint                 reconnect_attempt;
-  GSource              *reconnect_timer;
-  GError               *last_error;
-
-  LanlanTtsWorker      *tts;
-  guint                 speech_id;
-  GString              *tts_buffer;
-  guint                 n_texts;
-};
 
 struct _LanlanSessionManager
 {
@@ -176,9 +83,6 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static void worker_start_conn    (Worker *w, ConnKind kind);
-static void worker_maybe_swap    (Worker *w);
-static void worker_after_turn    (Worker *w);
 static void worker_conn_lost     (Worker *w, Conn *conn, GError *error);
 
 /* --- Worker lifetime ------------------------------------------------------ */
@@ -348,8 +252,8 @@ emit_simple (Worker   *w,
   post (emission_new (w, kind));
 }
 
-static void
-emit_hot_swap (Worker             *w,
+void
+_lanlan_session_emit_hot_swap (Worker             *w,
                LanlanHotSwapStage  stage,
                const char         *detail)
 {
@@ -380,8 +284,8 @@ state_is_active (gboolean           started,
                      state == LANLAN_SESSION_STATE_RECONNECTING);
 }
 
-static void
-set_state (Worker             *w,
+void
+_lanlan_session_set_state (Worker             *w,
            LanlanSessionState  state)
 {
   Emission *e;
@@ -441,8 +345,8 @@ history_dup_from (Worker *w,
   return copy;
 }
 
-static guint
-history_len (Worker *w)
+guint
+_lanlan_session_history_len (Worker *w)
 {
   guint n;
 
@@ -454,8 +358,8 @@ history_len (Worker *w)
 
 /* --- Connections --------------------------------------------------------- */
 
-static void
-conn_free (Conn *conn)
+void
+_lanlan_session_conn_free (Conn *conn)
 {
   if (conn == NULL)
     return;
@@ -516,8 +420,8 @@ cache_mic (Worker       *w,
     }
 }
 
-static void
-flush_mic_cache (Worker *w)
+void
+_lanlan_session_flush_mic_cache (Worker *w)
 {
   if (w->mic_cache->len == 0 || !can_send_mic (w))
     return;
@@ -540,8 +444,8 @@ settings_provider (LanlanCharacter *settings)
   return p;
 }
 
-static char *
-build_instructions (LanlanCharacter *settings)
+char *
+_lanlan_session_build_instructions (LanlanCharacter *settings)
 {
   const char *persona = lanlan_character_get_persona (settings);
   const char *language = lanlan_character_get_language (settings);
@@ -554,8 +458,8 @@ build_instructions (LanlanCharacter *settings)
 }
 
 /* Sends the conversation so far and any agent context to a new session. */
-static void
-prime (Worker *w,
+void
+_lanlan_session_prime (Worker *w,
        Conn   *conn,
        guint   from)
 {
@@ -568,8 +472,8 @@ prime (Worker *w,
     }
 }
 
-static void
-prime_context (Worker *w,
+void
+_lanlan_session_prime_context (Worker *w,
                Conn   *conn)
 {
   for (guint i = 0; i < w->agent_context->len; i++)
@@ -643,21 +547,12 @@ ensure_tts (Worker *w)
     backend = g_steal_pointer (&w->tts_backend);
   else
     {
-      /* ws://host/v1/realtime → http://host/v1 */
-      const char *base = lanlan_character_get_base_url (w->settings);
-      g_autofree char *http = NULL;
-      char *cut;
+      g_autofree char *http = lanlan_provider_build_http_url (settings_provider (w->settings),
+                                                               lanlan_character_get_base_url (w->settings),
+                                                               NULL);
 
-      if (g_str_has_prefix (base, "wss://"))
-        http = g_strconcat ("https://", base + 6, NULL);
-      else if (g_str_has_prefix (base, "ws://"))
-        http = g_strconcat ("http://", base + 5, NULL);
-      else
-        http = g_strdup ("https://api.openai.com/v1");
-      if ((cut = strchr (http + 8, '?')) != NULL)
-        *cut = '\0';
-      if (g_str_has_suffix (http, "/realtime"))
-        http[strlen (http) - strlen ("/realtime")] = '\0';
+      if (http == NULL)
+        http = lanlan_provider_build_http_url (lanlan_provider_get_default (), NULL, NULL);
       backend = lanlan_tts_backend_new_http (http, w->api_key, NULL,
                                              lanlan_character_get_voice (w->settings));
     }
@@ -727,7 +622,7 @@ barge_in (Worker *w)
       commit_partial_answer (w);
       reset_response (w);
       w->turns++;
-      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
       emit_simple (w, EMIT_TURN_ENDED);
     }
   g_clear_pointer (&w->audio_item_id, g_free);
@@ -755,7 +650,7 @@ on_active_event (Worker                    *w,
       w->response_id = g_strdup (event->response_id);
       w->audio_reset_done = FALSE;
       w->speech_id++;
-      set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
       break;
 
     case LANLAN_REALTIME_EVENT_OUTPUT_ITEM_ADDED:
@@ -845,7 +740,7 @@ on_active_event (Worker                    *w,
         {
           /* The end of an answer we interrupted; its turn already ended. */
           if (!w->in_flight)
-            worker_after_turn (w);
+            _lanlan_session_after_turn (w);
           break;
         }
       if (w->response_id != NULL && event->response_id != NULL &&
@@ -856,9 +751,9 @@ on_active_event (Worker                    *w,
         tts_feed (w, "", TRUE);
       reset_response (w);
       w->turns++;
-      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
       emit_simple (w, EMIT_TURN_ENDED);
-      worker_after_turn (w);
+      _lanlan_session_after_turn (w);
       break;
 
     case LANLAN_REALTIME_EVENT_ERROR:
@@ -872,7 +767,7 @@ on_active_event (Worker                    *w,
           {
             /* response.create was refused: no answer is coming. */
             reset_response (w);
-            set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+            _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
           }
       }
       break;
@@ -893,8 +788,8 @@ send_user_text (Worker     *w,
 }
 
 /* Text typed and agent context queued while no session could take them. */
-static void
-flush_pending_input (Worker *w)
+void
+_lanlan_session_flush_pending_input (Worker *w)
 {
   gboolean respond = FALSE;
 
@@ -923,87 +818,6 @@ flush_pending_input (Worker *w)
 }
 
 static void
-finish_swap (Worker *w)
-{
-  Conn *old = w->active;
-  Conn *fresh = g_steal_pointer (&w->pending);
-  g_autofree char *detail = NULL;
-
-  if (w->swap_timer != NULL)
-    {
-      g_source_destroy (w->swap_timer);
-      g_clear_pointer (&w->swap_timer, g_source_unref);
-    }
-
-  w->active = fresh;
-  w->swapping = FALSE;
-  w->active_serial = fresh->serial;
-  w->turns = 0;
-  w->session_started = g_get_monotonic_time ();
-  w->force_swap = FALSE;
-  w->reconnect_attempt = 0;
-  g_ptr_array_set_size (w->agent_context, 0);
-  g_mutex_lock (&w->lock);
-  w->input_rate = fresh->provider->input_rate;
-  w->stats.n_swaps++;
-  if (w->swap_prepared_at != 0)
-    w->stats.last_swap_prepare_us = g_get_monotonic_time () - w->swap_prepared_at;
-  if (w->swap_barrier_at != 0)
-    w->stats.last_swap_barrier_us = g_get_monotonic_time () - w->swap_barrier_at;
-  w->swap_prepared_at = w->swap_barrier_at = 0;
-  g_mutex_unlock (&w->lock);
-  conn_free (old);
-
-  flush_mic_cache (w);
-  flush_pending_input (w);
-  {
-    const char *model = lanlan_character_get_model (w->settings);
-    detail = g_strdup_printf ("%s/%s", fresh->provider->id,
-                              model && *model ? model : fresh->provider->default_model);
-  }
-  emit_hot_swap (w, LANLAN_HOT_SWAP_SWAPPED, detail);
-  if (w->state == LANLAN_SESSION_STATE_RECONNECTING)
-    set_state (w, LANLAN_SESSION_STATE_CONNECTED);
-}
-
-static void
-fail_swap (Worker     *w,
-           const char *why)
-{
-  if (w->swap_timer != NULL)
-    {
-      g_source_destroy (w->swap_timer);
-      g_clear_pointer (&w->swap_timer, g_source_unref);
-    }
-  conn_free (g_steal_pointer (&w->pending));
-  w->swapping = FALSE;
-  w->force_swap = FALSE;
-  /* Try again after another full period, not at every turn. */
-  w->turns = 0;
-  w->session_started = g_get_monotonic_time ();
-  emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, why);
-  flush_mic_cache (w);
-}
-
-static void
-on_pending_event (Worker                    *w,
-                  Conn                      *conn,
-                  const LanlanRealtimeEvent *event)
-{
-  if (event->type == LANLAN_REALTIME_EVENT_SESSION_UPDATED)
-    {
-      conn->n_updated++;
-      if (w->swapping && conn->n_updated >= w->barrier)
-        finish_swap (w);
-    }
-  else if (event->type == LANLAN_REALTIME_EVENT_ERROR && w->swapping)
-    {
-      g_autoptr(GError) error = lanlan_realtime_event_to_error (event);
-      fail_swap (w, error->message);
-    }
-}
-
-static void
 on_client_event (LanlanRealtimeClient      *client,
                  const LanlanRealtimeEvent *event,
                  gpointer                   data)
@@ -1014,7 +828,7 @@ on_client_event (LanlanRealtimeClient      *client,
   if (conn == w->active)
     on_active_event (w, conn, event);
   else if (conn == w->pending)
-    on_pending_event (w, conn, event);
+    _lanlan_session_on_pending_event (w, conn, event);
 }
 
 static void
@@ -1037,7 +851,7 @@ reconnect_cb (gpointer data)
 
   g_clear_pointer (&w->reconnect_timer, g_source_unref);
   if (w->started && w->active == NULL)
-    worker_start_conn (w, CONN_RECONNECT);
+    _lanlan_session_start_conn (w, CONN_RECONNECT);
   return G_SOURCE_REMOVE;
 }
 
@@ -1054,12 +868,12 @@ schedule_reconnect (Worker *w)
                                              _("Gave up reconnecting: %s"),
                                              w->last_error ? w->last_error->message : _("unknown error"));
       emit_error (w, error);
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       return;
     }
   delay = MIN (100u << MIN (w->reconnect_attempt, 7u), 10000u);
   w->reconnect_attempt++;
-  set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
   w->reconnect_timer = g_timeout_source_new (delay);
   g_source_set_callback (w->reconnect_timer, reconnect_cb, w, NULL);
   g_source_attach (w->reconnect_timer, w->ctx);
@@ -1090,7 +904,7 @@ worker_conn_lost (Worker *w,
   reset_response (w);
   w->user_speaking = FALSE;
   w->active = NULL;
-  conn_free (conn);
+  _lanlan_session_conn_free (conn);
   w->swapping = FALSE;
   if (w->swap_timer != NULL)
     {
@@ -1114,8 +928,8 @@ worker_conn_lost (Worker *w,
 
   if (error != NULL && is_fatal (error))
     {
-      conn_free (g_steal_pointer (&w->pending));
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       g_clear_error (&error);
       return;
     }
@@ -1128,12 +942,12 @@ worker_conn_lost (Worker *w,
   /* A primed replacement is already waiting: use it. */
   if (w->pending != NULL && w->pending->ready)
     {
-      set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
-      prime (w, w->pending, w->primed_len);
-      finish_swap (w);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+      _lanlan_session_prime (w, w->pending, w->primed_len);
+      _lanlan_session_finish_swap (w);
       return;
     }
-  conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
   schedule_reconnect (w);
 }
 
@@ -1147,7 +961,7 @@ on_client_closed (LanlanRealtimeClient *client,
 
   if (conn == w->pending)
     {
-      fail_swap (w, error ? error->message : _("closed"));
+      _lanlan_session_fail_swap (w, error ? error->message : _("closed"));
       return;
     }
   worker_conn_lost (w, conn, error ? g_error_copy (error) : NULL);
@@ -1179,18 +993,18 @@ on_conn_ready (GObject      *source,
       if (conn->kind == CONN_SWAP)
         {
           if (conn == w->pending)
-            fail_swap (w, error->message);
+            _lanlan_session_fail_swap (w, error->message);
           return;
         }
       if (conn != w->active)
         return;
       w->active = NULL;
-      conn_free (conn);
+      _lanlan_session_conn_free (conn);
       g_clear_error (&w->last_error);
       w->last_error = g_error_copy (error);
       emit_error (w, error);
       if (is_fatal (error) || !w->started)
-        set_state (w, LANLAN_SESSION_STATE_ERROR);
+        _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       else
         schedule_reconnect (w);
       return;
@@ -1200,13 +1014,8 @@ on_conn_ready (GObject      *source,
 
   if (conn->kind == CONN_SWAP)
     {
-      if (conn != w->pending)
-        return;
-      prime (w, conn, 0);
-      prime_context (w, conn);
-      w->primed_len = history_len (w);
-      emit_hot_swap (w, LANLAN_HOT_SWAP_READY, NULL);
-      worker_maybe_swap (w);
+      if (conn == w->pending)
+        _lanlan_session_swap_conn_ready (w, conn);
       return;
     }
 
@@ -1215,23 +1024,23 @@ on_conn_ready (GObject      *source,
 
   /* A reconnect, or a session started again after it ended: the new
    * session hears the conversation so far. */
-  prime (w, conn, 0);
-  prime_context (w, conn);
+  _lanlan_session_prime (w, conn, 0);
+  _lanlan_session_prime_context (w, conn);
   g_ptr_array_set_size (w->agent_context, 0);
   w->reconnect_attempt = 0;
   w->turns = 0;
   w->active_serial = conn->serial;
   w->session_started = g_get_monotonic_time ();
-  set_state (w, LANLAN_SESSION_STATE_CONNECTED);
-  flush_mic_cache (w);
-  flush_pending_input (w);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+  _lanlan_session_flush_mic_cache (w);
+  _lanlan_session_flush_pending_input (w);
   /* Settings changed while connecting: renew right away. */
   if (!w->in_flight && w->active_serial != w->settings_serial)
-    worker_after_turn (w);
+    _lanlan_session_after_turn (w);
 }
 
-static void
-worker_start_conn (Worker   *w,
+void
+_lanlan_session_start_conn (Worker   *w,
                    ConnKind  kind)
 {
   const LanlanProvider *provider = settings_provider (w->settings);
@@ -1251,11 +1060,11 @@ worker_start_conn (Worker   *w,
     {
       if (kind == CONN_SWAP)
         {
-          emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
+          _lanlan_session_emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
           return;
         }
       emit_error (w, error);
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       return;
     }
 
@@ -1271,7 +1080,7 @@ worker_start_conn (Worker   *w,
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = build_instructions (w->settings);
+  instructions = _lanlan_session_build_instructions (w->settings);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = lanlan_character_get_voice (w->settings);
@@ -1284,7 +1093,7 @@ worker_start_conn (Worker   *w,
   else
     {
       w->active = conn;
-      set_state (w, kind == CONN_INITIAL ? LANLAN_SESSION_STATE_CONNECTING
+      _lanlan_session_set_state (w, kind == CONN_INITIAL ? LANLAN_SESSION_STATE_CONNECTING
                                          : LANLAN_SESSION_STATE_RECONNECTING);
     }
 
@@ -1292,94 +1101,6 @@ worker_start_conn (Worker   *w,
     ensure_tts (w);
 
   lanlan_realtime_client_connect_async (conn->client, &config, NULL, on_conn_ready, w);
-}
-
-/* --- Hot swap ------------------------------------------------------------ */
-
-static gboolean
-swap_barrier_timeout (gpointer data)
-{
-  Worker *w = data;
-
-  g_clear_pointer (&w->swap_timer, g_source_unref);
-  fail_swap (w, _("The new session did not confirm in time"));
-  return G_SOURCE_REMOVE;
-}
-
-/* Starts the atomic part: the old session stops hearing the microphone,
- * the new one gets the turns it has not seen, and once it confirms (a
- * session.update round trip) it becomes the active one. */
-static void
-worker_maybe_swap (Worker *w)
-{
-  g_autofree char *instructions = NULL;
-  LanlanRealtimeConfig config = { 0 };
-
-  if (w->pending == NULL || !w->pending->ready || w->swapping || w->active == NULL ||
-      !w->active->ready || w->in_flight || w->user_speaking)
-    return;
-
-  w->swapping = TRUE;
-  w->swap_barrier_at = g_get_monotonic_time ();
-  prime (w, w->pending, w->primed_len);
-  w->primed_len = history_len (w);
-
-  instructions = build_instructions (w->settings);
-  config.model = lanlan_character_get_model (w->settings);
-  config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
-  config.language = lanlan_character_get_language (w->settings);
-  config.text_only = w->pending->text_only;
-  config.server_vad = TRUE;
-  lanlan_realtime_client_send_session_update (w->pending->client, &config);
-  w->barrier = w->pending->n_updated + 1;
-
-  w->swap_timer = g_timeout_source_new (SWAP_BARRIER_MS);
-  g_source_set_callback (w->swap_timer, swap_barrier_timeout, w, NULL);
-  g_source_attach (w->swap_timer, w->ctx);
-}
-
-static void
-worker_prepare_swap (Worker     *w,
-                     const char *why)
-{
-  if (!w->started || w->active == NULL || !w->active->ready)
-    return;
-  if (w->pending != NULL)
-    {
-      if (w->pending->serial == w->settings_serial || w->swapping)
-        return;
-      conn_free (g_steal_pointer (&w->pending));  /* stale settings */
-    }
-  emit_hot_swap (w, LANLAN_HOT_SWAP_PREPARING, why);
-  w->swap_prepared_at = g_get_monotonic_time ();
-  worker_start_conn (w, CONN_SWAP);
-}
-
-static void
-worker_after_turn (Worker *w)
-{
-  gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
-
-  /* Agent results that came in while the model was talking. */
-  if (w->queued_context->len > 0 && w->active != NULL && w->active->ready && !w->swapping)
-    {
-      flush_pending_input (w);
-      return;
-    }
-
-  if (w->active_serial != w->settings_serial)
-    worker_prepare_swap (w, _("settings changed"));
-  else if (w->pending == NULL)
-    {
-      if (w->force_swap)
-        worker_prepare_swap (w, _("requested"));
-      else if (w->hot_swap_turns > 0 && w->turns >= w->hot_swap_turns)
-        worker_prepare_swap (w, _("turn limit"));
-      else if (w->hot_swap_seconds > 0 && elapsed >= w->hot_swap_seconds)
-        worker_prepare_swap (w, _("time limit"));
-    }
-  worker_maybe_swap (w);
 }
 
 /* --- Commands (run on the worker) ---------------------------------------- */
@@ -1442,8 +1163,8 @@ worker_end (Worker *w)
     }
   commit_partial_answer (w);
   reset_response (w);
-  conn_free (g_steal_pointer (&w->pending));
-  conn_free (g_steal_pointer (&w->active));
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->active));
   w->swapping = FALSE;
   g_array_set_size (w->mic_cache, 0);
   if (w->sink != NULL)
@@ -1466,7 +1187,7 @@ worker_send_text (Worker     *w,
   if (!w->started || w->state == LANLAN_SESSION_STATE_ERROR)
     worker_start (w);   /* typing starts a session */
   else
-    flush_pending_input (w);
+    _lanlan_session_flush_pending_input (w);
 }
 
 static void
@@ -1498,12 +1219,12 @@ worker_start (Worker *w)
                              _("No API key for %s is stored. Add one in Preferences."),
                              p->display_name);
           emit_error (w, e);
-          set_state (w, LANLAN_SESSION_STATE_ERROR);
+          _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
           return;
         }
     }
   if (w->active == NULL)
-    worker_start_conn (w, CONN_INITIAL);
+    _lanlan_session_start_conn (w, CONN_INITIAL);
 }
 
 static gboolean
@@ -1522,7 +1243,7 @@ run_cmd (gpointer data)
 
     case CMD_END:
       worker_end (w);
-      set_state (w, LANLAN_SESSION_STATE_ENDED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ENDED);
       break;
 
     case CMD_TEXT:
@@ -1559,9 +1280,9 @@ run_cmd (gpointer data)
           g_mutex_unlock (&w->lock);
         }
       else if (!w->in_flight)
-        worker_after_turn (w);
+        _lanlan_session_after_turn (w);
       else
-        worker_prepare_swap (w, _("settings changed"));
+        _lanlan_session_prepare_swap (w, _("settings changed"));
       break;
 
     case CMD_API_KEY:
@@ -1581,7 +1302,7 @@ run_cmd (gpointer data)
     case CMD_SWAP_NOW:
       w->force_swap = TRUE;
       if (!w->in_flight)
-        worker_after_turn (w);
+        _lanlan_session_after_turn (w);
       break;
 
     case CMD_TIMEOUTS:
@@ -1656,7 +1377,7 @@ drain_mic (gpointer data)
       else
         {
           cache_mic (w, pcm, size / 2);
-          flush_mic_cache (w);
+          _lanlan_session_flush_mic_cache (w);
         }
       g_bytes_unref (bytes);
     }
