@@ -46,7 +46,7 @@ struct _Worker
 
   /* Shared, under lock. */
   GMutex                lock;
-  GPtrArray            *history;
+  GPtrArray            *history;        /* LanlanChatMessage, the priming window */
   gsize                 history_bytes;
   GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
   gboolean              mic_drain_posted;
@@ -82,7 +82,8 @@ struct _Worker
   GString              *assistant_text;
   gboolean              assistant_done;
   gboolean              user_speaking;
-  GPtrArray            *pending_texts;      /* typed before connected */
+  GPtrArray            *pending_texts;      /* PendingText, typed before connected */
+  char                 *summary;            /* of what fell out of the history */
   GPtrArray            *agent_context;      /* for the next priming */
   GPtrArray            *queued_context;     /* text mode, when idle */
 
@@ -99,11 +100,23 @@ struct _Worker
   GSource              *reconnect_timer;
   GError               *last_error;
 
+  /* The last answer, for "interrupted": its text so far and the audio
+   * samples of it written to the sink. Outlives reset_response(), since
+   * an answer can still be playing after response.done. */
+  char                 *reply_id;
+  GString              *reply_text;
+  guint64               reply_samples;
+
   LanlanTtsWorker      *tts;
   guint                 speech_id;
   GString              *tts_buffer;
   guint                 n_texts;
 };
+
+typedef struct {
+  char *id;
+  char *text;
+} PendingText;
 
 /* lanlan-session-manager.c */
 void     _lanlan_session_set_state           (Worker             *w,

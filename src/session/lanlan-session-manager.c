@@ -77,6 +77,10 @@ enum {
   SIGNAL_HOT_SWAP,
   SIGNAL_ERROR,
   SIGNAL_SPEECH_STARTED,
+  SIGNAL_HISTORY_OVERFLOW,
+  SIGNAL_TEXT_SENT,
+  SIGNAL_TEXT_FAILED,
+  SIGNAL_INTERRUPTED,
   N_SIGNALS
 };
 
@@ -114,6 +118,9 @@ worker_unref (Worker *w)
   g_hash_table_unref (w->dropped);
   g_string_free (w->assistant_text, TRUE);
   g_ptr_array_unref (w->pending_texts);
+  g_free (w->summary);
+  g_free (w->reply_id);
+  g_string_free (w->reply_text, TRUE);
   g_ptr_array_unref (w->agent_context);
   g_ptr_array_unref (w->queued_context);
   g_array_unref (w->mic_cache);
@@ -134,6 +141,10 @@ typedef enum {
   EMIT_HOT_SWAP,
   EMIT_ERROR,
   EMIT_SPEECH_STARTED,
+  EMIT_HISTORY_OVERFLOW,
+  EMIT_TEXT_SENT,
+  EMIT_TEXT_FAILED,
+  EMIT_INTERRUPTED,
 } EmitKind;
 
 typedef struct {
@@ -146,6 +157,9 @@ typedef struct {
   char               *turn_id;
   char               *text;
   GError             *error;
+  GPtrArray          *messages;
+  guint64             played;
+  guint64             received;
 } Emission;
 
 static void
@@ -158,6 +172,7 @@ emission_free (gpointer data)
   g_free (e->turn_id);
   g_free (e->text);
   g_clear_error (&e->error);
+  g_clear_pointer (&e->messages, g_ptr_array_unref);
   g_free (e);
 }
 
@@ -201,6 +216,19 @@ emission_dispatch (gpointer data)
       break;
     case EMIT_SPEECH_STARTED:
       g_signal_emit (self, signals[SIGNAL_SPEECH_STARTED], 0);
+      break;
+    case EMIT_HISTORY_OVERFLOW:
+      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages);
+      break;
+    case EMIT_TEXT_SENT:
+      g_signal_emit (self, signals[SIGNAL_TEXT_SENT], 0, e->turn_id);
+      break;
+    case EMIT_TEXT_FAILED:
+      g_signal_emit (self, signals[SIGNAL_TEXT_FAILED], 0, e->turn_id, e->error);
+      break;
+    case EMIT_INTERRUPTED:
+      g_signal_emit (self, signals[SIGNAL_INTERRUPTED], 0, e->turn_id, e->text,
+                     e->played, e->received);
       break;
     }
 
@@ -274,6 +302,43 @@ emit_error (Worker       *w,
   post (e);
 }
 
+static void
+pending_text_free (gpointer data)
+{
+  PendingText *t = data;
+
+  g_free (t->id);
+  g_free (t->text);
+  g_free (t);
+}
+
+static void
+emit_text_sent (Worker     *w,
+                const char *message_id)
+{
+  Emission *e = emission_new (w, EMIT_TEXT_SENT);
+
+  e->turn_id = g_strdup (message_id);
+  post (e);
+}
+
+/* Typed text that can no longer go out: the session failed or ended. */
+static void
+fail_pending_texts (Worker       *w,
+                    const GError *error)
+{
+  for (guint i = 0; i < w->pending_texts->len; i++)
+    {
+      PendingText *t = g_ptr_array_index (w->pending_texts, i);
+      Emission *e = emission_new (w, EMIT_TEXT_FAILED);
+
+      e->turn_id = g_strdup (t->id);
+      e->error = g_error_copy (error);
+      post (e);
+    }
+  g_ptr_array_set_size (w->pending_texts, 0);
+}
+
 static gboolean
 state_is_active (gboolean           started,
                  LanlanSessionState state)
@@ -297,39 +362,134 @@ _lanlan_session_set_state (Worker             *w,
   e->state = state;
   e->active = state_is_active (w->started, state);
   post (e);
+
+  if (state == LANLAN_SESSION_STATE_ERROR && w->pending_texts->len > 0)
+    {
+      g_autoptr(GError) error = w->last_error != NULL ? g_error_copy (w->last_error)
+        : g_error_new_literal (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
+                               _("The conversation could not be reached"));
+      fail_pending_texts (w, error);
+    }
+  else if (state == LANLAN_SESSION_STATE_ENDED && w->pending_texts->len > 0)
+    {
+      g_autoptr(GError) error =
+        g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             _("The conversation ended before the message was sent"));
+      fail_pending_texts (w, error);
+    }
+}
+
+/* The session cannot go on: says why and waits for the user's retry. */
+static void
+fail_session (Worker       *w,
+              const GError *error)
+{
+  if (error != w->last_error)
+    {
+      g_clear_error (&w->last_error);
+      w->last_error = g_error_copy (error);
+    }
+  emit_error (w, error);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
 }
 
 /* --- History ------------------------------------------------------------- */
 
-/* What a new session is primed with. A conversation of hours would
- * otherwise grow without end, in memory and in the priming sent at every
- * hot swap; the oldest messages go first. The window keeps the whole
- * transcript for the user. */
-#define HISTORY_MAX_MESSAGES 200
-#define HISTORY_MAX_BYTES    (256 * 1024)
+/* What a new session is primed with (start, reconnect, hot swap): a
+ * summary of what came before as system context, then the newest messages
+ * within a budget of count and bytes, the same for every service. Past
+ * the budget the oldest messages go in one batch, down to three quarters
+ * of it (so a batch is worth summarizing), and are handed to the owner in
+ * "history-overflow" to fold into the summary (LanlanSummarizer), which
+ * comes back through lanlan_session_manager_set_summary(). N.E.K.O keeps
+ * a handful of recent messages plus a compressed memo the same way. The
+ * conversation keeps the whole transcript. */
+#define PRIME_MAX_MESSAGES 40
+#define PRIME_MAX_BYTES    (16 * 1024)
+#define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
+
+/* Under the lock. Returns what fell out, or NULL. */
+static GPtrArray *
+history_trim_locked (Worker *w)
+{
+  GPtrArray *overflow;
+
+  if (w->history->len <= PRIME_MAX_MESSAGES && w->history_bytes <= PRIME_MAX_BYTES)
+    return NULL;
+  overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  while (w->history->len > 1 &&
+         (w->history->len > PRIME_MAX_MESSAGES * 3 / 4 || w->history_bytes > PRIME_MAX_BYTES * 3 / 4))
+    {
+      LanlanChatMessage *oldest = g_ptr_array_steal_index (w->history, 0);
+
+      w->history_bytes -= strlen (oldest->content);
+      g_ptr_array_add (overflow, oldest);
+      /* Indexes into the history shift with it. */
+      if (w->primed_len > 0)
+        w->primed_len--;
+    }
+  return overflow;
+}
+
+static void
+emit_overflow (Worker    *w,
+               GPtrArray *overflow)
+{
+  Emission *e;
+
+  if (overflow == NULL)
+    return;
+  if (overflow->len == 0)
+    {
+      g_ptr_array_unref (overflow);
+      return;
+    }
+  e = emission_new (w, EMIT_HISTORY_OVERFLOW);
+  e->messages = overflow;
+  post (e);
+}
 
 static void
 history_add (Worker     *w,
              const char *role,
              const char *text)
 {
+  GPtrArray *overflow;
+
   if (text == NULL || *text == '\0')
     return;
   g_mutex_lock (&w->lock);
   g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
   w->history_bytes += strlen (text);
-  while (w->history->len > 1 &&
-         (w->history->len > HISTORY_MAX_MESSAGES || w->history_bytes > HISTORY_MAX_BYTES))
-    {
-      LanlanChatMessage *oldest = g_ptr_array_index (w->history, 0);
-
-      w->history_bytes -= strlen (oldest->content);
-      g_ptr_array_remove_index (w->history, 0);
-      /* Indexes into the history shift with it. */
-      if (w->primed_len > 0)
-        w->primed_len--;
-    }
+  overflow = history_trim_locked (w);
   g_mutex_unlock (&w->lock);
+  emit_overflow (w, overflow);
+}
+
+/* Takes @messages (LanlanChatMessage, oldest first). */
+static void
+history_replace (Worker    *w,
+                 GPtrArray *messages)
+{
+  GPtrArray *overflow;
+
+  g_mutex_lock (&w->lock);
+  g_ptr_array_set_size (w->history, 0);
+  w->history_bytes = 0;
+  for (guint i = 0; i < messages->len; i++)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (messages, i);
+
+      if (m->content == NULL || *m->content == '\0')
+        continue;
+      g_ptr_array_add (w->history, lanlan_chat_message_copy (m));
+      w->history_bytes += strlen (m->content);
+    }
+  /* A pending replacement has seen none of these. */
+  w->primed_len = 0;
+  overflow = history_trim_locked (w);
+  g_mutex_unlock (&w->lock);
+  emit_overflow (w, overflow);
 }
 
 static GPtrArray *
@@ -457,7 +617,8 @@ _lanlan_session_build_instructions (LanlanCharacter *settings)
   return g_string_free (s, FALSE);
 }
 
-/* Sends the conversation so far and any agent context to a new session. */
+/* Sends the conversation so far (from @from on; 0: the summary too) to a
+ * new session. */
 void
 _lanlan_session_prime (Worker *w,
        Conn   *conn,
@@ -465,6 +626,11 @@ _lanlan_session_prime (Worker *w,
 {
   g_autoptr(GPtrArray) messages = history_dup_from (w, from);
 
+  if (from == 0 && w->summary != NULL && *w->summary != '\0')
+    {
+      g_autofree char *memo = g_strconcat (SUMMARY_PREFIX, w->summary, NULL);
+      lanlan_realtime_client_create_item (conn->client, "system", memo);
+    }
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *m = g_ptr_array_index (messages, i);
@@ -517,7 +683,15 @@ drain_tts (gpointer data)
         {
           gsize size;
           const gint16 *pcm = g_bytes_get_data (r->pcm, &size);
-          gsize n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+          gsize n;
+
+          if (!w->audio_reset_done)
+            {
+              lanlan_audio_sink_reset_played (w->sink);
+              w->audio_reset_done = TRUE;
+            }
+          n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+          w->reply_samples += n;
           stats_add (w, &w->stats.speaker_samples, n);
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
@@ -595,14 +769,49 @@ tts_feed (Worker     *w,
 
 /* --- Barge-in ------------------------------------------------------------ */
 
+/* What the user heard of @text when @played of the @received samples of
+ * its audio were played: the same share of its characters. Speech runs at
+ * a roughly even pace and the transcript arrives with (or slightly ahead
+ * of) its audio, so this is approximate, to a word or two. Without a sink
+ * the user only read it: all of it counts. */
+static char *
+heard_text (const char *text,
+            guint64     played,
+            guint64     received,
+            gboolean    have_sink)
+{
+  glong n = g_utf8_strlen (text, -1);
+
+  if (!have_sink)
+    return g_strdup (text);
+  if (received == 0)
+    return g_strdup ("");
+  played = MIN (played, received);
+  return g_utf8_substring (text, 0, (glong) ((double) n * played / received));
+}
+
+static void
+emit_interrupted (Worker  *w,
+                  guint64  played)
+{
+  Emission *e = emission_new (w, EMIT_INTERRUPTED);
+
+  e->turn_id = g_strdup (w->reply_id);
+  e->played = MIN (played, w->reply_samples);
+  e->received = w->reply_samples;
+  e->text = heard_text (w->reply_text->str, played, w->reply_samples, w->sink != NULL);
+  post (e);
+}
+
 static void
 barge_in (Worker *w)
 {
   guint64 played = 0;
+  gsize queued = 0;
 
   if (w->sink != NULL)
     {
-      gsize queued = lanlan_audio_sink_get_queued (w->sink);
+      queued = lanlan_audio_sink_get_queued (w->sink);
 
       played = lanlan_audio_sink_get_played (w->sink);
       lanlan_audio_sink_flush (w->sink);
@@ -613,6 +822,11 @@ barge_in (Worker *w)
     }
   if (w->tts != NULL)
     lanlan_tts_worker_interrupt (w->tts);
+
+  /* An answer cut short, while it streams or while it still plays. */
+  if (w->reply_id != NULL && (w->in_flight || queued > 0))
+    emit_interrupted (w, played);
+  g_clear_pointer (&w->reply_id, g_free);
 
   if (w->in_flight && w->active != NULL)
     {
@@ -650,6 +864,10 @@ on_active_event (Worker                    *w,
       w->response_id = g_strdup (event->response_id);
       w->audio_reset_done = FALSE;
       w->speech_id++;
+      g_free (w->reply_id);
+      w->reply_id = g_strdup (event->response_id ? event->response_id : "");
+      g_string_truncate (w->reply_text, 0);
+      w->reply_samples = 0;
       _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
       break;
 
@@ -683,6 +901,7 @@ on_active_event (Worker                    *w,
                 w->audio_reset_done = TRUE;
               }
             n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+            w->reply_samples += n;
             stats_add (w, &w->stats.speaker_samples, n);
             if (n < size / 2)
               stats_add (w, &w->stats.speaker_samples_dropped, size / 2 - n);
@@ -695,6 +914,7 @@ on_active_event (Worker                    *w,
       if (is_dropped (w, event) || !w->in_flight || w->assistant_done)
         break;
       g_string_append (w->assistant_text, event->text);
+      g_string_append (w->reply_text, event->text);
       emit_text (w, EMIT_DELTA, "assistant", w->response_id, event->text);
       if (conn->text_only)
         tts_feed (w, event->text, FALSE);
@@ -710,6 +930,7 @@ on_active_event (Worker                    *w,
         history_add (w, "assistant", text);
         emit_text (w, EMIT_DONE, "assistant", w->response_id, text);
         w->assistant_done = TRUE;
+        g_string_assign (w->reply_text, text);
         if (conn->text_only)
           tts_feed (w, "", TRUE);
       }
@@ -779,12 +1000,15 @@ on_active_event (Worker                    *w,
 
 /* Adds typed text to the history as it goes out, so priming a new
  * session and sending it can never both carry it. */
-static void
-send_user_text (Worker     *w,
-                const char *text)
+static gboolean
+send_user_text (Worker      *w,
+                PendingText *t)
 {
-  history_add (w, "user", text);
-  lanlan_realtime_client_create_item (w->active->client, "user", text);
+  if (!lanlan_realtime_client_create_item (w->active->client, "user", t->text))
+    return FALSE;
+  history_add (w, "user", t->text);
+  emit_text_sent (w, t->id);
+  return TRUE;
 }
 
 /* Text typed and agent context queued while no session could take them. */
@@ -798,10 +1022,16 @@ _lanlan_session_flush_pending_input (Worker *w)
   /* Typing while the character talks interrupts it, as speaking does. */
   if (w->pending_texts->len > 0 && w->in_flight)
     barge_in (w);
-  for (guint i = 0; i < w->pending_texts->len; i++)
-    send_user_text (w, g_ptr_array_index (w->pending_texts, i));
-  respond |= w->pending_texts->len > 0;
-  g_ptr_array_set_size (w->pending_texts, 0);
+  {
+    guint n_sent = 0;
+
+    /* What could not go out waits for the next connection. */
+    while (n_sent < w->pending_texts->len &&
+           send_user_text (w, g_ptr_array_index (w->pending_texts, n_sent)))
+      n_sent++;
+    g_ptr_array_remove_range (w->pending_texts, 0, n_sent);
+    respond |= n_sent > 0;
+  }
   if (!w->in_flight)
     {
       for (guint i = 0; i < w->queued_context->len; i++)
@@ -867,8 +1097,7 @@ schedule_reconnect (Worker *w)
       g_autoptr(GError) error = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
                                              _("Gave up reconnecting: %s"),
                                              w->last_error ? w->last_error->message : _("unknown error"));
-      emit_error (w, error);
-      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+      fail_session (w, error);
       return;
     }
   delay = MIN (100u << MIN (w->reconnect_attempt, 7u), 10000u);
@@ -1063,8 +1292,7 @@ _lanlan_session_start_conn (Worker   *w,
           _lanlan_session_emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
           return;
         }
-      emit_error (w, error);
-      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+      fail_session (w, error);
       return;
     }
 
@@ -1118,6 +1346,8 @@ typedef enum {
   CMD_TIMEOUTS,
   CMD_TTS_BACKEND,
   CMD_IMAGE,
+  CMD_HISTORY,
+  CMD_SUMMARY,
   CMD_QUIT,
 } CmdKind;
 
@@ -1130,6 +1360,8 @@ typedef struct {
   guint64           serial;
   LanlanTtsBackend *backend;
   GBytes           *bytes;
+  char             *id;
+  GPtrArray        *messages;
 } Cmd;
 
 static void
@@ -1144,6 +1376,8 @@ cmd_free (gpointer data)
   g_clear_object (&c->settings);
   lanlan_tts_backend_free (c->backend);
   g_clear_pointer (&c->bytes, g_bytes_unref);
+  g_free (c->id);
+  g_clear_pointer (&c->messages, g_ptr_array_unref);
   g_free (c);
 }
 
@@ -1175,14 +1409,20 @@ worker_end (Worker *w)
 
 static void worker_start (Worker *w);
 
+/* @echo: also report it as the user's transcript (stream_text()). */
 static void
 worker_send_text (Worker     *w,
-                  const char *text)
+                  const char *message_id,
+                  const char *text,
+                  gboolean    echo)
 {
-  g_autofree char *turn_id = g_strdup_printf ("text-%u", ++w->n_texts);
+  PendingText *t = g_new0 (PendingText, 1);
 
-  emit_text (w, EMIT_DONE, "user", turn_id, text);
-  g_ptr_array_add (w->pending_texts, g_strdup (text));
+  t->id = message_id != NULL ? g_strdup (message_id) : g_strdup_printf ("text-%u", ++w->n_texts);
+  t->text = g_strdup (text);
+  if (echo)
+    emit_text (w, EMIT_DONE, "user", t->id, text);
+  g_ptr_array_add (w->pending_texts, t);
 
   if (!w->started || w->state == LANLAN_SESSION_STATE_ERROR)
     worker_start (w);   /* typing starts a session */
@@ -1218,8 +1458,7 @@ worker_start (Worker *w)
             e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
                              _("No API key for %s is stored. Add one in Preferences."),
                              p->display_name);
-          emit_error (w, e);
-          _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+          fail_session (w, e);
           return;
         }
     }
@@ -1247,7 +1486,18 @@ run_cmd (gpointer data)
       break;
 
     case CMD_TEXT:
-      worker_send_text (w, c->text);
+      worker_send_text (w, c->id, c->text, c->a);
+      break;
+
+    case CMD_HISTORY:
+      history_replace (w, c->messages);
+      g_free (w->summary);
+      w->summary = g_steal_pointer (&c->text);
+      break;
+
+    case CMD_SUMMARY:
+      g_free (w->summary);
+      w->summary = g_steal_pointer (&c->text);
       break;
 
     case CMD_CONTEXT:
@@ -1501,6 +1751,18 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
   signals[SIGNAL_SPEECH_STARTED] =
     g_signal_new ("speech-started", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+  signals[SIGNAL_HISTORY_OVERFLOW] =
+    g_signal_new ("history-overflow", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+  signals[SIGNAL_TEXT_SENT] =
+    g_signal_new ("text-sent", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_TEXT_FAILED] =
+    g_signal_new ("text-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+  signals[SIGNAL_INTERRUPTED] =
+    g_signal_new ("interrupted", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -1566,7 +1828,8 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->response_ms = 20000;
   w->dropped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   w->assistant_text = g_string_new (NULL);
-  w->pending_texts = g_ptr_array_new_with_free_func (g_free);
+  w->pending_texts = g_ptr_array_new_with_free_func (pending_text_free);
+  w->reply_text = g_string_new (NULL);
   w->agent_context = g_ptr_array_new_with_free_func (g_free);
   w->queued_context = g_ptr_array_new_with_free_func (g_free);
   w->mic_cache = g_array_new (FALSE, FALSE, sizeof (gint16));
@@ -1626,6 +1889,82 @@ lanlan_session_manager_stream_text (LanlanSessionManager *self,
     return;
   c = cmd_new (CMD_TEXT);
   c->text = g_strdup (text);
+  c->a = TRUE;  /* also a "transcript-done" for the user, id "text-N" */
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_send_text:
+ * @message_id: the caller's id for this message, reported back
+ * @text: what the user typed
+ *
+ * Like lanlan_session_manager_stream_text(), but reports what became of
+ * the message instead of echoing it as a transcript: "text-sent"
+ * (@message_id) once it went out on a ready connection, or "text-failed"
+ * (@message_id, error) when it cannot go (no or refused key, the service
+ * unreachable after the retries, the session ended first). Text typed
+ * while (re)connecting waits for the connection.
+ */
+void
+lanlan_session_manager_send_text (LanlanSessionManager *self,
+                                  const char           *message_id,
+                                  const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (message_id != NULL);
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_TEXT);
+  c->id = g_strdup (message_id);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_history:
+ * @messages: (element-type LanlanChatMessage): the stored conversation the
+ *   summary does not cover yet, oldest first; copied
+ * @summary: (nullable): what came before them, in a few sentences
+ *
+ * Replaces what new sessions are primed with (the running one keeps what
+ * it heard). Priming sends @summary as system context and the newest
+ * messages within the budget (40 messages, 16 KiB); what does not fit
+ * comes back at once in "history-overflow", to be summarized.
+ */
+void
+lanlan_session_manager_set_history (LanlanSessionManager *self,
+                                    GPtrArray            *messages,
+                                    const char           *summary)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (messages != NULL);
+  c = cmd_new (CMD_HISTORY);
+  c->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  for (guint i = 0; i < messages->len; i++)
+    g_ptr_array_add (c->messages, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  c->text = g_strdup (summary);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_summary:
+ * @summary: (nullable): the new summary, covering what "history-overflow"
+ *   handed out so far
+ *
+ * Used from the next priming on (hot swap, reconnect, new session).
+ */
+void
+lanlan_session_manager_set_summary (LanlanSessionManager *self,
+                                    const char           *summary)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_SUMMARY);
+  c->text = g_strdup (summary);
   send_cmd (self->worker, c);
 }
 
