@@ -44,8 +44,8 @@
 typedef struct {
   LanlanMessage *message;
   GString       *pending;
+  char          *heard;         /* of an interrupted reply */
   gboolean       interrupted;
-  double         heard_share;   /* of an interrupted reply, 0…1 */
 } Streaming;
 
 struct _LanlanConversation
@@ -61,10 +61,10 @@ struct _LanlanConversation
   GHashTable           *streaming;
   guint                 flush_source;
 
-  /* typed messages the session has not echoed yet, and those not yet
-   * known to have gone out (both oldest first, refs) */
-  GQueue                unechoed;
-  GQueue                unsent;
+  /* the newest finished reply, which may still be playing when the
+   * user cuts in */
+  LanlanMessage        *last_reply;
+  char                 *last_reply_turn;
 
   LanlanSessionManager *session;
   LanlanAudioPlayback  *playback;
@@ -76,7 +76,6 @@ struct _LanlanConversation
   GSettings            *settings;
   GCancellable         *cancellable;
   gboolean              session_started;
-  guint64               response_base_samples;
 
   LanlanSessionState    state;
   LanlanSwapStatus      swap_status;
@@ -140,6 +139,7 @@ lanlan_swap_status_get_type (void)
 
 static void ensure_session_started (LanlanConversation *self);
 static void reopen_microphone (LanlanConversation *self);
+static void set_id (LanlanConversation *self, const char *id);
 static void update_level_source (LanlanConversation *self);
 
 static void
@@ -148,6 +148,7 @@ streaming_free (gpointer data)
   Streaming *s = data;
 
   g_clear_object (&s->message);
+  g_free (s->heard);
   if (s->pending != NULL)
     g_string_free (s->pending, TRUE);
   g_free (s);
@@ -205,9 +206,9 @@ save (LanlanConversation *self,
 
   if (self->id == NULL)
     {
-      self->id = lanlan_store_create_conversation (self->store,
-                                                   lanlan_character_get_id (self->character));
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
+      g_autofree char *id = lanlan_store_create_conversation (self->store,
+                                                              lanlan_character_get_id (self->character));
+      set_id (self, id);
     }
   lanlan_store_save_message (self->store, self->id, message);
 }
@@ -406,63 +407,6 @@ role_from_name (const char *role)
   return r;
 }
 
-/* The streaming assistant replies, for barge-in. */
-static void
-mark_replies_interrupted (LanlanConversation *self)
-{
-  GHashTableIter iter;
-  Streaming *s;
-  double share = 1.0;
-
-  /* What was heard: the share of the reply's audio that was played
-   * (the speaker counts what it played since the reply's first audio;
-   * the session counts what it wrote), applied to its text. A reply
-   * with no audio at all was read, not heard, and counts whole. */
-  if (self->playback != NULL && self->session != NULL)
-    {
-      LanlanSessionStats stats;
-      guint64 received, played;
-
-      lanlan_session_manager_get_stats (self->session, &stats);
-      received = stats.speaker_samples - MIN (stats.speaker_samples, self->response_base_samples);
-      played = lanlan_audio_sink_get_played (LANLAN_AUDIO_SINK (self->playback));
-      if (received > 0)
-        share = CLAMP ((double) played / (double) received, 0.0, 1.0);
-    }
-
-  g_hash_table_iter_init (&iter, self->streaming);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s))
-    if (lanlan_message_get_role (s->message) == LANLAN_MESSAGE_ROLE_ASSISTANT && !s->interrupted)
-      {
-        s->interrupted = TRUE;
-        s->heard_share = share;
-      }
-}
-
-/* The first @share of @text, cut after a whole word when there is one. */
-static char *
-heard_part (const char *text,
-            double      share)
-{
-  glong n_chars = g_utf8_strlen (text, -1);
-  glong keep = (glong) (n_chars * share + 0.5);
-  const char *end;
-  const char *space;
-
-  if (keep >= n_chars)
-    return g_strdup (text);
-  if (keep <= 0)
-    return g_strdup ("");
-  end = g_utf8_offset_to_pointer (text, keep);
-  if (*end != ' ')
-    {
-      space = g_utf8_strrchr (text, end - text, ' ');
-      if (space != NULL && space > text)
-        end = space;
-    }
-  return g_strstrip (g_strndup (text, end - text));
-}
-
 static void
 on_session_delta (LanlanConversation *self,
                   const char         *role,
@@ -495,38 +439,59 @@ on_session_delta (LanlanConversation *self,
     }
 }
 
-/* Typed messages that went out: the session answers. */
+/* A typed message went out, or could not. */
 static void
-mark_sent (LanlanConversation *self)
+on_text_sent (LanlanConversation *self,
+              const char         *message_id)
 {
-  LanlanMessage *m;
+  LanlanMessage *message = lanlan_conversation_lookup_message (self, message_id);
 
-  while ((m = g_queue_pop_head (&self->unsent)) != NULL)
-    {
-      g_autoptr(LanlanMessage) message = m;
-
-      if (lanlan_message_get_status (message) != LANLAN_MESSAGE_STATUS_PENDING)
-        continue;
-      lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
-      save (self, message);
-    }
+  if (message == NULL || lanlan_message_get_status (message) != LANLAN_MESSAGE_STATUS_PENDING)
+    return;
+  lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
+  save (self, message);
 }
 
 static void
-mark_failed (LanlanConversation *self)
+on_text_failed (LanlanConversation *self,
+                const char         *message_id,
+                GError             *error)
 {
-  LanlanMessage *m;
+  LanlanMessage *message = lanlan_conversation_lookup_message (self, message_id);
 
-  while ((m = g_queue_pop_head (&self->unsent)) != NULL)
+  if (message == NULL || lanlan_message_get_status (message) != LANLAN_MESSAGE_STATUS_PENDING)
+    return;
+  g_debug ("Not sent: %s", error ? error->message : "");
+  lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_FAILED);
+  save (self, message);
+}
+
+/* The user cut a reply short: while it streamed (its partial
+ * transcript-done follows) or while its end still played. */
+static void
+on_interrupted (LanlanConversation *self,
+                const char         *turn_id,
+                const char         *heard_text,
+                guint64             played_samples,
+                guint64             received_samples)
+{
+  g_autofree char *key = turn_key ("assistant", turn_id);
+  Streaming *s = g_hash_table_lookup (self->streaming, key);
+
+  if (s != NULL)
     {
-      g_autoptr(LanlanMessage) message = m;
-
-      if (lanlan_message_get_status (message) != LANLAN_MESSAGE_STATUS_PENDING)
-        continue;
-      lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_FAILED);
-      save (self, message);
+      s->interrupted = TRUE;
+      g_free (s->heard);
+      s->heard = g_strdup (heard_text ? heard_text : "");
+      return;
     }
-  g_queue_clear_full (&self->unechoed, g_object_unref);
+
+  if (self->last_reply != NULL && g_strcmp0 (self->last_reply_turn, turn_id) == 0)
+    {
+      lanlan_message_set_heard (self->last_reply, heard_text ? heard_text : "");
+      lanlan_message_set_status (self->last_reply, LANLAN_MESSAGE_STATUS_INTERRUPTED);
+      save (self, self->last_reply);
+    }
 }
 
 static void
@@ -540,15 +505,6 @@ on_session_done (LanlanConversation *self,
   g_autoptr(LanlanMessage) message = NULL;
   LanlanMessageRole r = role_from_name (role);
 
-  /* The session echoes typed text as a finished user turn: that message
-   * is in the transcript already. */
-  if (s == NULL && r == LANLAN_MESSAGE_ROLE_USER && !g_queue_is_empty (&self->unechoed) &&
-      g_strcmp0 (lanlan_message_get_text (g_queue_peek_head (&self->unechoed)), text) == 0)
-    {
-      g_object_unref (g_queue_pop_head (&self->unechoed));
-      return;
-    }
-
   if (s == NULL)
     {
       if (text == NULL || *text == '\0')
@@ -560,7 +516,7 @@ on_session_done (LanlanConversation *self,
   else
     {
       gboolean interrupted = s->interrupted;
-      double share = s->heard_share;
+      g_autofree char *heard = g_steal_pointer (&s->heard);
 
       message = g_object_ref (s->message);
       flush_one (s);
@@ -569,8 +525,6 @@ on_session_done (LanlanConversation *self,
         lanlan_message_set_text (message, text);
       if (interrupted)
         {
-          g_autofree char *heard = heard_part (lanlan_message_get_text (message), share);
-
           lanlan_message_set_heard (message, heard);
           lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_INTERRUPTED);
         }
@@ -578,26 +532,20 @@ on_session_done (LanlanConversation *self,
         lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
     }
 
-  if (r == LANLAN_MESSAGE_ROLE_ASSISTANT)
-    mark_sent (self);
   save (self, message);
   if (r == LANLAN_MESSAGE_ROLE_ASSISTANT)
-    translate_message (self, message);
+    {
+      g_set_object (&self->last_reply, message);
+      g_free (self->last_reply_turn);
+      self->last_reply_turn = g_strdup (turn_id);
+      translate_message (self, message);
+    }
 }
 
 static void
 on_session_state (LanlanConversation *self,
                   LanlanSessionState  state)
 {
-  if (state == LANLAN_SESSION_STATE_RESPONDING && self->state != LANLAN_SESSION_STATE_RESPONDING)
-    {
-      LanlanSessionStats stats;
-
-      lanlan_session_manager_get_stats (self->session, &stats);
-      self->response_base_samples = stats.speaker_samples;
-      mark_sent (self);
-    }
-
   switch (state)
     {
     case LANLAN_SESSION_STATE_CONNECTED:
@@ -606,13 +554,9 @@ on_session_state (LanlanConversation *self,
       if (error_is_network (self))
         set_error (self, NULL);
       break;
-    case LANLAN_SESSION_STATE_ERROR:
-      mark_failed (self);
-      break;
     case LANLAN_SESSION_STATE_IDLE:
     case LANLAN_SESSION_STATE_ENDED:
       self->session_started = FALSE;
-      mark_failed (self);
       break;
     case LANLAN_SESSION_STATE_CONNECTING:
     case LANLAN_SESSION_STATE_RECONNECTING:
@@ -625,18 +569,6 @@ on_session_state (LanlanConversation *self,
       self->state = state;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
     }
-}
-
-static void
-on_turn_ended (LanlanConversation *self)
-{
-  mark_sent (self);
-}
-
-static void
-on_speech_started (LanlanConversation *self)
-{
-  mark_replies_interrupted (self);
 }
 
 static void
@@ -710,8 +642,6 @@ on_session_error (LanlanConversation *self,
 {
   if (error == NULL)
     return;
-  if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
-    mark_failed (self);
   set_error (self, error);
 }
 
@@ -781,6 +711,8 @@ update_level_source (LanlanConversation *self)
 }
 
 static void ensure_session (LanlanConversation *self);
+static void push_history (LanlanConversation *self);
+static void on_history_overflow (LanlanConversation *self, GPtrArray *messages);
 
 static void
 start_microphone (LanlanConversation *self)
@@ -896,6 +828,68 @@ lanlan_conversation_set_echo_cancel (LanlanConversation *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ECHO_CANCEL]);
 }
 
+/* --- Memory ----------------------------------------------------------------- */
+
+/* Hands the session what new sessions are primed with: the stored
+ * summary of older turns and the finished messages after it. */
+static void
+push_history (LanlanConversation *self)
+{
+  g_autoptr(GPtrArray) history = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *upto = NULL;
+  guint n, from = 0;
+
+  if (self->session == NULL)
+    return;
+
+  if (self->store != NULL && self->id != NULL)
+    summary = lanlan_store_dup_summary (self->store, self->id, &upto);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+  if (upto != NULL)
+    for (guint i = n; i > 0; i--)
+      {
+        g_autoptr(LanlanMessage) m = g_list_model_get_item (G_LIST_MODEL (self->messages), i - 1);
+
+        if (g_strcmp0 (lanlan_message_get_id (m), upto) == 0)
+          {
+            from = i;
+            break;
+          }
+      }
+
+  history = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  for (guint i = from; i < n; i++)
+    {
+      g_autoptr(LanlanMessage) m = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+      LanlanMessageStatus status = lanlan_message_get_status (m);
+      const char *text = lanlan_message_get_text (m);
+
+      /* What the model said and the user heard; not what never went. */
+      if (status == LANLAN_MESSAGE_STATUS_INTERRUPTED)
+        text = lanlan_message_get_heard (m);
+      else if (status != LANLAN_MESSAGE_STATUS_SENT)
+        continue;
+      if (text == NULL || *text == '\0')
+        continue;
+      g_ptr_array_add (history, lanlan_chat_message_new (lanlan_message_get_role_name (m), text));
+    }
+
+  lanlan_session_manager_set_history (self->session, history, summary);
+}
+
+/* Older turns fell out of the priming budget. They stay in the store and
+ * on screen; the session keeps a summary of them once the summarizer has
+ * folded them in. */
+static void
+on_history_overflow (LanlanConversation *self,
+                     GPtrArray          *messages)
+{
+  g_debug ("%u messages of %s left the priming window", messages ? messages->len : 0,
+           lanlan_character_get_name (self->character));
+}
+
 /* --- Session ---------------------------------------------------------------- */
 
 static void
@@ -918,6 +912,20 @@ on_agent_notification (LanlanAgentLink    *link,
   g_signal_emit (self, signals[AGENT_NOTIFICATION], 0, text, is_error);
 }
 
+/* The agent's words for the character, said as they are: the
+ * character's own message, shown and stored, not spoken. */
+static void
+on_agent_direct_reply (LanlanAgentLink    *link,
+                       const char         *text,
+                       LanlanConversation *self)
+{
+  g_autoptr(LanlanMessage) message = lanlan_message_new (LANLAN_MESSAGE_ROLE_ASSISTANT, text);
+
+  lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
+  append_message (self, message);
+  save (self, message);
+}
+
 static void
 update_agent_link (LanlanConversation *self)
 {
@@ -928,8 +936,11 @@ update_agent_link (LanlanConversation *self)
   if (self->agent_bridge != NULL)
     {
       ensure_session (self);
-      self->agent_link = lanlan_agent_link_new (self->agent_bridge, self->session);
+      self->agent_link = lanlan_agent_link_new (self->agent_bridge, self->session,
+                                                G_LIST_MODEL (self->messages));
+      lanlan_agent_link_set_conversation_id (self->agent_link, self->id);
       g_signal_connect (self->agent_link, "notification", G_CALLBACK (on_agent_notification), self);
+      g_signal_connect (self->agent_link, "direct-reply", G_CALLBACK (on_agent_direct_reply), self);
     }
 }
 
@@ -957,15 +968,20 @@ ensure_session (LanlanConversation *self)
                            G_CALLBACK (on_session_delta), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "transcript-done",
                            G_CALLBACK (on_session_done), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->session, "turn-ended",
-                           G_CALLBACK (on_turn_ended), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->session, "speech-started",
-                           G_CALLBACK (on_speech_started), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "text-sent",
+                           G_CALLBACK (on_text_sent), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "text-failed",
+                           G_CALLBACK (on_text_failed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "interrupted",
+                           G_CALLBACK (on_interrupted), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->session, "history-overflow",
+                           G_CALLBACK (on_history_overflow), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "hot-swap",
                            G_CALLBACK (on_session_hot_swap), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->session, "error",
                            G_CALLBACK (on_session_error), self, G_CONNECT_SWAPPED);
   push_hot_swap_settings (self);
+  push_history (self);
 }
 
 static void
@@ -1008,14 +1024,9 @@ send_message (LanlanConversation *self,
       return;
     }
 
-  /* Typing while the character talks interrupts it. */
-  if (self->state == LANLAN_SESSION_STATE_RESPONDING)
-    mark_replies_interrupted (self);
-
   ensure_session_started (self);
-  g_queue_push_tail (&self->unechoed, g_object_ref (message));
-  g_queue_push_tail (&self->unsent, g_object_ref (message));
-  lanlan_session_manager_stream_text (self->session, lanlan_message_get_text (message));
+  lanlan_session_manager_send_text (self->session, lanlan_message_get_id (message),
+                                    lanlan_message_get_text (message));
 }
 
 /**
@@ -1058,11 +1069,6 @@ lanlan_conversation_resend (LanlanConversation *self,
     return;
 
   lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_PENDING);
-  if (self->state == LANLAN_SESSION_STATE_ERROR)
-    {
-      /* A failed session is started again by the next text. */
-      set_error (self, NULL);
-    }
   send_message (self, message);
 }
 
@@ -1170,9 +1176,20 @@ clear_transcript (LanlanConversation *self)
 {
   g_clear_handle_id (&self->flush_source, g_source_remove);
   g_hash_table_remove_all (self->streaming);
-  g_queue_clear_full (&self->unechoed, g_object_unref);
-  g_queue_clear_full (&self->unsent, g_object_unref);
+  g_clear_object (&self->last_reply);
+  g_clear_pointer (&self->last_reply_turn, g_free);
   g_list_store_remove_all (self->messages);
+}
+
+static void
+set_id (LanlanConversation *self,
+        const char         *id)
+{
+  g_free (self->id);
+  self->id = g_strdup (id);
+  if (self->agent_link != NULL)
+    lanlan_agent_link_set_conversation_id (self->agent_link, id);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
 }
 
 /**
@@ -1190,8 +1207,8 @@ lanlan_conversation_start_new (LanlanConversation *self)
     lanlan_session_manager_end_session (self->session);
   self->session_started = FALSE;
   clear_transcript (self);
-  g_clear_pointer (&self->id, g_free);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
+  set_id (self, NULL);
+  push_history (self);
 }
 
 /**
@@ -1227,10 +1244,9 @@ lanlan_conversation_open (LanlanConversation  *self,
     lanlan_session_manager_end_session (self->session);
   self->session_started = FALSE;
   clear_transcript (self);
-  g_free (self->id);
-  self->id = g_strdup (conversation_id);
   g_list_store_splice (self->messages, 0, 0, loaded->pdata, loaded->len);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ID]);
+  set_id (self, conversation_id);
+  push_history (self);
   return TRUE;
 }
 
@@ -1317,8 +1333,8 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->settings);
   if (self->streaming != NULL)
     g_hash_table_remove_all (self->streaming);
-  g_queue_clear_full (&self->unechoed, g_object_unref);
-  g_queue_clear_full (&self->unsent, g_object_unref);
+  g_clear_object (&self->last_reply);
+  g_clear_pointer (&self->last_reply_turn, g_free);
 
   G_OBJECT_CLASS (lanlan_conversation_parent_class)->dispose (object);
 }
@@ -1482,8 +1498,6 @@ lanlan_conversation_init (LanlanConversation *self)
   self->cancellable = g_cancellable_new ();
   self->has_api_key = TRUE;
   self->state = LANLAN_SESSION_STATE_IDLE;
-  g_queue_init (&self->unechoed);
-  g_queue_init (&self->unsent);
 }
 
 /**

@@ -110,7 +110,10 @@ setup_agent (LanlanApplication *self)
           self->agent_error = g_strdup (error->message);
         }
       else
-        g_message ("Agent bridge open");
+        {
+          lanlan_agent_bridge_set_characters (self->agent, G_LIST_MODEL (self->store));
+          g_message ("Agent bridge open");
+        }
     }
   else
     g_message ("Agent bridge closed");
