@@ -583,6 +583,11 @@ test_damaged (Fixture       *f,
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (f->path, garbage, -1, NULL));
+  {
+    /* Its -wal goes with it. */
+    g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+    g_assert_true (g_file_set_contents (wal, "wal bytes", -1, NULL));
+  }
 
   store = lanlan_store_new (f->path, &error);
   g_assert_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_DAMAGED);
@@ -593,6 +598,13 @@ test_damaged (Fixture       *f,
   g_assert_nonnull (strstr (error->message, kept));
   g_assert_true (g_file_get_contents (kept, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, garbage);
+  {
+    g_autofree char *kept_wal = g_strconcat (kept, "-wal", NULL);
+    g_autofree char *wal_contents = NULL;
+
+    g_assert_true (g_file_get_contents (kept_wal, &wal_contents, NULL, NULL));
+    g_assert_cmpstr (wal_contents, ==, "wal bytes");
+  }
 
   /* The new database works. */
   conv = lanlan_store_create_conversation (store, "c");
