@@ -150,6 +150,9 @@ op_free (Op *op)
   g_free (op);
 }
 
+static gboolean merge_save (GQueue *queue,
+                            Op     *op);
+
 struct _LanlanStore
 {
   GObject       parent_instance;
@@ -793,10 +796,17 @@ writer_thread (gpointer data)
           continue;
         }
 
-      /* Take everything queued, behind what failed before. */
+      /* Take everything queued, behind what failed before (folding new
+       * snapshots of a message into a failed save of it). */
+      upto = batch.length ? ((Op *) batch.tail->data)->ticket : 0;
       while (!g_queue_is_empty (&self->queue))
-        g_queue_push_tail (&batch, g_queue_pop_head (&self->queue));
-      upto = ((Op *) batch.tail->data)->ticket;
+        {
+          Op *op = g_queue_pop_head (&self->queue);
+
+          upto = MAX (upto, op->ticket);
+          if (!merge_save (&batch, op))
+            g_queue_push_tail (&batch, op);
+        }
       self->retry = FALSE;
       self->attempts++;
       g_mutex_unlock (&self->lock);
@@ -839,6 +849,53 @@ writer_thread (gpointer data)
 
   writer_close (&w);
   return NULL;
+}
+
+#define MERGE_DEPTH 512
+
+/* Folds a save of a message into an earlier queued save of the same
+ * message: the earlier one takes the new snapshot (keeping its place, so
+ * the order of first saving stays), and @op is freed. Not across a
+ * delete, which must see the row as it was. Keeps memory bounded while
+ * the disk refuses writes: one snapshot per message, not one per delta.
+ * Returns TRUE when @op was merged. */
+static gboolean
+merge_save (GQueue *queue,
+            Op     *op)
+{
+  guint depth = 0;
+
+  if (op->kind != OP_SAVE_MESSAGE)
+    return FALSE;
+
+  for (GList *l = queue->tail; l && depth < MERGE_DEPTH; l = l->prev, depth++)
+    {
+      Op *earlier = l->data;
+
+      if (earlier->kind == OP_DELETE_CONVERSATION || earlier->kind == OP_DELETE_CHARACTER ||
+          (earlier->kind == OP_DELETE_MESSAGE && g_str_equal (earlier->id, op->id)))
+        return FALSE;
+      if (earlier->kind != OP_SAVE_MESSAGE || !g_str_equal (earlier->id, op->id))
+        continue;
+      if (!g_str_equal (earlier->conversation_id, op->conversation_id))
+        return FALSE;
+
+      g_free (earlier->role);
+      g_free (earlier->text);
+      g_free (earlier->translation);
+      g_free (earlier->heard);
+      g_free (earlier->status);
+      earlier->role = g_steal_pointer (&op->role);
+      earlier->text = g_steal_pointer (&op->text);
+      earlier->translation = g_steal_pointer (&op->translation);
+      earlier->heard = g_steal_pointer (&op->heard);
+      earlier->status = g_steal_pointer (&op->status);
+      earlier->created = op->created;
+      earlier->ended = op->ended;
+      op_free (op);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -1348,24 +1405,15 @@ lanlan_store_save_message (LanlanStore   *self,
   op->status = g_strdup (status_to_string (lanlan_message_get_status (message)));
 
   /* A streaming reply is saved at every delta: while the writer has not
-   * yet taken the previous snapshot of the same message, replace it
+   * yet taken the previous snapshot of the same message, update that one
    * rather than queue both. */
   g_mutex_lock (&self->lock);
-  if (self->queue.tail)
+  if (merge_save (&self->queue, op))
     {
-      Op *last = self->queue.tail->data;
-
-      if (last->kind == OP_SAVE_MESSAGE && g_str_equal (last->id, op->id) &&
-          g_str_equal (last->conversation_id, op->conversation_id))
-        {
-          op->ticket = last->ticket;
-          self->queue.tail->data = op;
-          op_free (last);
-          self->retry = TRUE;
-          g_cond_signal (&self->cond);
-          g_mutex_unlock (&self->lock);
-          return;
-        }
+      self->retry = TRUE;
+      g_cond_signal (&self->cond);
+      g_mutex_unlock (&self->lock);
+      return;
     }
   g_mutex_unlock (&self->lock);
 

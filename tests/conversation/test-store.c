@@ -870,6 +870,28 @@ test_write_failure (Fixture       *f,
       g_assert_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO);
       g_clear_error (&error);
     }
+  /* While refused: a streamed reply saved at every delta, interleaved
+   * with another message, keeps its place and ends with its last text. */
+  {
+    g_autoptr(LanlanMessage) reply = lanlan_message_new (LANLAN_MESSAGE_ROLE_ASSISTANT, "");
+    g_autoptr(LanlanMessage) other = message (LANLAN_MESSAGE_ROLE_USER, "meanwhile", 99);
+
+    g_ptr_array_add (ids, g_strdup (lanlan_message_get_id (reply)));
+    g_ptr_array_add (ids, g_strdup (lanlan_message_get_id (other)));
+    for (guint d = 0; d < 300; d++)
+      {
+        lanlan_message_append_text (reply, "x");
+        lanlan_store_save_message (store, conv, reply);
+        if (d == 0)
+          lanlan_store_save_message (store, conv, other);
+        if (d % 50 == 0)
+          {
+            g_assert_false (lanlan_store_flush (store, NULL));
+          }
+      }
+    lanlan_message_set_status (reply, LANLAN_MESSAGE_STATUS_SENT);
+    lanlan_store_save_message (store, conv, reply);
+  }
   iterate_until (&s.failed);
   /* Once per streak. */
   for (guint i = 0; i < 20; i++)
@@ -893,7 +915,9 @@ test_write_failure (Fixture       *f,
   g_assert_cmpuint (loaded->len, ==, ids->len);
   for (guint i = 0; i < ids->len; i++)
     g_assert_cmpstr (lanlan_message_get_id (loaded->pdata[i]), ==, ids->pdata[i]);
-  g_assert_cmpint (count_rows (f->path, "PRAGMA integrity_check") , ==, 0); /* "ok" reads as 0 */
+  g_assert_cmpuint (strlen (lanlan_message_get_text (loaded->pdata[ids->len - 2])), ==, 300);
+  g_assert_cmpint (lanlan_message_get_status (loaded->pdata[ids->len - 2]), ==, LANLAN_MESSAGE_STATUS_SENT);
+  g_assert_cmpstr (lanlan_message_get_text (loaded->pdata[ids->len - 1]), ==, "meanwhile");
 }
 
 /* ---- Killed while writing --------------------------------------------- */
