@@ -13,6 +13,7 @@
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
 #include "lanlan-realtime-events.h"
+#include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
 
 #define ERR(f, i) ((GError *) g_ptr_array_index ((f)->errors, (i)))
@@ -1147,6 +1148,30 @@ test_send_text_ids (Fixture *f, gconstpointer data)
   }
   wait_state (f, LANLAN_SESSION_STATE_ERROR);
   g_assert_cmpuint (n.sent->len, ==, 2);
+
+  /* No key for a service: every message typed fails, the second too
+   * (the state already is ERROR then). */
+  {
+    g_autoptr(LanlanCharacter) character = lanlan_character_new ("Keyless");
+    g_autoptr(LanlanSessionManager) keyless = NULL;
+    Notes k;
+
+    notes_init (&k);
+    lanlan_secrets_clear_sync ("stepfun", NULL, NULL);
+    lanlan_character_set_provider (character, "stepfun");
+    keyless = lanlan_session_manager_new (character, NULL);
+    g_signal_connect (keyless, "text-sent", G_CALLBACK (on_text_sent), &k);
+    g_signal_connect (keyless, "text-failed", G_CALLBACK (on_text_failed), &k);
+    lanlan_session_manager_send_text (keyless, "k-1", "Hello?");
+    g_assert_true (test_wait_until (cond_len, &(Len) { k.failed, 1 }, scaled_ms (5000)));
+    lanlan_session_manager_send_text (keyless, "k-2", "Anyone?");
+    g_assert_true (test_wait_until (cond_len, &(Len) { k.failed, 2 }, scaled_ms (5000)));
+    g_assert_true (g_str_has_prefix (g_ptr_array_index (k.failed, 0), "k-1:lanlan-realtime-error"));
+    g_assert_true (g_str_has_prefix (g_ptr_array_index (k.failed, 1), "k-2:lanlan-realtime-error"));
+    g_assert_cmpuint (k.sent->len, ==, 0);
+    g_clear_object (&keyless);
+    notes_clear (&k);
+  }
   notes_clear (&n);
 }
 
