@@ -1090,6 +1090,20 @@ worker_conn_lost (Worker *w,
   reset_response (w);
   w->user_speaking = FALSE;
   w->active = NULL;
+  /* Microphone audio the client still held goes to the next session. */
+  {
+    g_autoptr(GArray) unsent = g_array_new (FALSE, FALSE, sizeof (gint16));
+
+    if (lanlan_realtime_client_take_unsent_audio (conn->client, unsent) > 0)
+      {
+        /* Older than anything cached meanwhile: it goes first. */
+        if (w->mic_cache->len == 0)
+          w->cache_started = g_get_monotonic_time ();
+        g_array_prepend_vals (w->mic_cache, unsent->data, unsent->len);
+        stats_add (w, &w->stats.mic_samples_sent, -(guint64) unsent->len);
+        stats_add (w, &w->stats.mic_samples_cached, unsent->len);
+      }
+  }
   conn_free (conn);
   w->swapping = FALSE;
   if (w->swap_timer != NULL)
