@@ -19,7 +19,6 @@
  */
 #include "config.h"
 
-#include <glib/gi18n.h>
 
 #include "lanlan-message-cap.h"
 
