@@ -97,6 +97,9 @@ static const char * const beta_events[] = {
 };
 static const char * const no_voices[] = { NULL };
 
+/* A custom server's chat model when the character names a realtime one. */
+#define FALLBACK_CHAT_MODEL "gpt-4o-mini"
+
 static const LanlanProvider providers[] = {
   {
     .id = "openai", .display_name = "OpenAI",
@@ -106,6 +109,7 @@ static const LanlanProvider providers[] = {
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
     .transcription_model = "gpt-4o-mini-transcribe",
     .client_events = openai_events, .server_vad_interrupts = TRUE,
+    .http_url = "https://api.openai.com/v1", .chat_model = "gpt-4o-mini",
   },
   {
     .id = "qwen", .display_name = "Qwen-Omni",
@@ -118,6 +122,7 @@ static const LanlanProvider providers[] = {
     .image_event = "input_image_buffer.append", .image_field = "image",
     .image_needs_audio = TRUE, .server_vad_interrupts = TRUE,
     .max_instructions = 16000,
+    .http_url = "https://dashscope.aliyuncs.com/compatible-mode/v1", .chat_model = "qwen-plus",
   },
   {
     .id = "glm", .display_name = "GLM",
@@ -130,6 +135,7 @@ static const LanlanProvider providers[] = {
     .image_event = "input_audio_buffer.append_video_frame", .image_field = "video_frame",
     .image_needs_audio = TRUE, .chat_mode = "video_passive",
     .manual_turn_detection = "client_vad", .server_vad_interrupts = TRUE,
+    .http_url = "https://open.bigmodel.cn/api/paas/v4", .chat_model = "glm-4-flash",
   },
   {
     .id = "stepfun", .display_name = "StepFun",
@@ -139,6 +145,7 @@ static const LanlanProvider providers[] = {
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
     .beta_output_format = "pcm16", .beta_input_format = "pcm16",
     .client_events = stepfun_events, .fixed_modalities = TRUE,
+    .http_url = "https://api.stepfun.com/v1", .chat_model = "step-1-8k",
   },
   {
     /* Any OpenAI-compatible server at the character's base-url. */
@@ -147,6 +154,7 @@ static const LanlanProvider providers[] = {
     .voices = openai_voices, .input_rate = 24000, .output_rate = 24000,
     .dialect = LANLAN_REALTIME_DIALECT_GA,
     .client_events = openai_events, .server_vad_interrupts = TRUE,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     .id = "custom-beta", .display_name = N_("Custom (beta protocol)"),
@@ -155,6 +163,7 @@ static const LanlanProvider providers[] = {
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
     .beta_output_format = "pcm16", .beta_input_format = "pcm16",
     .client_events = beta_events, .server_vad_interrupts = TRUE,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     /* A model that only writes text; the TTS worker speaks for it. */
@@ -163,6 +172,7 @@ static const LanlanProvider providers[] = {
     .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
     .text_only = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
     .client_events = openai_events, .server_vad_interrupts = TRUE,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
 };
 
@@ -273,4 +283,127 @@ lanlan_provider_build_url (const LanlanProvider  *provider,
     }
 
   return g_strdup (endpoint);
+}
+
+/**
+ * lanlan_provider_build_http_url:
+ * @provider: (nullable): %NULL for a service not in the table
+ * @base_url: (nullable): the character's realtime address; overrides the
+ *   provider's REST base
+ *
+ * Where the provider's OpenAI-compatible REST API lives (append
+ * `/chat/completions` or `/audio/speech`). A realtime address is turned
+ * into one: ws(s) becomes http(s), the query, fragment, trailing slashes
+ * and a final `/realtime` go, so `wss://host/v1/realtime?model=m` gives
+ * `https://host/v1`.
+ *
+ * Returns: (transfer full): the base URL without a trailing slash, or
+ *   %NULL with @error set when there is none
+ */
+char *
+lanlan_provider_build_http_url (const LanlanProvider  *provider,
+                                const char            *base_url,
+                                GError               **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *http = NULL;
+  const char *scheme;
+  char *end;
+
+  if (base_url == NULL || *base_url == '\0')
+    {
+      if (provider != NULL && provider->http_url != NULL)
+        return g_strdup (provider->http_url);
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("The service “%s” needs a server address"),
+                   provider != NULL ? provider->display_name : "?");
+      return NULL;
+    }
+
+  uri = g_uri_parse (base_url, G_URI_FLAGS_ENCODED, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "wss") == 0)
+    http = g_strconcat ("https", base_url + strlen (scheme), NULL);
+  else if (scheme != NULL && g_ascii_strcasecmp (scheme, "ws") == 0)
+    http = g_strconcat ("http", base_url + strlen (scheme), NULL);
+  else if (scheme != NULL && (g_ascii_strcasecmp (scheme, "https") == 0 ||
+                              g_ascii_strcasecmp (scheme, "http") == 0))
+    http = g_strdup (base_url);
+  else
+    {
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("“%s” is not a WebSocket address (ws:// or wss://)"),
+                   base_url);
+      return NULL;
+    }
+
+  http[strcspn (http, "?#")] = '\0';
+  end = http + strlen (http);
+  while (end > http && end[-1] == '/')
+    *--end = '\0';
+  if (g_str_has_suffix (http, "/realtime"))
+    http[strlen (http) - strlen ("/realtime")] = '\0';
+  return g_steal_pointer (&http);
+}
+
+/**
+ * lanlan_provider_get_chat_model:
+ * @provider: (nullable): %NULL for a service not in the table
+ * @base_url: (nullable): the character's realtime address
+ * @model: (nullable): the character's (realtime) model
+ *
+ * The model to ask for chat completions. At a service's own endpoint its
+ * chat model; at another server the character's model, unless that is a
+ * realtime model, which a chat endpoint would refuse.
+ *
+ * Returns: (transfer none): @model or a static string
+ */
+const char *
+lanlan_provider_get_chat_model (const LanlanProvider *provider,
+                                const char           *base_url,
+                                const char           *model)
+{
+  const char *fallback = provider != NULL && provider->chat_model != NULL
+                         ? provider->chat_model : FALLBACK_CHAT_MODEL;
+
+  if (provider != NULL && provider->http_url != NULL && (base_url == NULL || *base_url == '\0'))
+    return fallback;
+  if (model != NULL && *model != '\0' && strstr (model, "realtime") == NULL)
+    return model;
+  return fallback;
+}
+
+/**
+ * lanlan_provider_get_chat_endpoint:
+ * @character: whose provider, base-url and model to use
+ * @url: (out) (transfer full): the REST base, see
+ *   lanlan_provider_build_http_url()
+ * @model: (out) (optional) (transfer full): see
+ *   lanlan_provider_get_chat_model()
+ *
+ * Where @character's provider answers `/chat/completions`, and with which
+ * model (summaries, translation).
+ *
+ * Returns: %FALSE with @error set when the character has no such endpoint
+ */
+gboolean
+lanlan_provider_get_chat_endpoint (LanlanCharacter  *character,
+                                   char            **url,
+                                   char            **model,
+                                   GError          **error)
+{
+  const LanlanProvider *provider;
+  const char *base_url;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (character), FALSE);
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  provider = lanlan_provider_lookup (lanlan_character_get_provider (character));
+  base_url = lanlan_character_get_base_url (character);
+  *url = lanlan_provider_build_http_url (provider, base_url, error);
+  if (model != NULL)
+    *model = *url == NULL ? NULL
+             : g_strdup (lanlan_provider_get_chat_model (provider, base_url,
+                                                         lanlan_character_get_model (character)));
+  return *url != NULL;
 }

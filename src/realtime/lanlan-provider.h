@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "lanlan-character.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -50,6 +52,10 @@ typedef struct {
                                                  * when speech starts */
   gboolean               fixed_modalities;  /* always ["text","audio"] */
   guint                  max_instructions;  /* characters; 0: no known limit */
+  const char            *http_url;       /* OpenAI-compatible REST base (chat,
+                                          * speech); NULL: from the base-url */
+  const char            *chat_model;     /* for chat completions (summaries,
+                                          * translation, text replies) */
 } LanlanProvider;
 
 const LanlanProvider  *lanlan_provider_lookup          (const char           *id);
@@ -61,6 +67,16 @@ gboolean               lanlan_provider_accepts         (const LanlanProvider *pr
 char                  *lanlan_provider_build_url       (const LanlanProvider *provider,
                                                         const char           *base_url,
                                                         const char           *model,
+                                                        GError              **error);
+char                  *lanlan_provider_build_http_url  (const LanlanProvider *provider,
+                                                        const char           *base_url,
+                                                        GError              **error);
+const char            *lanlan_provider_get_chat_model  (const LanlanProvider *provider,
+                                                        const char           *base_url,
+                                                        const char           *model);
+gboolean               lanlan_provider_get_chat_endpoint (LanlanCharacter    *character,
+                                                        char                **url,
+                                                        char                **model,
                                                         GError              **error);
 
 G_END_DECLS
