@@ -352,6 +352,36 @@ test_conversation (Fixture *f, gconstpointer data)
   lanlan_session_manager_end_session (f->manager);
 }
 
+/* Issue #17: a message sent as endless fragments ends the connection with a
+ * clear error instead of growing memory, and the session comes back. */
+static void
+test_oversized_message (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .provider = FAKE_PROVIDER_OPENAI, .n_deltas = 2, .samples_per_delta = 480 };
+
+  fake_server_set_default_script (f->server, &script);
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk");
+  lanlan_session_manager_set_timeouts (f->manager, 5000, 5000);
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_connected (f, 1);
+
+  fake_server_send_fragmented (f->server, 0, (guint64) 64 * 1024 * 1024, 64 * 1024);
+  wait_connected (f, 2);
+  g_assert_cmpuint (f->errors->len, ==, 1);
+  g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), LANLAN_REALTIME_ERROR,
+                  LANLAN_REALTIME_ERROR_PROTOCOL);
+  g_test_message ("shown: %s", ((GError *) g_ptr_array_index (f->errors, 0))->message);
+
+  lanlan_session_manager_stream_text (f->manager, "Are you back?");
+  wait_turns (f, 1);
+  lanlan_session_manager_end_session (f->manager);
+}
+
+static const ProviderCase oversized = { "openai", FAKE_PROVIDER_OPENAI, NULL };
+
 static const ProviderCase cases[] = {
   { "openai", FAKE_PROVIDER_OPENAI, "conversation.item.create" },
   { "qwen", FAKE_PROVIDER_QWEN, "input_image_buffer.append" },
@@ -369,5 +399,7 @@ main (int argc, char *argv[])
       g_autofree char *path = g_strdup_printf ("/realtime/providers/%s", cases[i].id);
       g_test_add (path, Fixture, &cases[i], fixture_setup, test_conversation, fixture_teardown);
     }
+  g_test_add ("/realtime/providers/oversized-message", Fixture, &oversized,
+              fixture_setup, test_oversized_message, fixture_teardown);
   return g_test_run ();
 }
