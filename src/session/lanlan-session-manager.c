@@ -987,9 +987,12 @@ on_active_event (Worker                    *w,
         emit_error (w, error);
         if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
           worker_conn_lost (w, conn, g_steal_pointer (&error));
-        else if (w->in_flight && w->response_id == NULL)
+        else if (w->in_flight && w->response_id == NULL &&
+                 (event->request_type == NULL ||
+                  g_str_equal (event->request_type, "response.create")))
           {
-            /* response.create was refused: no answer is coming. */
+            /* response.create was refused: no answer is coming. (An error
+             * the client matched to another request leaves it alone.) */
             reset_response (w);
             _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
           }

@@ -106,7 +106,11 @@ guint       fake_server_get_max_append    (FakeServer       *server,
 guint       fake_server_get_min_append    (FakeServer       *server,
                                            guint             index);
 
-/* Iterates the thread-default main context until @cond is true. */
+/* @ms, longer under memcheck. */
+guint       test_scale_ms                 (guint             ms);
+
+/* Iterates the thread-default main context until @cond is true; the
+ * timeout is scaled by test_scale_ms(). */
 gboolean    test_wait_until               (gboolean        (*cond) (gpointer),
                                            gpointer          data,
                                            guint             timeout_ms);

@@ -267,7 +267,7 @@ test_conversation (Fixture *f, gconstpointer data)
   lanlan_session_manager_set_api_key (f->manager, "sk");
   lanlan_session_manager_set_hot_swap_turns (f->manager, 0);
   lanlan_session_manager_set_hot_swap_seconds (f->manager, 0);
-  lanlan_session_manager_set_timeouts (f->manager, 5000, 5000);
+  lanlan_session_manager_set_timeouts (f->manager, test_scale_ms (5000), test_scale_ms (5000));
   g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
   g_signal_connect (f->manager, "hot-swap", G_CALLBACK (on_swap), f);
   g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
@@ -362,7 +362,7 @@ test_oversized_message (Fixture *f, gconstpointer data)
   fake_server_set_default_script (f->server, &script);
   f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
   lanlan_session_manager_set_api_key (f->manager, "sk");
-  lanlan_session_manager_set_timeouts (f->manager, 5000, 5000);
+  lanlan_session_manager_set_timeouts (f->manager, test_scale_ms (5000), test_scale_ms (5000));
   g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
   g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
   lanlan_session_manager_start_session (f->manager);
