@@ -1095,6 +1095,8 @@ test_send_text_ids (Fixture *f, gconstpointer data)
   g_assert_cmpuint (n.sent->len, ==, 0);
   g_assert_true (test_wait_until (cond_len, &(Len) { n.sent, 1 }, 5000));
   g_assert_cmpstr (g_ptr_array_index (n.sent, 0), ==, "msg-1");
+  /* "text-sent" means it went out; the fake may not have read it yet. */
+  g_assert_true (test_wait_until (cond_items, &(W) { f, 1, 0, 0 }, 5000));
   g_assert_true (items_have (f, 0, "user:Hello there"));
   wait_turns (f, 1);
   for (guint i = 0; i < f->done->len; i++)
