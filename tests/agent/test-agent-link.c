@@ -51,19 +51,52 @@ typedef struct {
   guint                 turns;
 } Fixture;
 
+/* A peer socket connected to the bridge, returned once its ZMTP
+ * handshake completed (a fixed sleep is not enough under load). */
 static void *
 peer_socket (Fixture           *f,
              int                type,
              LanlanAgentSocket  which)
 {
+  static guint n;
   g_autofree char *endpoint = lanlan_agent_bridge_dup_endpoint (f->bridge, which);
+  g_autofree char *address = g_strdup_printf ("inproc://link-handshake-%u", n++);
   void *sock = zmq_socket (f->ctx, type);
+  void *monitor = zmq_socket (f->ctx, ZMQ_PAIR);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   int linger = 0;
+  int timeout = 100;
+  gboolean done = FALSE;
 
   zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
   if (type == ZMQ_SUB)
     zmq_setsockopt (sock, ZMQ_SUBSCRIBE, "", 0);
+  g_assert_cmpint (zmq_socket_monitor (sock, address, ZMQ_EVENT_HANDSHAKE_SUCCEEDED), ==, 0);
+  zmq_setsockopt (monitor, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  zmq_setsockopt (monitor, ZMQ_LINGER, &linger, sizeof linger);
+  g_assert_cmpint (zmq_connect (monitor, address), ==, 0);
   g_assert_cmpint (zmq_connect (sock, endpoint), ==, 0);
+
+  while (!done && g_get_monotonic_time () < deadline)
+    {
+      zmq_msg_t msg;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      zmq_msg_init (&msg);
+      if (zmq_msg_recv (&msg, monitor, 0) >= 0)
+        {
+          guint16 event;
+
+          memcpy (&event, zmq_msg_data (&msg), sizeof event);
+          done = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+          zmq_msg_recv (&msg, monitor, 0);
+        }
+      zmq_msg_close (&msg);
+    }
+  g_assert_true (done);
+  zmq_socket_monitor (sock, NULL, 0);
+  zmq_close (monitor);
   return sock;
 }
 
@@ -292,7 +325,6 @@ fixture_setup (Fixture       *f,
   f->agent_pull = peer_socket (f, ZMQ_PULL, LANLAN_AGENT_SOCKET_PUSH);
   f->agent_push = peer_socket (f, ZMQ_PUSH, LANLAN_AGENT_SOCKET_PULL);
   f->agent_sub = peer_socket (f, ZMQ_SUB, LANLAN_AGENT_SOCKET_PUB);
-  run_for (150);   /* let the TCP connections settle */
 
   f->character = lanlan_character_new ("Mio");
   lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
