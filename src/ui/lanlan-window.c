@@ -57,6 +57,7 @@ struct _LanlanWindow
   GtkLabel             *onboarding_label;
   /* the error banner shows a lost connection, to hide once back */
   gboolean              connection_error_shown;
+  gboolean              audio_error_shown;
 
   /* "role:turn_id" -> GtkLabel of a bubble still being streamed */
   GHashTable           *streaming;
@@ -552,6 +553,7 @@ lanlan_window_show_error (LanlanWindow *self,
   g_return_if_fail (LANLAN_IS_WINDOW (self));
 
   self->connection_error_shown = FALSE;
+  self->audio_error_shown = FALSE;
   if (message == NULL)
     {
       set_banner_revealed (self->error_revealer, FALSE);
@@ -889,6 +891,34 @@ edit_character_action (GtkWidget  *widget,
                               lanlan_character_get_id (self->character));
 }
 
+/* PipeWire went away or came back: say so while the speaker or the
+ * microphone is out, and take the banner down once both work again
+ * (they reconnect by themselves). */
+static void
+on_audio_available (LanlanWindow *self)
+{
+  g_autofree char *reason = NULL;
+
+  if (self->playback != NULL && !lanlan_audio_playback_get_available (self->playback))
+    reason = lanlan_audio_playback_dup_error (self->playback);
+  else if (self->capture != NULL && !lanlan_audio_capture_get_available (self->capture))
+    reason = lanlan_audio_capture_dup_error (self->capture);
+  else
+    {
+      if (self->audio_error_shown)
+        lanlan_window_show_error (self, NULL, NULL, NULL);
+      return;
+    }
+
+  {
+    g_autofree char *msg = g_strdup_printf (_("No sound: %s. Voice comes back by itself when the sound server does."),
+                                            reason ? reason : _("unknown error"));
+
+    lanlan_window_show_error (self, msg, NULL, NULL);
+    self->audio_error_shown = TRUE;
+  }
+}
+
 static void
 on_capture (const gint16 *pcm,
             gsize         n_samples,
@@ -936,6 +966,8 @@ start_microphone (LanlanWindow *self)
                                               lanlan_session_manager_get_input_rate (self->session),
                                                 on_capture, g_object_ref (self->session),
                                                 g_object_unref);
+      g_signal_connect_object (self->capture, "notify::available",
+                               G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
     }
 
   if (!lanlan_audio_capture_start (self->capture, &error))
@@ -943,6 +975,7 @@ start_microphone (LanlanWindow *self)
       g_autofree char *msg = g_strdup_printf (_("The microphone could not be opened: %s"),
                                               error->message);
       lanlan_window_show_error (self, msg, NULL, NULL);
+      self->audio_error_shown = TRUE;
       return;
     }
 
@@ -997,6 +1030,9 @@ setup_session (LanlanWindow *self)
   self->playback = lanlan_audio_playback_new (audio_target (output, FALSE), 2, &error);
   if (self->playback == NULL)
     g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
+  else
+    g_signal_connect_object (self->playback, "notify::available",
+                             G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
 
   self->session = lanlan_session_manager_new (self->character,
                                               self->playback ? LANLAN_AUDIO_SINK (self->playback) : NULL);
