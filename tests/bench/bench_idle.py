@@ -7,8 +7,8 @@ baseline) and Lanlan with 1, then 3 character windows, no conversation
 going. For each: CPU over the idle window, normalized to seconds per 30 s
 (from /proc/PID/stat utime+stime, in clock ticks, and from the summed
 per-thread /proc/PID/task/*/schedstat, in ns, which the ratio uses since
-ticks are too coarse for two nearly idle apps; 1 ms per 30 s is added to
-both sides of the ratio so that two sleeping apps compare as 1), RSS and thread count; the
+ticks are too coarse for two nearly idle apps; one tick per 30 s is added
+to both sides of the ratio so that two sleeping apps compare as 1), RSS and thread count; the
 ratio Lanlan / baseline; and the busiest threads. Then a streamed voice
 turn against the loopback realtime server (tests/ui/fake-realtime-server)
 with every character speaking at once: CPU per character.
@@ -40,9 +40,10 @@ BASELINE = os.environ["LANLAN_BASELINE_APP"]
 LANLAN = os.environ["LANLAN_BINARY"]
 VOICE_SECONDS = 2.0          # of speech per answer
 TURN_WINDOW = 6.0            # measured from the first send
-# Added to both sides of the idle ratio (CPU s per 30 s): two apps that
-# both sleep compare as 1, not as noise over noise.
-EPS = 0.001
+# Added to both sides of the idle ratio (CPU s per 30 s): one clock tick,
+# the resolution of /proc/PID/stat, so that two apps that both sleep
+# compare as 1, not as noise over noise.
+EPS = 1.0 / HZ
 
 
 def real_process(pid, exe):
@@ -96,10 +97,17 @@ def per30(x, seconds):
     return x * 30.0 / seconds
 
 
+def thread_ns(s0, s1):
+    """CPU ns between two samples of the threads alive at the second (a
+    thread that ended in between takes its time with it; new ones count
+    whole)."""
+    return sum(ns - s0.threads.get(tid, (name, 0))[1] for tid, (name, ns) in s1.threads.items())
+
+
 class Measurement:
     def __init__(self, s0, s1, seconds):
         self.cpu_ticks = per30((s1.ticks - s0.ticks) / HZ, seconds)
-        self.cpu_ns = per30((s1.ns - s0.ns) / 1e9, seconds)
+        self.cpu_ns = per30(thread_ns(s0, s1) / 1e9, seconds)
         self.rss_mb = s1.rss_mb
         self.n_threads = s1.n_threads
         self.busiest = sorted(((ns - s0.threads.get(tid, (name, 0))[1], name, tid)
@@ -215,7 +223,7 @@ def run_voice(n_chars, log):
         s1 = Sample(pid)
         seconds = time.monotonic() - t0
         answered = sum(1 for (f, name) in zip(frames, names(n_chars)) if bubbles(f, name))
-        cpu = (s1.ns - s0.ns) / 1e9
+        cpu = max(thread_ns(s0, s1) / 1e9, (s1.ticks - s0.ticks) / HZ)
         return cpu / n_chars, seconds, answered, Measurement(s0, s1, seconds).busiest
     finally:
         app.stop()
