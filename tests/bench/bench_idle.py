@@ -137,11 +137,11 @@ def settle(pids, timeout=30.0):
     CPU in the last second (start-up work done), or timeout."""
     time.sleep(SETTLE)
     deadline = time.monotonic() + timeout
-    last = [Sample(p).ns for p in pids]
+    last = [Sample(p) for p in pids]
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = [Sample(p).ns for p in pids]
-        if all(b - a < 10e6 for a, b in zip(last, now)):
+        now = [Sample(p) for p in pids]
+        if all(thread_ns(a, b) < 10e6 for a, b in zip(last, now)):
             return
         last = now
 
