@@ -23,6 +23,7 @@ Environment:
 Prints figures; fails only if an app does not start or dies.
 """
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -188,6 +189,45 @@ def run_idle(n_chars, server, log):
         stop(base)
 
 
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_windows(server, log):
+    """Marginal cost of two more windows within one process, for Lanlan
+    (app.open-character over D-Bus) and the baseline (SIGUSR1): RSS and
+    threads before and after, settled."""
+    chars = [character(server.url, name=name, cid="c%d" % i) for i, name in enumerate(names(3))]
+    for c in chars[1:]:
+        c["open-on-start"] = False
+    write_characters(chars)
+    base = start(BASELINE, log)
+    app = start(LANLAN, log)
+    try:
+        wait_windows(["Baseline", names(1)[0]], [base, app])
+        pids = [real_process(base.pid, BASELINE), real_process(app.pid, LANLAN)]
+        settle(pids)
+        before = [Sample(p) for p in pids]
+        for i in (1, 2):
+            os.kill(pids[0], signal.SIGUSR1)
+            subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.lanlan.Lanlan",
+                            "--object-path", "/io/github/lanlan/Lanlan",
+                            "--method", "org.gtk.Actions.Activate", "open-character",
+                            "[<'c%d'>]" % i, "{}"], check=True, stdout=subprocess.DEVNULL)
+        wait_windows(names(3), [base, app])
+        settle(pids)
+        after = [Sample(p) for p in pids]
+        return [((a.rss_mb - b.rss_mb) / 2, (a.n_threads - b.n_threads) / 2)
+                for b, a in zip(before, after)]
+    finally:
+        stop(app)
+        stop(base)
+
+
 def run_voice(n_chars, log):
     """Every character answers a typed message with VOICE_SECONDS of
     streamed speech at once; returns CPU seconds per character over the
@@ -259,6 +299,7 @@ def main():
     try:
         for n in (1, 3):
             results[n] = [run_idle(n, server, log) for _ in range(RUNS)]
+        extra = [run_windows(server, log) for _ in range(RUNS)]
     finally:
         server.stop()
 
@@ -284,7 +325,12 @@ def main():
     rss3 = statistics.median(a.rss_mb for _, a in results[3])
     thr1 = statistics.median(a.n_threads for _, a in results[1])
     thr3 = statistics.median(a.n_threads for _, a in results[3])
-    print("per extra character window: %.1f MB RSS, %.1f threads" % ((rss3 - rss1) / 2, (thr3 - thr1) / 2))
+    print("per extra character window, 1 vs 3 characters in separate processes: %.1f MB RSS, %.1f threads"
+          " (RSS of separate runs varies by tens of MB)" % ((rss3 - rss1) / 2, (thr3 - thr1) / 2))
+    print("per extra window opened in the same process (median): Lanlan %.1f MB RSS, %.1f threads; "
+          "baseline window %.1f MB RSS, %.1f threads" % (
+              statistics.median(e[1][0] for e in extra), statistics.median(e[1][1] for e in extra),
+              statistics.median(e[0][0] for e in extra), statistics.median(e[0][1] for e in extra)))
     print("busiest Lanlan threads idle (3 characters, last run): %s" % fmt_threads(results[3][-1][1].busiest))
 
     for n in (1, 3):
