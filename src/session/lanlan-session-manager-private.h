@@ -197,6 +197,9 @@ gboolean _lanlan_session_chat_context        (Worker             *w,
                                               const char         *text);
 gboolean _lanlan_session_chat_image          (Worker             *w,
                                               GBytes             *jpeg);
+gboolean _lanlan_session_chat_mic            (Worker             *w,
+                                              const gint16       *pcm,
+                                              gsize               n_samples);
 gboolean _lanlan_session_chat_settings_changed (Worker           *w);
 void     _lanlan_session_chat_end            (Worker             *w);
 void     _lanlan_session_chat_free           (Worker             *w);

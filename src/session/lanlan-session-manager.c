@@ -1642,6 +1642,8 @@ drain_mic (gpointer data)
 
       if (!w->started)
         stats_add (w, &w->stats.mic_samples_dropped, size / 2);
+      else if (_lanlan_session_chat_mic (w, pcm, size / 2))
+        ;   /* text mode: voice activity and transcription */
       else if (can_send_mic (w) && w->mic_cache->len == 0)
         send_mic (w, pcm, size / 2);
       else

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "lanlan-fake-chat-server.h"
@@ -32,7 +33,14 @@ typedef struct {
   GPtrArray            *swaps;
   GPtrArray            *errors;
   guint                 n_turns;
+  guint                 n_speech;
 } Fixture;
+
+static void
+on_speech (LanlanSessionManager *m, Fixture *f)
+{
+  f->n_speech++;
+}
 
 static void
 on_state (LanlanSessionManager *m, LanlanSessionState state, Fixture *f)
@@ -134,6 +142,7 @@ create_manager (Fixture *f)
   g_signal_connect (f->manager, "interrupted", G_CALLBACK (on_interrupted), f);
   g_signal_connect (f->manager, "hot-swap", G_CALLBACK (on_swap), f);
   g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  g_signal_connect (f->manager, "speech-started", G_CALLBACK (on_speech), f);
 }
 
 static void
@@ -510,6 +519,102 @@ test_swap_at_turn_end (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (second, "\"model\":\"qwen2.5\""));
 }
 
+/* @ms of room noise or of something voice-like, at 16 kHz, in 20 ms blocks. */
+static void
+talk (Fixture  *f,
+      guint     ms,
+      gboolean  voice)
+{
+  static guint32 seed = 7;
+  static gsize offset;
+  gint16 block[320];
+
+  for (guint b = 0; b < ms / 20; b++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (block); i++)
+        {
+          double t = (offset + i) / 16000.0;
+          double noise = ((seed = seed * 1664525u + 1013904223u) >> 16) / 65536.0 - 0.5;
+
+          block[i] = (gint16) (noise * 60 + (voice ? 5000 * sin (2 * G_PI * 210 * t) *
+                                                     (0.6 + 0.4 * sin (2 * G_PI * 4 * t)) : 0));
+        }
+      offset += G_N_ELEMENTS (block);
+      lanlan_session_manager_stream_audio (f->manager, block, G_N_ELEMENTS (block));
+    }
+}
+
+static gboolean
+connected (gpointer data)
+{
+  Fixture *f = data;
+  return lanlan_session_manager_get_state (f->manager) == LANLAN_SESSION_STATE_CONNECTED;
+}
+
+static void
+test_voice (Fixture *f, gconstpointer data)
+{
+  Want one = { f, 1 };
+  g_autoptr(GArray) audio = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *model = NULL;
+  guint rate = 0;
+
+  fake_chat_server_set_transcript (f->server, "What time is it?");
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  WAIT (connected, f);
+  g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
+
+  talk (f, 1000, FALSE);
+  talk (f, 1200, TRUE);
+  talk (f, 1500, FALSE);
+  WAIT (turns_at_least, &one);
+
+  g_assert_cmpuint (f->n_speech, ==, 1);
+  g_assert_cmpuint (fake_chat_server_get_n_transcriptions (f->server), ==, 1);
+  audio = fake_chat_server_dup_transcription_audio (f->server, 0, &rate);
+  g_assert_cmpuint (rate, ==, 16000);
+  /* 300 ms before the voice was heard, the voice, 700 ms after it. */
+  g_assert_cmpuint (audio->len, >=, 16000 * 19 / 10);
+  g_assert_cmpuint (audio->len, <=, 16000 * 23 / 10);
+  model = fake_chat_server_dup_transcription_field (f->server, 0, "model");
+  g_assert_cmpstr (model, ==, "whisper-1");
+  g_assert_true (done_has (f, "user:What time is it?"));
+  body = fake_chat_server_dup_request (f->server, 0);
+  g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"What time is it?\"}"));
+}
+
+static gboolean
+speech_heard (gpointer data)
+{
+  Fixture *f = data;
+  return f->n_speech > 0;
+}
+
+static void
+test_voice_barge_in (Fixture *f, gconstpointer data)
+{
+  FakeChatScript slow = { .reply = "One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.",
+                          .delta_interval_ms = 150 };
+  Want two = { f, 2 };
+
+  fake_chat_server_set_script (f->server, 0, &slow);
+  fake_chat_server_set_transcript (f->server, "Wait");
+  create_manager (f);
+  lanlan_session_manager_send_text (f->manager, "m1", "Count to ten");
+  WAIT (three_arrived, f);
+  /* Speaking over the character stops it as soon as speech is sure. */
+  talk (f, 300, TRUE);
+  WAIT (speech_heard, f);
+  WAIT (aborted, f);
+  g_assert_cmpuint (f->interrupted->len, ==, 1);
+  talk (f, 1000, FALSE);
+  WAIT (turns_at_least, &two);
+  g_assert_true (done_has (f, "user:Wait"));
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 2);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -526,6 +631,8 @@ main (int argc, char *argv[])
   ADD ("broken-answer", test_broken_answer);
   ADD ("hot-swap", test_hot_swap);
   ADD ("swap-at-turn-end", test_swap_at_turn_end);
+  ADD ("voice", test_voice);
+  ADD ("voice-barge-in", test_voice_barge_in);
 #undef ADD
 
   return g_test_run ();

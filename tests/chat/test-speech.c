@@ -14,6 +14,7 @@
 #include "lanlan-audio-playback.h"
 #include "lanlan-speech-chunker.h"
 #include "lanlan-tts-espeak.h"
+#include "lanlan-vad.h"
 #include "audio-test-util.h"
 #include "audio-test-recorder.h"
 
@@ -263,6 +264,73 @@ test_espeak_at_sink (void)
   g_array_unref (c.pcm);
 }
 
+/* Quiet room noise, then something voice-like, in 20 ms blocks. */
+static void
+fill (gint16 *pcm, gsize n, gsize offset, gboolean voice, guint32 *seed)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      double t = (offset + i) / 16000.0;
+      double noise = ((*seed = *seed * 1664525u + 1013904223u) >> 16) / 65536.0 - 0.5;
+
+      pcm[i] = (gint16) (noise * 60 + (voice ? 5000 * sin (2 * G_PI * 210 * t) *
+                                               (0.6 + 0.4 * sin (2 * G_PI * 4 * t)) : 0));
+    }
+}
+
+static void
+test_vad (void)
+{
+  g_autoptr(LanlanVad) vad = lanlan_vad_new (16000);
+  gint16 block[320];
+  guint32 seed = 1;
+  gsize offset = 0;
+  gint started_at = -1, ended_at = -1;
+  g_autoptr(GArray) utterance = NULL;
+
+  /* 1 s quiet, 1.2 s voice, a 40 ms click-free gap is not an end,
+   * 1.5 s quiet. */
+  for (guint b = 0; b < 50 + 60 + 75; b++)
+    {
+      gboolean voice = b >= 50 && b < 110;
+      LanlanVadState state;
+
+      fill (block, G_N_ELEMENTS (block), offset, voice, &seed);
+      offset += G_N_ELEMENTS (block);
+      state = lanlan_vad_process (vad, block, G_N_ELEMENTS (block));
+      if (state == LANLAN_VAD_STARTED)
+        {
+          g_assert_cmpint (started_at, ==, -1);
+          started_at = b;
+        }
+      else if (state == LANLAN_VAD_ENDED)
+        {
+          g_assert_cmpint (ended_at, ==, -1);
+          ended_at = b;
+        }
+    }
+  /* Starts after 100 ms of voice, ends after 700 ms of quiet. */
+  g_assert_cmpint (started_at, ==, 50 + 4);
+  g_assert_cmpint (ended_at, ==, 110 + 34);
+  utterance = lanlan_vad_take_utterance (vad);
+  g_assert_nonnull (utterance);
+  /* 300 ms before the start, the voice and the 700 ms after it. */
+  g_assert_cmpuint (utterance->len, ==, 16000 * 3 / 10 + 320 * (ended_at - started_at));
+  g_assert_null (lanlan_vad_take_utterance (vad));
+  g_assert_cmpfloat (lanlan_vad_get_noise_db (vad), <, -50.0);
+
+  /* A click (40 ms) is not speech. */
+  {
+    g_autoptr(LanlanVad) quiet = lanlan_vad_new (16000);
+    for (guint b = 0; b < 100; b++)
+      {
+        fill (block, G_N_ELEMENTS (block), offset, b == 50 || b == 51, &seed);
+        offset += G_N_ELEMENTS (block);
+        g_assert_cmpint (lanlan_vad_process (quiet, block, G_N_ELEMENTS (block)), ==, LANLAN_VAD_SILENCE);
+      }
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -270,6 +338,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/speech/chunker", test_chunker);
   g_test_add_func ("/speech/chunker-bounded", test_chunker_bounded);
+  g_test_add_func ("/speech/vad", test_vad);
   g_test_add_func ("/speech/espeak-languages", test_espeak_languages);
   g_test_add_func ("/speech/espeak-interrupt", test_espeak_interrupt);
   g_test_add_func ("/speech/espeak-at-sink", test_espeak_at_sink);
