@@ -37,7 +37,6 @@ _lanlan_session_finish_swap (Worker *w)
   w->turns = 0;
   w->session_started = g_get_monotonic_time ();
   w->force_swap = FALSE;
-  w->reconnect_attempt = 0;
   g_ptr_array_set_size (w->agent_context, 0);
   g_mutex_lock (&w->lock);
   w->input_rate = fresh->provider->input_rate;

@@ -97,7 +97,12 @@ struct _Worker
   GArray               *mic_cache;
   gint64                cache_started;
 
-  guint                 reconnect_attempt;
+  guint                 reconnect_attempt;  /* in a row, by sessions that did not live */
+  guint                 reconnect_max;
+  guint                 reconnect_delay_ms;
+  gint64                reconnect_times[6]; /* the last attempts, a ring */
+  guint                 reconnect_head;
+  guint                 reconnect_n;
   GSource              *reconnect_timer;
   GError               *last_error;
 

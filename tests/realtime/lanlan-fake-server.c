@@ -296,7 +296,9 @@ close_after_update (gpointer user_data)
 
   if (conn->ws == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return G_SOURCE_REMOVE;
-  if (conn->script.close_after_update > 0)
+  if (conn->script.close_after_update == 1006)
+    drop_connection (conn);   /* 1006 is never sent: no close frame at all */
+  else if (conn->script.close_after_update > 0)
     soup_websocket_connection_close (conn->ws, (gushort) conn->script.close_after_update, "bye");
   else
     reset_connection (conn);

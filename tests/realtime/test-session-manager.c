@@ -1185,6 +1185,169 @@ test_interrupted_heard (Fixture *f, gconstpointer data)
   notes_clear (&n);
 }
 
+/* --- reconnects that do not spin ------------------------------------------- */
+
+typedef struct {
+  GPtrArray         *errors;
+  guint              n_overflow;
+  LanlanSessionState state;
+} Storm;
+
+static void
+storm_on_error (LanlanSessionManager *m, GError *error, Storm *s)
+{
+  g_ptr_array_add (s->errors, g_error_copy (error));
+}
+
+static void
+storm_on_state (LanlanSessionManager *m, LanlanSessionState state, Storm *s)
+{
+  s->state = state;
+}
+
+static gboolean
+storm_in_error (gpointer data)
+{
+  return ((Storm *) data)->state == LANLAN_SESSION_STATE_ERROR;
+}
+
+static gboolean
+storm_connections (gpointer data)
+{
+  W *w = data;
+  return fake_server_get_n_connections ((FakeServer *) w->s) >= w->n;
+}
+
+static GPtrArray *
+stored_history (guint n)
+{
+  GPtrArray *stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("message %u", i);
+      g_ptr_array_add (stored, lanlan_chat_message_new (i % 2 ? "assistant" : "user", text));
+    }
+  return stored;
+}
+
+/* A server that closes (@code, or -1: resets) right after every
+ * session.updated: a few attempts with growing delays, each primed within
+ * the budget, then ERROR with the reason, and Retry starts over. */
+static void
+run_storm (Fixture *f,
+           gint     close_code)
+{
+  FakeScript script = { .n_deltas = 1, .samples_per_delta = 240, .close_after_update = close_code };
+  FakeServer *server = fake_server_new ();
+  g_autoptr(LanlanCharacter) character = lanlan_character_new ("Storm");
+  g_autoptr(LanlanSessionManager) manager = NULL;
+  g_autoptr(GPtrArray) stored = stored_history (100);
+  g_autofree char *url = NULL;
+  Storm storm = { g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free), 0,
+                  LANLAN_SESSION_STATE_IDLE };
+  gint64 started;
+  guint n_conns;
+  GError *last;
+
+  fake_server_set_default_script (server, &script);
+  url = fake_server_get_url (server, NULL);
+  lanlan_character_set_provider (character, "custom");
+  lanlan_character_set_base_url (character, url);
+  manager = lanlan_session_manager_new (character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (manager, "sk-storm");
+  lanlan_session_manager_set_timeouts (manager, 3000, 3000);
+  g_signal_connect (manager, "error", G_CALLBACK (storm_on_error), &storm);
+  g_signal_connect (manager, "state-changed", G_CALLBACK (storm_on_state), &storm);
+  lanlan_session_manager_set_history (manager, stored, "Earlier talk.");
+
+  started = g_get_monotonic_time ();
+  lanlan_session_manager_start_session (manager);
+  g_assert_true (test_wait_until (storm_in_error, &storm, 15000));
+  n_conns = fake_server_get_n_connections (server);
+  g_test_message ("close %d: %u connections in %.2f s before ERROR", close_code, n_conns,
+                  (g_get_monotonic_time () - started) / 1e6);
+  /* The first connection and 4 reconnects, no more. */
+  g_assert_cmpuint (n_conns, ==, 5);
+  last = g_ptr_array_index (storm.errors, storm.errors->len - 1);
+  g_test_message ("final error: %s", last->message);
+  g_assert_error (last, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK);
+  g_assert_nonnull (strstr (last->message, "4 attempts"));
+  /* Every attempt was primed with the summary and the budget, no more. */
+  for (guint i = 0; i < n_conns; i++)
+    {
+      g_autoptr(GPtrArray) items = fake_server_dup_items (server, i);
+      g_assert_cmpuint (items->len, <=, 31);
+    }
+  /* It stays stopped... */
+  spin (300);
+  g_assert_cmpuint (fake_server_get_n_connections (server), ==, n_conns);
+  g_assert_cmpint (lanlan_session_manager_get_state (manager), ==, LANLAN_SESSION_STATE_ERROR);
+
+  /* ...until the user retries: a full new round. */
+  storm.state = LANLAN_SESSION_STATE_IDLE;
+  lanlan_session_manager_start_session (manager);
+  g_assert_true (test_wait_until (storm_in_error, &storm, 15000));
+  g_assert_cmpuint (fake_server_get_n_connections (server), ==, 2 * n_conns);
+
+  lanlan_session_manager_end_session (manager);
+  g_clear_object (&manager);
+  fake_server_free (server);
+  g_ptr_array_unref (storm.errors);
+}
+
+static void
+set_reconnect_settings (guint attempts,
+                        guint delay_ms)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+
+  g_settings_set_uint (settings, "reconnect-attempts", attempts);
+  g_settings_set_uint (settings, "reconnect-delay-ms", delay_ms);
+}
+
+static void
+reset_reconnect_settings (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+
+  g_settings_reset (settings, "reconnect-attempts");
+  g_settings_reset (settings, "reconnect-delay-ms");
+}
+
+static void
+test_reconnect_storm (Fixture *f, gconstpointer data)
+{
+  const gint codes[] = { 1000, 1001, 1006, 1011, 4000, -1 };
+
+  set_reconnect_settings (4, 20);
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    run_storm (f, codes[i]);
+  reset_reconnect_settings ();
+}
+
+/* However many attempts are allowed, no more than 6 start in a minute. */
+static void
+test_reconnect_rate (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 1, .samples_per_delta = 240, .close_after_update = 1011 };
+  W w = { f, 7 };
+
+  set_reconnect_settings (100, 10);
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  reset_reconnect_settings ();
+  lanlan_session_manager_start_session (f->manager);
+  w.s = (const char *) f->server;
+  g_assert_true (test_wait_until (storm_connections, &w, 10000));
+  spin (1500);
+  g_test_message ("%u connections", fake_server_get_n_connections (f->server));
+  g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 7);
+  g_assert_cmpint (lanlan_session_manager_get_state (f->manager), ==, LANLAN_SESSION_STATE_RECONNECTING);
+  lanlan_session_manager_end_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_ENDED);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1210,6 +1373,8 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/history-priming", test_history_priming);
   ADD ("/realtime/session/send-text-ids", test_send_text_ids);
   ADD ("/realtime/session/interrupted-heard", test_interrupted_heard);
+  ADD ("/realtime/session/reconnect-storm", test_reconnect_storm);
+  ADD ("/realtime/session/reconnect-rate", test_reconnect_rate);
 
   return g_test_run ();
 }
