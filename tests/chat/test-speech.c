@@ -14,6 +14,8 @@
 #include "lanlan-audio-playback.h"
 #include "lanlan-speech-chunker.h"
 #include "lanlan-tts-espeak.h"
+#include "lanlan-tts-qwen.h"
+#include "lanlan-fake-tts-server.h"
 #include "lanlan-vad.h"
 #include "audio-test-util.h"
 #include "audio-test-recorder.h"
@@ -331,6 +333,89 @@ test_vad (void)
   }
 }
 
+static void
+test_qwen (void)
+{
+  FakeTtsServer *server = fake_tts_server_new ("sk-dash");
+  g_autofree char *url = fake_tts_server_get_url (server);
+  g_autoptr(GPtrArray) events = NULL;
+  Collected c = { g_array_new (FALSE, FALSE, sizeof (gint16)) };
+
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-dash", NULL, "Ethan"), NULL, NULL);
+
+    /* Two pieces of one answer, one connection. */
+    lanlan_tts_worker_speak (worker, 1, "Hello.");
+    lanlan_tts_worker_speak (worker, 1, "How are you?");
+    lanlan_tts_worker_end_turn (worker, 1);
+    collect (worker, 1, &c);
+    g_assert_cmpuint (c.errors, ==, 0);
+    g_assert_cmpuint (c.pcm->len, ==, (6 + 12) * 480);
+    g_assert_cmpfloat (audio_test_frequency_median ((gint16 *) c.pcm->data, 0, c.pcm->len, 24000), >, 430);
+    g_assert_cmpfloat (audio_test_frequency_median ((gint16 *) c.pcm->data, 0, c.pcm->len, 24000), <, 450);
+    g_assert_cmpuint (fake_tts_server_get_n_connections (server), ==, 1);
+
+    events = fake_tts_server_dup_events (server);
+    g_assert_cmpuint (events->len, ==, 5);
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"type\":\"session.update\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"voice\":\"Ethan\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"mode\":\"commit\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 1), "\"text\":\"Hello.\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 2), "input_text_buffer.commit"));
+  }
+
+  /* Interrupted mid-piece: stops at once, the next piece comes through
+   * on a fresh connection with nothing of the old one. */
+  fake_tts_server_set_chunk_interval (server, 100);
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-dash", NULL, NULL), NULL, NULL);
+    g_autoptr(LanlanTtsResponse) first = NULL;
+    gint64 start;
+
+    lanlan_tts_worker_speak (worker, 1, "A long piece of text that takes seconds to say.");
+    do
+      {
+        g_clear_pointer (&first, lanlan_tts_response_free);
+        first = lanlan_tts_worker_pop (worker, 10000);
+        g_assert_nonnull (first);
+      }
+    while (first->type == LANLAN_TTS_RESPONSE_READY);
+    g_assert_cmpint (first->type, ==, LANLAN_TTS_RESPONSE_AUDIO);
+    start = g_get_monotonic_time ();
+    lanlan_tts_worker_interrupt (worker);
+    lanlan_tts_worker_speak (worker, 2, "Hi.");
+    lanlan_tts_worker_end_turn (worker, 2);
+    g_array_set_size (c.pcm, 0);
+    collect (worker, 2, &c);
+    g_assert_cmpuint (c.pcm->len, ==, 3 * 480);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  }
+
+  /* A wrong key: a clear error, no audio. */
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-wrong", NULL, NULL), NULL, NULL);
+    g_autoptr(LanlanTtsResponse) r = NULL;
+
+    lanlan_tts_worker_speak (worker, 1, "Hello.");
+    do
+      {
+        g_clear_pointer (&r, lanlan_tts_response_free);
+        r = lanlan_tts_worker_pop (worker, 30000);
+        g_assert_nonnull (r);
+      }
+    while (r->type == LANLAN_TTS_RESPONSE_READY);
+    g_assert_cmpint (r->type, ==, LANLAN_TTS_RESPONSE_ERROR);
+    g_assert_error (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_null (strstr (r->error->message, "sk-wrong"));
+  }
+
+  g_array_unref (c.pcm);
+  fake_tts_server_free (server);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -342,6 +427,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/speech/espeak-languages", test_espeak_languages);
   g_test_add_func ("/speech/espeak-interrupt", test_espeak_interrupt);
   g_test_add_func ("/speech/espeak-at-sink", test_espeak_at_sink);
+  g_test_add_func ("/speech/qwen-realtime", test_qwen);
 
   return g_test_run ();
 }
