@@ -36,7 +36,7 @@
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager-private.h"
 #include "lanlan-speech-chunker.h"
-#include "lanlan-tts-espeak.h"
+#include "lanlan-tts-select.h"
 #include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
@@ -85,6 +85,7 @@ struct _ChatEngine
   LanlanChatClient       *stt;
   char                   *stt_url;
   char                   *stt_key;
+  char                   *key;         /* the chat server's */
   char                   *stt_model;
   GCancellable           *stt_cancel;
   guint                   n_voice;
@@ -200,6 +201,21 @@ tts_notify (gpointer data)
                               (GDestroyNotify) _lanlan_session_worker_unref);
 }
 
+/* An OpenAI-compatible /audio/speech: OpenAI's, or where "http:VOICE"
+ * says there is one. */
+static const char *
+speech_url (ChatEngine *chat)
+{
+  const char *voice = lanlan_character_get_voice (chat->w->settings);
+
+  if (chat->client == NULL)
+    return NULL;
+  if ((chat->preset != NULL && g_str_equal (chat->preset->id, "openai")) ||
+      g_str_has_prefix (voice ? voice : "", "http:"))
+    return lanlan_chat_client_get_base_url (chat->client);
+  return NULL;
+}
+
 static void
 ensure_tts (ChatEngine *chat)
 {
@@ -212,8 +228,9 @@ ensure_tts (ChatEngine *chat)
   if (w->tts_backend != NULL)
     backend = g_steal_pointer (&w->tts_backend);
   else
-    backend = lanlan_tts_backend_new_espeak (lanlan_character_get_language (w->settings),
-                                             lanlan_character_get_voice (w->settings));
+    backend = lanlan_tts_backend_new_for_voice (lanlan_character_get_voice (w->settings),
+                                                lanlan_character_get_language (w->settings),
+                                                speech_url (chat), chat->key);
   g_clear_object (&chat->tts);
   chat->tts = lanlan_tts_worker_new (backend, tts_notify, w);
   lanlan_tts_worker_set_piece_marks (chat->tts, TRUE);
@@ -391,6 +408,10 @@ setup_transcription (ChatEngine *chat,
   chat->stt_url = url != NULL && *url != '\0' ? g_steal_pointer (&url) : g_strdup (chat_url);
   /* The chat key goes only to the chat server. */
   chat->stt_key = g_strcmp0 (chat->stt_url, chat_url) == 0 ? g_strdup (chat_key) : NULL;
+  if (chat->key != NULL)
+    memset (chat->key, 0, strlen (chat->key));
+  g_free (chat->key);
+  chat->key = g_strdup (chat_key);
   chat->stt_model = model != NULL && *model != '\0' ? g_steal_pointer (&model) : g_strdup ("whisper-1");
 }
 
@@ -1044,6 +1065,9 @@ _lanlan_session_chat_free (Worker *w)
   if (chat->stt_key != NULL)
     memset (chat->stt_key, 0, strlen (chat->stt_key));
   g_free (chat->stt_key);
+  if (chat->key != NULL)
+    memset (chat->key, 0, strlen (chat->key));
+  g_free (chat->key);
   lanlan_vad_free (chat->vad);
   g_free (chat->model);
   g_free (chat->instructions);

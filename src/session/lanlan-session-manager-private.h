@@ -190,6 +190,8 @@ void     _lanlan_session_stats_add           (Worker             *w,
 void     _lanlan_session_stats_add_reconnect (Worker             *w);
 void     _lanlan_session_close_realtime      (Worker             *w);
 void     _lanlan_session_restart             (Worker             *w);
+const char *_lanlan_session_model_voice      (LanlanCharacter    *settings,
+                                              const LanlanProvider *provider);
 
 /* lanlan-session-chat.c: text mode. The hooks return TRUE when the chat
  * engine handled the call. */

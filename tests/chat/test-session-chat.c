@@ -615,6 +615,40 @@ test_voice_barge_in (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 2);
 }
 
+/* Audio mode with another engine's voice: the realtime model writes, the
+ * TTS worker (espeak-ng here) speaks. */
+static void
+test_custom_voice_audio_mode (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .text_only = TRUE, .n_deltas = 4 };
+  g_autofree char *url = fake_server_get_url (realtime, NULL);
+  g_autoptr(GPtrArray) received = NULL;
+  Want one = { f, 1 };
+  Want audio = { f, LANLAN_MODEL_RATE / 10 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_voice (f->character, "espeak:en");
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_stream_text (f->manager, "Speak");
+  WAIT (turns_at_least, &one);
+  WAIT (sink_has_audio, &audio);
+
+  received = fake_server_dup_received (realtime, 0);
+  /* Text out, and the provider's own voice name, not ours. */
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"output_modalities\":[\"text\"]"));
+  g_assert_null (strstr (g_ptr_array_index (received, 0), "espeak:"));
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -633,6 +667,7 @@ main (int argc, char *argv[])
   ADD ("swap-at-turn-end", test_swap_at_turn_end);
   ADD ("voice", test_voice);
   ADD ("voice-barge-in", test_voice_barge_in);
+  ADD ("custom-voice-audio-mode", test_custom_voice_audio_mode);
 #undef ADD
 
   return g_test_run ();
