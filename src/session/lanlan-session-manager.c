@@ -403,6 +403,8 @@ fail_session (Worker       *w,
     }
   emit_error (w, error);
   _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+  /* Also when the state already was ERROR (typing after a failure). */
+  fail_pending_texts (w, error);
 }
 
 /* --- History ------------------------------------------------------------- */
