@@ -26,6 +26,7 @@
 #include "lanlan-realtime-client.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager-private.h"
+#include "lanlan-tts-select.h"
 
 #define MIC_CACHE_SECONDS   30
 
@@ -740,8 +741,12 @@ ensure_tts (Worker *w)
 
       if (http == NULL)
         http = lanlan_provider_build_http_url (lanlan_provider_get_default (), NULL, NULL);
-      backend = lanlan_tts_backend_new_http (http, w->api_key, NULL,
-                                             lanlan_character_get_voice (w->settings));
+      backend = lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings))
+        ? lanlan_tts_backend_new_for_voice (lanlan_character_get_voice (w->settings),
+                                            lanlan_character_get_language (w->settings),
+                                            http, w->api_key)
+        : lanlan_tts_backend_new_http (http, w->api_key, NULL,
+                                       lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
@@ -1377,7 +1382,9 @@ _lanlan_session_start_conn (Worker   *w,
   conn->kind = kind;
   conn->provider = provider;
   conn->serial = w->settings_serial;
-  conn->text_only = provider->text_only;
+  /* A custom voice (another engine's) speaks the model's text. */
+  conn->text_only = provider->text_only ||
+                    lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings));
   conn->client = lanlan_realtime_client_new (provider, url, w->api_key);
   lanlan_realtime_client_set_timeouts (conn->client, w->connect_ms, w->response_ms);
   g_signal_connect (conn->client, "event", G_CALLBACK (on_client_event), conn);
@@ -1387,9 +1394,9 @@ _lanlan_session_start_conn (Worker   *w,
   instructions = _lanlan_session_build_instructions (w->settings);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
+  config.voice = _lanlan_session_model_voice (w->settings, provider);
   config.language = lanlan_character_get_language (w->settings);
-  config.text_only = provider->text_only;
+  config.text_only = conn->text_only;
   config.server_vad = TRUE;
 
   if (kind == CONN_SWAP)
@@ -1401,7 +1408,7 @@ _lanlan_session_start_conn (Worker   *w,
                                          : LANLAN_SESSION_STATE_RECONNECTING);
     }
 
-  if (provider->text_only)
+  if (conn->text_only)
     ensure_tts (w);
 
   lanlan_realtime_client_connect_async (conn->client, &config, NULL, on_conn_ready, w);
@@ -1713,6 +1720,8 @@ drain_mic (gpointer data)
 
       if (!w->started)
         stats_add (w, &w->stats.mic_samples_dropped, size / 2);
+      else if (_lanlan_session_chat_mic (w, pcm, size / 2))
+        ;   /* text mode: voice activity and transcription */
       else if (can_send_mic (w) && w->mic_cache->len == 0)
         send_mic (w, pcm, size / 2);
       else
@@ -2427,4 +2436,17 @@ void
 _lanlan_session_restart (Worker *w)
 {
   worker_start (w);
+}
+
+/* The voice to ask the realtime model for: the provider's own when the
+ * character's voice belongs to another engine. */
+const char *
+_lanlan_session_model_voice (LanlanCharacter      *settings,
+                             const LanlanProvider *provider)
+{
+  const char *voice = lanlan_character_get_voice (settings);
+
+  if (lanlan_tts_voice_is_external (voice))
+    return provider != NULL ? lanlan_provider_get_default_voice (provider) : NULL;
+  return voice;
 }
