@@ -32,6 +32,9 @@ static const char * const stepfun_voices[] = {
 };
 static const char * const no_voices[] = { NULL };
 
+/* A custom server's chat model when the character names a realtime one. */
+#define FALLBACK_CHAT_MODEL "gpt-4o-mini"
+
 static const LanlanProvider providers[] = {
   {
     .id = "openai", .display_name = "OpenAI",
@@ -40,6 +43,7 @@ static const LanlanProvider providers[] = {
     .input_rate = 24000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
     .transcription_model = "gpt-4o-mini-transcribe",
+    .http_url = "https://api.openai.com/v1", .chat_model = "gpt-4o-mini",
   },
   {
     .id = "qwen", .display_name = "Qwen-Omni",
@@ -48,6 +52,7 @@ static const LanlanProvider providers[] = {
     .input_rate = 16000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
     .beta_output_format = "pcm24", .transcription_model = "gummy-realtime-v1",
+    .http_url = "https://dashscope.aliyuncs.com/compatible-mode/v1", .chat_model = "qwen-plus",
   },
   {
     .id = "glm", .display_name = "GLM",
@@ -56,6 +61,7 @@ static const LanlanProvider providers[] = {
     .input_rate = 16000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
     .beta_output_format = "pcm16",
+    .http_url = "https://open.bigmodel.cn/api/paas/v4", .chat_model = "glm-4-flash",
   },
   {
     .id = "stepfun", .display_name = "StepFun",
@@ -64,20 +70,21 @@ static const LanlanProvider providers[] = {
     .input_rate = 24000, .output_rate = 24000,
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
     .beta_output_format = "pcm16",
+    .http_url = "https://api.stepfun.com/v1", .chat_model = "step-1-8k",
   },
   {
     /* Any OpenAI-compatible server at the character's base-url. */
     .id = "custom", .display_name = N_("Custom (OpenAI GA)"),
     .model_in_query = TRUE, .default_model = "gpt-realtime",
     .voices = openai_voices, .input_rate = 24000, .output_rate = 24000,
-    .dialect = LANLAN_REALTIME_DIALECT_GA,
+    .dialect = LANLAN_REALTIME_DIALECT_GA, .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     .id = "custom-beta", .display_name = N_("Custom (beta protocol)"),
     .model_in_query = TRUE, .default_model = "",
     .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
-    .beta_output_format = "pcm16",
+    .beta_output_format = "pcm16", .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     /* A model that only writes text; the TTS worker speaks for it. */
@@ -85,6 +92,7 @@ static const LanlanProvider providers[] = {
     .model_in_query = TRUE, .default_model = "",
     .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
     .text_only = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
 };
 
@@ -178,4 +186,127 @@ lanlan_provider_build_url (const LanlanProvider  *provider,
     }
 
   return g_strdup (endpoint);
+}
+
+/**
+ * lanlan_provider_build_http_url:
+ * @provider: (nullable): %NULL for a service not in the table
+ * @base_url: (nullable): the character's realtime address; overrides the
+ *   provider's REST base
+ *
+ * Where the provider's OpenAI-compatible REST API lives (append
+ * `/chat/completions` or `/audio/speech`). A realtime address is turned
+ * into one: ws(s) becomes http(s), the query, fragment, trailing slashes
+ * and a final `/realtime` go, so `wss://host/v1/realtime?model=m` gives
+ * `https://host/v1`.
+ *
+ * Returns: (transfer full): the base URL without a trailing slash, or
+ *   %NULL with @error set when there is none
+ */
+char *
+lanlan_provider_build_http_url (const LanlanProvider  *provider,
+                                const char            *base_url,
+                                GError               **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *http = NULL;
+  const char *scheme;
+  char *end;
+
+  if (base_url == NULL || *base_url == '\0')
+    {
+      if (provider != NULL && provider->http_url != NULL)
+        return g_strdup (provider->http_url);
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("The service “%s” needs a server address"),
+                   provider != NULL ? provider->display_name : "?");
+      return NULL;
+    }
+
+  uri = g_uri_parse (base_url, G_URI_FLAGS_ENCODED, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "wss") == 0)
+    http = g_strconcat ("https", base_url + strlen (scheme), NULL);
+  else if (scheme != NULL && g_ascii_strcasecmp (scheme, "ws") == 0)
+    http = g_strconcat ("http", base_url + strlen (scheme), NULL);
+  else if (scheme != NULL && (g_ascii_strcasecmp (scheme, "https") == 0 ||
+                              g_ascii_strcasecmp (scheme, "http") == 0))
+    http = g_strdup (base_url);
+  else
+    {
+      g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                   _("“%s” is not a WebSocket address (ws:// or wss://)"),
+                   base_url);
+      return NULL;
+    }
+
+  http[strcspn (http, "?#")] = '\0';
+  end = http + strlen (http);
+  while (end > http && end[-1] == '/')
+    *--end = '\0';
+  if (g_str_has_suffix (http, "/realtime"))
+    http[strlen (http) - strlen ("/realtime")] = '\0';
+  return g_steal_pointer (&http);
+}
+
+/**
+ * lanlan_provider_get_chat_model:
+ * @provider: (nullable): %NULL for a service not in the table
+ * @base_url: (nullable): the character's realtime address
+ * @model: (nullable): the character's (realtime) model
+ *
+ * The model to ask for chat completions. At a service's own endpoint its
+ * chat model; at another server the character's model, unless that is a
+ * realtime model, which a chat endpoint would refuse.
+ *
+ * Returns: (transfer none): @model or a static string
+ */
+const char *
+lanlan_provider_get_chat_model (const LanlanProvider *provider,
+                                const char           *base_url,
+                                const char           *model)
+{
+  const char *fallback = provider != NULL && provider->chat_model != NULL
+                         ? provider->chat_model : FALLBACK_CHAT_MODEL;
+
+  if (provider != NULL && provider->http_url != NULL && (base_url == NULL || *base_url == '\0'))
+    return fallback;
+  if (model != NULL && *model != '\0' && strstr (model, "realtime") == NULL)
+    return model;
+  return fallback;
+}
+
+/**
+ * lanlan_provider_get_chat_endpoint:
+ * @character: whose provider, base-url and model to use
+ * @url: (out) (transfer full): the REST base, see
+ *   lanlan_provider_build_http_url()
+ * @model: (out) (optional) (transfer full): see
+ *   lanlan_provider_get_chat_model()
+ *
+ * Where @character's provider answers `/chat/completions`, and with which
+ * model (summaries, translation).
+ *
+ * Returns: %FALSE with @error set when the character has no such endpoint
+ */
+gboolean
+lanlan_provider_get_chat_endpoint (LanlanCharacter  *character,
+                                   char            **url,
+                                   char            **model,
+                                   GError          **error)
+{
+  const LanlanProvider *provider;
+  const char *base_url;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (character), FALSE);
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  provider = lanlan_provider_lookup (lanlan_character_get_provider (character));
+  base_url = lanlan_character_get_base_url (character);
+  *url = lanlan_provider_build_http_url (provider, base_url, error);
+  if (model != NULL)
+    *model = *url == NULL ? NULL
+             : g_strdup (lanlan_provider_get_chat_model (provider, base_url,
+                                                         lanlan_character_get_model (character)));
+  return *url != NULL;
 }

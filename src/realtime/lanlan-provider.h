@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "lanlan-character.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -35,6 +37,10 @@ typedef struct {
   LanlanRealtimeDialect  dialect;
   const char            *beta_output_format;  /* beta: output_audio_format */
   const char            *transcription_model; /* NULL: none asked for */
+  const char            *http_url;       /* OpenAI-compatible REST base (chat,
+                                          * speech); NULL: from the base-url */
+  const char            *chat_model;     /* for chat completions (summaries,
+                                          * translation, text replies) */
 } LanlanProvider;
 
 const LanlanProvider  *lanlan_provider_lookup          (const char           *id);
@@ -44,6 +50,16 @@ const char            *lanlan_provider_get_default_voice (const LanlanProvider *
 char                  *lanlan_provider_build_url       (const LanlanProvider *provider,
                                                         const char           *base_url,
                                                         const char           *model,
+                                                        GError              **error);
+char                  *lanlan_provider_build_http_url  (const LanlanProvider *provider,
+                                                        const char           *base_url,
+                                                        GError              **error);
+const char            *lanlan_provider_get_chat_model  (const LanlanProvider *provider,
+                                                        const char           *base_url,
+                                                        const char           *model);
+gboolean               lanlan_provider_get_chat_endpoint (LanlanCharacter    *character,
+                                                        char                **url,
+                                                        char                **model,
                                                         GError              **error);
 
 G_END_DECLS

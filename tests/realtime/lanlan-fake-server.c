@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lanlan-fake-server.h"
 
@@ -268,12 +269,56 @@ start_response (FakeConn *conn)
   g_source_attach (conn->stream, conn->server->context);
 }
 
+/* A reset (RST), not an orderly close: no close frame, no FIN. */
+static void
+reset_connection (FakeConn *conn)
+{
+  GIOStream *io;
+
+  stop_stream (conn);
+  if (conn->ws == NULL)
+    return;
+  io = soup_websocket_connection_get_io_stream (conn->ws);
+  if (G_IS_SOCKET_CONNECTION (io))
+    {
+      struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (io));
+
+      setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    }
+  g_io_stream_close (io, NULL, NULL);
+}
+
+static gboolean
+close_after_update (gpointer user_data)
+{
+  FakeConn *conn = user_data;
+
+  if (conn->ws == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return G_SOURCE_REMOVE;
+  if (conn->script.close_after_update == 1006)
+    drop_connection (conn);   /* 1006 is never sent: no close frame at all */
+  else if (conn->script.close_after_update > 0)
+    soup_websocket_connection_close (conn->ws, (gushort) conn->script.close_after_update, "bye");
+  else
+    reset_connection (conn);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 send_session_updated (gpointer user_data)
 {
   FakeConn *conn = user_data;
 
   conn_send (conn, "{\"type\":\"session.updated\",\"session\":{\"id\":\"sess_1\"}}");
+  if (conn->script.close_after_update != 0)
+    {
+      GSource *source = g_timeout_source_new (10);
+
+      g_source_set_callback (source, close_after_update, conn, NULL);
+      g_source_attach (source, conn->server->context);
+      g_source_unref (source);
+    }
   return G_SOURCE_REMOVE;
 }
 

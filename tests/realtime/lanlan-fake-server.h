@@ -28,6 +28,9 @@ typedef struct {
   guint            delta_interval_ms;  /* 0: as fast as possible */
   guint            session_delay_ms;   /* wait before session.updated */
   guint            drop_at_update;     /* drop the connection at the Nth session.update */
+  gint             close_after_update; /* 10 ms after session.updated: > 0 close
+                                        * with that code (1006: no close frame, a
+                                        * plain TCP close), -1 a TCP reset */
 } FakeScript;
 
 typedef struct _FakeServer FakeServer;

@@ -867,21 +867,8 @@ test_garbage_and_errors (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_server_get_n_connections (f->server), ==, 1);
 }
 
-static void
-test_inject_text_mode (Fixture *f, gconstpointer data)
-{
-  FakeScript script = { .n_deltas = 2, .samples_per_delta = 100 };
-
-  fake_server_set_default_script (f->server, &script);
-  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
-  create_manager (f);
-  g_assert_cmpint (lanlan_session_manager_get_input_mode (f->manager), ==, LANLAN_INPUT_MODE_TEXT);
-  lanlan_session_manager_start_session (f->manager);
-  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
-  lanlan_session_manager_inject_context (f->manager, "Agent: the file was saved.");
-  wait_turns (f, 1);
-  g_assert_true (items_have (f, 0, "system:Agent: the file was saved."));
-}
+/* Text mode runs on the chat engine now: its agent results are tested in
+ * tests/chat/test-session-chat.c (/chat/session/context). */
 
 static void
 test_text_only_tts (Fixture *f, gconstpointer data)
@@ -909,6 +896,295 @@ test_text_only_tts (Fixture *f, gconstpointer data)
   g_assert_true (history_has (f, "assistant", "w0 w1 w2 w3 "));
 }
 
+/* --- memory, message ids, interruptions ------------------------------------ */
+
+typedef struct {
+  GPtrArray *overflow;     /* "role:content" */
+  GPtrArray *sent;         /* message ids */
+  GPtrArray *failed;       /* "id:domain-code" */
+  GPtrArray *order;        /* "interrupted:<turn>" and "done:<role>:<turn>" */
+  char      *heard;
+  char      *partial;      /* the interrupted answer's transcript-done */
+  guint64    played;
+  guint64    received;
+  guint      n_interrupted;
+} Notes;
+
+static void
+notes_init (Notes *n)
+{
+  memset (n, 0, sizeof *n);
+  n->overflow = g_ptr_array_new_with_free_func (g_free);
+  n->sent = g_ptr_array_new_with_free_func (g_free);
+  n->failed = g_ptr_array_new_with_free_func (g_free);
+  n->order = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+notes_clear (Notes *n)
+{
+  g_ptr_array_unref (n->overflow);
+  g_ptr_array_unref (n->sent);
+  g_ptr_array_unref (n->failed);
+  g_ptr_array_unref (n->order);
+  g_free (n->heard);
+  g_free (n->partial);
+}
+
+static void
+on_overflow (LanlanSessionManager *m, GPtrArray *messages, Notes *n)
+{
+  g_assert_cmpuint (messages->len, >, 0);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      LanlanChatMessage *msg = g_ptr_array_index (messages, i);
+      g_ptr_array_add (n->overflow, g_strdup_printf ("%s:%s", msg->role, msg->content));
+    }
+}
+
+static void
+on_text_sent (LanlanSessionManager *m, const char *id, Notes *n)
+{
+  g_ptr_array_add (n->sent, g_strdup (id));
+}
+
+static void
+on_text_failed (LanlanSessionManager *m, const char *id, GError *error, Notes *n)
+{
+  g_assert_nonnull (error);
+  g_test_message ("text-failed %s: %s", id, error->message);
+  g_ptr_array_add (n->failed, g_strdup_printf ("%s:%s-%d", id, g_quark_to_string (error->domain),
+                                               error->code));
+}
+
+static void
+on_interrupted (LanlanSessionManager *m, const char *turn_id, const char *heard,
+                guint64 played, guint64 received, Notes *n)
+{
+  n->n_interrupted++;
+  g_free (n->heard);
+  n->heard = g_strdup (heard);
+  n->played = played;
+  n->received = received;
+  g_ptr_array_add (n->order, g_strdup_printf ("interrupted:%s", turn_id));
+}
+
+static void
+on_done_order (LanlanSessionManager *m, const char *role, const char *turn_id,
+               const char *text, Notes *n)
+{
+  g_ptr_array_add (n->order, g_strdup_printf ("done:%s:%s", role, turn_id));
+  if (n->n_interrupted > 0 && n->partial == NULL && g_str_equal (role, "assistant"))
+    n->partial = g_strdup (text);
+}
+
+static void
+connect_notes (Fixture *f, Notes *n)
+{
+  g_signal_connect (f->manager, "history-overflow", G_CALLBACK (on_overflow), n);
+  g_signal_connect (f->manager, "text-sent", G_CALLBACK (on_text_sent), n);
+  g_signal_connect (f->manager, "text-failed", G_CALLBACK (on_text_failed), n);
+  g_signal_connect (f->manager, "interrupted", G_CALLBACK (on_interrupted), n);
+  g_signal_connect (f->manager, "transcript-done", G_CALLBACK (on_done_order), n);
+}
+
+typedef struct { GPtrArray *array; guint n; } Len;
+
+static gboolean
+cond_len (gpointer data)
+{
+  Len *l = data;
+  return l->array->len >= l->n;
+}
+
+static gboolean
+cond_items (gpointer data)
+{
+  W *w = data;
+  g_autoptr(GPtrArray) items = fake_server_dup_items (w->f->server, w->index);
+  return items->len >= w->n;
+}
+
+static void
+test_history_priming (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  g_autoptr(GPtrArray) items = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  Notes n;
+
+  notes_init (&n);
+  /* 100 stored messages: the newest that fit the budget are primed, the
+   * rest come back to be summarized. */
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("message %u", i);
+      g_ptr_array_add (stored, lanlan_chat_message_new (i % 2 ? "assistant" : "user", text));
+    }
+  create_manager (f);
+  connect_notes (f, &n);
+  lanlan_session_manager_set_history (f->manager, stored, "We talked about cats.");
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, 5000));
+  g_assert_cmpuint (n.overflow->len, ==, 70);
+  g_assert_cmpstr (g_ptr_array_index (n.overflow, 0), ==, "user:message 0");
+  g_assert_cmpstr (g_ptr_array_index (n.overflow, 69), ==, "assistant:message 69");
+
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  g_assert_true (test_wait_until (cond_items, &(W) { f, 31, 0, 0 }, 5000));
+  spin (50);
+  items = fake_server_dup_items (f->server, 0);
+  g_assert_cmpuint (items->len, ==, 31);
+  g_assert_cmpstr (g_ptr_array_index (items, 0), ==,
+                   "system:Summary of the earlier conversation:\nWe talked about cats.");
+  g_assert_cmpstr (g_ptr_array_index (items, 1), ==, "user:message 70");
+  g_assert_cmpstr (g_ptr_array_index (items, 30), ==, "assistant:message 99");
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  /* A new summary is what the next session hears. */
+  lanlan_session_manager_set_summary (f->manager, "Cats, then dogs.");
+  lanlan_session_manager_request_hot_swap (f->manager);
+  wait_swap (f, LANLAN_HOT_SWAP_SWAPPED);
+  g_assert_true (test_wait_until (cond_items, &(W) { f, 31, 0, 1 }, 5000));
+  spin (50);
+  items = fake_server_dup_items (f->server, 1);
+  g_assert_cmpuint (items->len, ==, 31);
+  g_assert_cmpstr (g_ptr_array_index (items, 0), ==,
+                   "system:Summary of the earlier conversation:\nCats, then dogs.");
+  g_assert_cmpstr (g_ptr_array_index (items, 1), ==, "user:message 70");
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  /* The byte budget: 20 messages of 2 KiB do not all fit in 16 KiB. */
+  g_ptr_array_set_size (stored, 0);
+  g_ptr_array_set_size (n.overflow, 0);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *text = g_strnfill (2048, 'a' + i);
+      g_ptr_array_add (stored, lanlan_chat_message_new ("user", text));
+    }
+  lanlan_session_manager_set_history (f->manager, stored, NULL);
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, 5000));
+  history = lanlan_session_manager_dup_history (f->manager);
+  g_assert_cmpuint (history->len, ==, 6);   /* 12 KiB: three quarters of the budget */
+  g_assert_cmpuint (n.overflow->len, ==, 14);
+  g_assert_cmpint (((LanlanChatMessage *) g_ptr_array_index (history, 5))->content[0], ==, 'a' + 19);
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  notes_clear (&n);
+}
+
+static void
+test_send_text_ids (Fixture *f, gconstpointer data)
+{
+  FakeScript slow = { .n_deltas = 2, .samples_per_delta = 480, .session_delay_ms = 300 };
+  FakeScript script = { .n_deltas = 2, .samples_per_delta = 480 };
+  Notes n;
+
+  notes_init (&n);
+  fake_server_set_script (f->server, 0, &slow);
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  connect_notes (f, &n);
+
+  /* Typed while connecting: sent once the session is ready; not echoed
+   * as a transcript. */
+  lanlan_session_manager_send_text (f->manager, "msg-1", "Hello there");
+  spin (100);
+  g_assert_cmpuint (n.sent->len, ==, 0);
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.sent, 1 }, 5000));
+  g_assert_cmpstr (g_ptr_array_index (n.sent, 0), ==, "msg-1");
+  g_assert_true (items_have (f, 0, "user:Hello there"));
+  wait_turns (f, 1);
+  for (guint i = 0; i < f->done->len; i++)
+    g_assert_false (g_str_has_prefix (g_ptr_array_index (f->done, i), "user:"));
+  g_assert_true (history_has (f, "user", "Hello there"));
+
+  /* stream_text() still echoes. */
+  lanlan_session_manager_stream_text (f->manager, "Echo me");
+  wait_turns (f, 2);
+  g_assert_cmpstr (g_ptr_array_index (f->done, 1), ==, "user:Echo me");
+  g_assert_cmpuint (n.sent->len, ==, 2);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (n.sent, 1), "text-"));
+
+  /* Ended before it could go. */
+  lanlan_session_manager_end_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_ENDED);
+  fake_server_set_default_script (f->server, &slow);
+  lanlan_session_manager_send_text (f->manager, "msg-2", "Too late");
+  lanlan_session_manager_end_session (f->manager);
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.failed, 1 }, 5000));
+  g_assert_cmpstr (g_ptr_array_index (n.failed, 0), ==, "msg-2:g-io-error-quark-19");
+  g_assert_cmpuint (n.sent->len, ==, 2);
+
+  /* Refused key: the message fails with the authentication error. */
+  fake_server_set_expected_key (f->server, "the-right-key");
+  lanlan_session_manager_send_text (f->manager, "msg-3", "Knock knock");
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.failed, 2 }, 5000));
+  {
+    g_autofree char *want = g_strdup_printf ("msg-3:%s-%d", g_quark_to_string (LANLAN_REALTIME_ERROR),
+                                             LANLAN_REALTIME_ERROR_AUTH);
+    g_assert_cmpstr (g_ptr_array_index (n.failed, 1), ==, want);
+  }
+  wait_state (f, LANLAN_SESSION_STATE_ERROR);
+  g_assert_cmpuint (n.sent->len, ==, 2);
+  notes_clear (&n);
+}
+
+static gboolean
+cond_speech (gpointer data)
+{
+  W *w = data;
+  return w->f->n_speech_started >= w->n;
+}
+
+static void
+test_interrupted_heard (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .n_deltas = 40, .samples_per_delta = 2400, .delta_interval_ms = 10 };
+  W w = { f, 2400 * 10 };
+  glong n_chars;
+  Notes n;
+
+  notes_init (&n);
+  fake_server_set_default_script (f->server, &script);
+  create_manager (f);
+  connect_notes (f, &n);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  lanlan_session_manager_stream_text (f->manager, "Tell me a long story");
+  g_assert_true (test_wait_until (cond_sink, &w, 5000));
+  spin (30);
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"u2\"}");
+  wait_turns (f, 1);
+  g_assert_true (test_wait_until (cond_len, &(Len) { n.order, 3 }, 5000));
+
+  g_assert_cmpuint (n.n_interrupted, ==, 1);
+  /* Reported before the partial answer's transcript, with its turn id. */
+  g_assert_cmpstr (g_ptr_array_index (n.order, 0), ==, "done:user:text-1");
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (n.order, 1), "interrupted:resp_"));
+  g_assert_cmpstr ((char *) g_ptr_array_index (n.order, 1) + strlen ("interrupted:"), ==,
+                   (char *) g_ptr_array_index (n.order, 2) + strlen ("done:assistant:"));
+  /* The share of the text that matches the played share of the audio. */
+  g_assert_nonnull (n.partial);
+  g_test_message ("played %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT ", heard \"%s\" of \"%s\"",
+                  n.played, n.received, n.heard, n.partial);
+  g_assert_cmpuint (n.received, ==, fake_sink_get_written (f->sink));
+  g_assert_cmpuint (n.played, ==, fake_sink_get_last_played (f->sink));
+  g_assert_cmpuint (n.played, >, 0);
+  g_assert_cmpuint (n.played, <, n.received);
+  n_chars = g_utf8_strlen (n.partial, -1);
+  g_assert_cmpint (g_utf8_strlen (n.heard, -1), ==, (glong) ((double) n_chars * n.played / n.received));
+  g_assert_true (g_str_has_prefix (n.partial, n.heard));
+  g_assert_true (g_str_has_prefix (n.heard, "w0 "));
+
+  /* The next barge-in, with nothing playing, interrupts nothing. */
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_stopped\"}");
+  fake_server_send (f->server, 0, "{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"u3\"}");
+  g_assert_true (test_wait_until (cond_speech, &(W) { f, 2 }, 5000));
+  spin (50);
+  g_assert_cmpuint (n.n_interrupted, ==, 1);
+  notes_clear (&n);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -930,8 +1206,10 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/text-while-reconnecting", test_text_while_reconnecting);
   ADD ("/realtime/session/refused-key", test_refused_key);
   ADD ("/realtime/session/garbage-and-errors", test_garbage_and_errors);
-  ADD ("/realtime/session/inject-text-mode", test_inject_text_mode);
   ADD ("/realtime/session/text-only-tts", test_text_only_tts);
+  ADD ("/realtime/session/history-priming", test_history_priming);
+  ADD ("/realtime/session/send-text-ids", test_send_text_ids);
+  ADD ("/realtime/session/interrupted-heard", test_interrupted_heard);
 
   return g_test_run ();
 }
