@@ -247,10 +247,11 @@ update_swap (LanlanWindow *self)
       break;
     }
 
+  /* The label stays (empty when idle): screen readers follow a label
+   * whose text changes more surely than one that comes and goes. */
   gtk_label_set_text (self->swap_label, text ? text : "");
   gtk_spinner_set_spinning (self->swap_spinner, busy);
   gtk_widget_set_visible (GTK_WIDGET (self->swap_spinner), busy);
-  gtk_widget_set_visible (GTK_WIDGET (self->swap_box), text != NULL);
 }
 
 static void
