@@ -54,7 +54,9 @@ class ConversationTest(unittest.TestCase):
     def start_app(self, url, key="sk-test-1234", **char):
         write_characters([character(url, **char)])
         store_key(key)
-        app = AppUnderTest()
+        # Cairo: llvmpipe compiling GL shaders on a loaded machine can hold
+        # the main loop for seconds, longer than a hot swap's stages last.
+        app = AppUnderTest({"GSK_RENDERER": "cairo"})
         self.addCleanup(app.stop)
         app.wait_for_app()
         self.app = app
