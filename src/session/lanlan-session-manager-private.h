@@ -48,6 +48,7 @@ struct _Worker
   /* Shared, under lock. */
   GMutex                lock;
   GPtrArray            *history;        /* LanlanChatMessage, the priming window */
+  GPtrArray            *history_ids;    /* char *, "" if none: parallel to it */
   gsize                 history_bytes;
   GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
   gboolean              mic_drain_posted;
@@ -142,6 +143,7 @@ void     _lanlan_session_prime_context       (Worker             *w,
                                               Conn               *conn);
 guint    _lanlan_session_history_len         (Worker             *w);
 char    *_lanlan_session_build_instructions  (LanlanCharacter    *settings);
+char    *_lanlan_session_compose_instructions (Worker            *w);
 void     _lanlan_session_flush_mic_cache     (Worker             *w);
 void     _lanlan_session_flush_pending_input (Worker             *w);
 
