@@ -564,6 +564,8 @@ character_from_json (const char  *json,
     }
 
   character = lanlan_character_new (name);
+  /* Its window opens now; at every start only if the user asks for it. */
+  lanlan_character_set_open_on_start (character, FALSE);
   lanlan_character_set_persona (character, persona->str);
   lanlan_character_set_greetings (character, (const char * const *) greeting_list);
   lanlan_character_set_lorebook (character, lorebook);

@@ -642,10 +642,12 @@ void
 lanlan_character_set_greetings (LanlanCharacter    *self,
                                 const char * const *greetings)
 {
+  static const char * const none[] = { NULL };
+
   g_return_if_fail (LANLAN_IS_CHARACTER (self));
 
   if (greetings == NULL)
-    greetings = (const char * const[]) { NULL };
+    greetings = none;
   if (g_strv_equal ((const char * const *) self->greetings, greetings))
     return;
 

@@ -136,6 +136,7 @@ test_card_v2_json (void)
   g_assert_cmpstr (lanlan_character_get_greeting (c), ==, "Nya! Hello!");
   g_assert_null (lanlan_character_get_lorebook (c));
   g_assert_null (lanlan_character_get_avatar (c));
+  g_assert_false (lanlan_character_get_open_on_start (c));
   g_assert_null (strstr (persona, "{{"));
   /* system prompt, then description, then personality, then scenario */
   g_assert_true (strstr (persona, "Stay") < strstr (persona, "Kyoto"));

@@ -571,6 +571,8 @@ test_store_stale_temps (void)
   g_clear_object (&store);
   rm_rf (sub);
   rm_rf (dir);
+}
+
 static JsonObject *
 parse_object (JsonParser *parser,
               const char *json)
