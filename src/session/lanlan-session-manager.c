@@ -10,13 +10,9 @@
  * GWeakRef in a shared refcounted struct), so dropping the last UI
  * reference shuts the thread down cleanly.
  *
- * Sessions are renewed without a gap ("hot swap"): after some turns or
- * minutes, or when the character's settings change, a second connection
- * is opened with the latest settings and primed with the conversation so
- * far; at the next turn end it replaces the first. Microphone audio that
- * arrives while the swap completes is cached and sent to the new session
- * in order. A dropped or expired connection is replaced the same way,
- * with backoff, and the history survives.
+ * Sessions are renewed without a gap ("hot swap", in
+ * lanlan-session-hot-swap.c). A dropped or expired connection is replaced
+ * the same way, with backoff, and the history survives.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -29,11 +25,22 @@
 #include "lanlan-log.h"
 #include "lanlan-realtime-client.h"
 #include "lanlan-secrets.h"
-#include "lanlan-session-manager.h"
+#include "lanlan-session-manager-private.h"
+#include "lanlan-tts-select.h"
 
 #define MIC_CACHE_SECONDS   30
-#define SWAP_BARRIER_MS     5000
-#define MAX_RECONNECTS      8
+
+/* Reconnecting. A server that accepts a session and closes it at once
+ * must not get a connection (and the primed history) every 100 ms
+ * forever: the attempt counter only resets once a session has lived
+ * (SESSION_LIVED_SECONDS, or answered a turn), each attempt waits twice
+ * as long as the one before (from the "reconnect-delay-ms" setting up to
+ * RECONNECT_MAX_DELAY_MS), no more than RECONNECTS_PER_MINUTE start in
+ * any minute, and after "reconnect-attempts" in a row the session stops
+ * in ERROR, with a message, until the user retries. */
+#define SESSION_LIVED_SECONDS   30
+#define RECONNECT_MAX_DELAY_MS  30000
+#define RECONNECTS_PER_MINUTE   G_N_ELEMENTS (((Worker *) NULL)->reconnect_times)
 
 G_DEFINE_ENUM_TYPE (LanlanSessionState, lanlan_session_state,
   G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_IDLE, "idle"),
@@ -50,94 +57,6 @@ G_DEFINE_ENUM_TYPE (LanlanHotSwapStage, lanlan_hot_swap_stage,
   G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_SWAPPED, "swapped"),
   G_DEFINE_ENUM_VALUE (LANLAN_HOT_SWAP_FAILED, "failed"))
 
-typedef enum {
-  CONN_INITIAL,
-  CONN_SWAP,
-  CONN_RECONNECT,
-} ConnKind;
-
-typedef struct _Worker Worker;
-
-typedef struct {
-  Worker               *w;
-  LanlanRealtimeClient *client;
-  const LanlanProvider *provider;
-  ConnKind              kind;
-  guint64               serial;     /* settings it was built with */
-  gboolean              ready;
-  gboolean              text_only;
-  guint                 n_updated;  /* session.updated seen */
-} Conn;
-
-struct _Worker
-{
-  gatomicrefcount       ref;
-  GWeakRef              owner;
-  GMainContext         *owner_ctx;
-  GMainContext         *ctx;
-  GMainLoop            *loop;
-  GThread              *thread;
-
-  /* Shared, under lock. */
-  GMutex                lock;
-  GPtrArray            *history;
-  gsize                 history_bytes;
-  GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
-  gboolean              mic_drain_posted;
-  LanlanSessionStats    stats;
-  guint                 input_rate;
-
-  /* Worker thread only. */
-  LanlanCharacter      *settings;
-  guint64               settings_serial; /* the character's, not the copy's */
-  char                 *api_key;
-  gboolean              have_key;
-  LanlanAudioSink      *sink;
-  guint                 connect_ms;
-  guint                 response_ms;
-  guint                 hot_swap_turns;
-  guint                 hot_swap_seconds;
-  LanlanTtsBackend     *tts_backend;
-
-  gboolean              started;
-  LanlanSessionState    state;
-  Conn                 *active;
-  Conn                 *pending;
-  guint64               active_serial;
-  guint                 turns;
-  gint64                session_started;
-  gboolean              force_swap;
-
-  gboolean              in_flight;
-  char                 *response_id;
-  char                 *audio_item_id;      /* last assistant item with audio */
-  gboolean              audio_reset_done;
-  GHashTable           *dropped;            /* response ids to ignore */
-  GString              *assistant_text;
-  gboolean              assistant_done;
-  gboolean              user_speaking;
-  GPtrArray            *pending_texts;      /* typed before connected */
-  GPtrArray            *agent_context;      /* for the next priming */
-  GPtrArray            *queued_context;     /* text mode, when idle */
-
-  gboolean              swapping;
-  guint                 primed_len;
-  GSource              *swap_timer;
-  guint                 barrier;    /* the n_updated that completes the swap */
-  gint64                swap_prepared_at;
-  gint64                swap_barrier_at;
-  GArray               *mic_cache;
-  gint64                cache_started;
-
-  guint                 reconnect_attempt;
-  GSource              *reconnect_timer;
-  GError               *last_error;
-
-  LanlanTtsWorker      *tts;
-  guint                 speech_id;
-  GString              *tts_buffer;
-  guint                 n_texts;
-};
 
 struct _LanlanSessionManager
 {
@@ -170,15 +89,16 @@ enum {
   SIGNAL_HOT_SWAP,
   SIGNAL_ERROR,
   SIGNAL_SPEECH_STARTED,
+  SIGNAL_HISTORY_OVERFLOW,
+  SIGNAL_TEXT_SENT,
+  SIGNAL_TEXT_FAILED,
+  SIGNAL_INTERRUPTED,
   N_SIGNALS
 };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static void worker_start_conn    (Worker *w, ConnKind kind);
-static void worker_maybe_swap    (Worker *w);
-static void worker_after_turn    (Worker *w);
 static void worker_conn_lost     (Worker *w, Conn *conn, GError *error);
 
 /* --- Worker lifetime ------------------------------------------------------ */
@@ -210,6 +130,9 @@ worker_unref (Worker *w)
   g_hash_table_unref (w->dropped);
   g_string_free (w->assistant_text, TRUE);
   g_ptr_array_unref (w->pending_texts);
+  g_free (w->summary);
+  g_free (w->reply_id);
+  g_string_free (w->reply_text, TRUE);
   g_ptr_array_unref (w->agent_context);
   g_ptr_array_unref (w->queued_context);
   g_array_unref (w->mic_cache);
@@ -230,6 +153,10 @@ typedef enum {
   EMIT_HOT_SWAP,
   EMIT_ERROR,
   EMIT_SPEECH_STARTED,
+  EMIT_HISTORY_OVERFLOW,
+  EMIT_TEXT_SENT,
+  EMIT_TEXT_FAILED,
+  EMIT_INTERRUPTED,
 } EmitKind;
 
 typedef struct {
@@ -242,6 +169,9 @@ typedef struct {
   char               *turn_id;
   char               *text;
   GError             *error;
+  GPtrArray          *messages;
+  guint64             played;
+  guint64             received;
 } Emission;
 
 static void
@@ -254,6 +184,7 @@ emission_free (gpointer data)
   g_free (e->turn_id);
   g_free (e->text);
   g_clear_error (&e->error);
+  g_clear_pointer (&e->messages, g_ptr_array_unref);
   g_free (e);
 }
 
@@ -297,6 +228,19 @@ emission_dispatch (gpointer data)
       break;
     case EMIT_SPEECH_STARTED:
       g_signal_emit (self, signals[SIGNAL_SPEECH_STARTED], 0);
+      break;
+    case EMIT_HISTORY_OVERFLOW:
+      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages);
+      break;
+    case EMIT_TEXT_SENT:
+      g_signal_emit (self, signals[SIGNAL_TEXT_SENT], 0, e->turn_id);
+      break;
+    case EMIT_TEXT_FAILED:
+      g_signal_emit (self, signals[SIGNAL_TEXT_FAILED], 0, e->turn_id, e->error);
+      break;
+    case EMIT_INTERRUPTED:
+      g_signal_emit (self, signals[SIGNAL_INTERRUPTED], 0, e->turn_id, e->text,
+                     e->played, e->received);
       break;
     }
 
@@ -348,8 +292,8 @@ emit_simple (Worker   *w,
   post (emission_new (w, kind));
 }
 
-static void
-emit_hot_swap (Worker             *w,
+void
+_lanlan_session_emit_hot_swap (Worker             *w,
                LanlanHotSwapStage  stage,
                const char         *detail)
 {
@@ -370,6 +314,43 @@ emit_error (Worker       *w,
   post (e);
 }
 
+static void
+pending_text_free (gpointer data)
+{
+  PendingText *t = data;
+
+  g_free (t->id);
+  g_free (t->text);
+  g_free (t);
+}
+
+static void
+emit_text_sent (Worker     *w,
+                const char *message_id)
+{
+  Emission *e = emission_new (w, EMIT_TEXT_SENT);
+
+  e->turn_id = g_strdup (message_id);
+  post (e);
+}
+
+/* Typed text that can no longer go out: the session failed or ended. */
+static void
+fail_pending_texts (Worker       *w,
+                    const GError *error)
+{
+  for (guint i = 0; i < w->pending_texts->len; i++)
+    {
+      PendingText *t = g_ptr_array_index (w->pending_texts, i);
+      Emission *e = emission_new (w, EMIT_TEXT_FAILED);
+
+      e->turn_id = g_strdup (t->id);
+      e->error = g_error_copy (error);
+      post (e);
+    }
+  g_ptr_array_set_size (w->pending_texts, 0);
+}
+
 static gboolean
 state_is_active (gboolean           started,
                  LanlanSessionState state)
@@ -380,8 +361,8 @@ state_is_active (gboolean           started,
                      state == LANLAN_SESSION_STATE_RECONNECTING);
 }
 
-static void
-set_state (Worker             *w,
+void
+_lanlan_session_set_state (Worker             *w,
            LanlanSessionState  state)
 {
   Emission *e;
@@ -393,39 +374,136 @@ set_state (Worker             *w,
   e->state = state;
   e->active = state_is_active (w->started, state);
   post (e);
+
+  if (state == LANLAN_SESSION_STATE_ERROR && w->pending_texts->len > 0)
+    {
+      g_autoptr(GError) error = w->last_error != NULL ? g_error_copy (w->last_error)
+        : g_error_new_literal (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
+                               _("The conversation could not be reached"));
+      fail_pending_texts (w, error);
+    }
+  else if (state == LANLAN_SESSION_STATE_ENDED && w->pending_texts->len > 0)
+    {
+      g_autoptr(GError) error =
+        g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             _("The conversation ended before the message was sent"));
+      fail_pending_texts (w, error);
+    }
+}
+
+/* The session cannot go on: says why and waits for the user's retry. */
+static void
+fail_session (Worker       *w,
+              const GError *error)
+{
+  if (error != w->last_error)
+    {
+      g_clear_error (&w->last_error);
+      w->last_error = g_error_copy (error);
+    }
+  emit_error (w, error);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+  /* Also when the state already was ERROR (typing after a failure). */
+  fail_pending_texts (w, error);
 }
 
 /* --- History ------------------------------------------------------------- */
 
-/* What a new session is primed with. A conversation of hours would
- * otherwise grow without end, in memory and in the priming sent at every
- * hot swap; the oldest messages go first. The window keeps the whole
- * transcript for the user. */
-#define HISTORY_MAX_MESSAGES 200
-#define HISTORY_MAX_BYTES    (256 * 1024)
+/* What a new session is primed with (start, reconnect, hot swap): a
+ * summary of what came before as system context, then the newest messages
+ * within a budget of count and bytes, the same for every service. Past
+ * the budget the oldest messages go in one batch, down to three quarters
+ * of it (so a batch is worth summarizing), and are handed to the owner in
+ * "history-overflow" to fold into the summary (LanlanSummarizer), which
+ * comes back through lanlan_session_manager_set_summary(). N.E.K.O keeps
+ * a handful of recent messages plus a compressed memo the same way. The
+ * conversation keeps the whole transcript. */
+#define PRIME_MAX_MESSAGES 40
+#define PRIME_MAX_BYTES    (16 * 1024)
+#define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
+
+/* Under the lock. Returns what fell out, or NULL. */
+static GPtrArray *
+history_trim_locked (Worker *w)
+{
+  GPtrArray *overflow;
+
+  if (w->history->len <= PRIME_MAX_MESSAGES && w->history_bytes <= PRIME_MAX_BYTES)
+    return NULL;
+  overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  while (w->history->len > 1 &&
+         (w->history->len > PRIME_MAX_MESSAGES * 3 / 4 || w->history_bytes > PRIME_MAX_BYTES * 3 / 4))
+    {
+      LanlanChatMessage *oldest = g_ptr_array_steal_index (w->history, 0);
+
+      w->history_bytes -= strlen (oldest->content);
+      g_ptr_array_add (overflow, oldest);
+      /* Indexes into the history shift with it. */
+      if (w->primed_len > 0)
+        w->primed_len--;
+    }
+  return overflow;
+}
+
+static void
+emit_overflow (Worker    *w,
+               GPtrArray *overflow)
+{
+  Emission *e;
+
+  if (overflow == NULL)
+    return;
+  if (overflow->len == 0)
+    {
+      g_ptr_array_unref (overflow);
+      return;
+    }
+  e = emission_new (w, EMIT_HISTORY_OVERFLOW);
+  e->messages = overflow;
+  post (e);
+}
 
 static void
 history_add (Worker     *w,
              const char *role,
              const char *text)
 {
+  GPtrArray *overflow;
+
   if (text == NULL || *text == '\0')
     return;
   g_mutex_lock (&w->lock);
   g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
   w->history_bytes += strlen (text);
-  while (w->history->len > 1 &&
-         (w->history->len > HISTORY_MAX_MESSAGES || w->history_bytes > HISTORY_MAX_BYTES))
-    {
-      LanlanChatMessage *oldest = g_ptr_array_index (w->history, 0);
-
-      w->history_bytes -= strlen (oldest->content);
-      g_ptr_array_remove_index (w->history, 0);
-      /* Indexes into the history shift with it. */
-      if (w->primed_len > 0)
-        w->primed_len--;
-    }
+  overflow = history_trim_locked (w);
   g_mutex_unlock (&w->lock);
+  emit_overflow (w, overflow);
+}
+
+/* Takes @messages (LanlanChatMessage, oldest first). */
+static void
+history_replace (Worker    *w,
+                 GPtrArray *messages)
+{
+  GPtrArray *overflow;
+
+  g_mutex_lock (&w->lock);
+  g_ptr_array_set_size (w->history, 0);
+  w->history_bytes = 0;
+  for (guint i = 0; i < messages->len; i++)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (messages, i);
+
+      if (m->content == NULL || *m->content == '\0')
+        continue;
+      g_ptr_array_add (w->history, lanlan_chat_message_copy (m));
+      w->history_bytes += strlen (m->content);
+    }
+  /* A pending replacement has seen none of these. */
+  w->primed_len = 0;
+  overflow = history_trim_locked (w);
+  g_mutex_unlock (&w->lock);
+  emit_overflow (w, overflow);
 }
 
 static GPtrArray *
@@ -441,8 +519,8 @@ history_dup_from (Worker *w,
   return copy;
 }
 
-static guint
-history_len (Worker *w)
+guint
+_lanlan_session_history_len (Worker *w)
 {
   guint n;
 
@@ -454,8 +532,8 @@ history_len (Worker *w)
 
 /* --- Connections --------------------------------------------------------- */
 
-static void
-conn_free (Conn *conn)
+void
+_lanlan_session_conn_free (Conn *conn)
 {
   if (conn == NULL)
     return;
@@ -516,8 +594,8 @@ cache_mic (Worker       *w,
     }
 }
 
-static void
-flush_mic_cache (Worker *w)
+void
+_lanlan_session_flush_mic_cache (Worker *w)
 {
   if (w->mic_cache->len == 0 || !can_send_mic (w))
     return;
@@ -540,8 +618,8 @@ settings_provider (LanlanCharacter *settings)
   return p;
 }
 
-static char *
-build_instructions (LanlanCharacter *settings)
+char *
+_lanlan_session_build_instructions (LanlanCharacter *settings)
 {
   const char *persona = lanlan_character_get_persona (settings);
   const char *language = lanlan_character_get_language (settings);
@@ -553,14 +631,20 @@ build_instructions (LanlanCharacter *settings)
   return g_string_free (s, FALSE);
 }
 
-/* Sends the conversation so far and any agent context to a new session. */
-static void
-prime (Worker *w,
+/* Sends the conversation so far (from @from on; 0: the summary too) to a
+ * new session. */
+void
+_lanlan_session_prime (Worker *w,
        Conn   *conn,
        guint   from)
 {
   g_autoptr(GPtrArray) messages = history_dup_from (w, from);
 
+  if (from == 0 && w->summary != NULL && *w->summary != '\0')
+    {
+      g_autofree char *memo = g_strconcat (SUMMARY_PREFIX, w->summary, NULL);
+      lanlan_realtime_client_create_item (conn->client, "system", memo);
+    }
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *m = g_ptr_array_index (messages, i);
@@ -568,8 +652,8 @@ prime (Worker *w,
     }
 }
 
-static void
-prime_context (Worker *w,
+void
+_lanlan_session_prime_context (Worker *w,
                Conn   *conn)
 {
   for (guint i = 0; i < w->agent_context->len; i++)
@@ -613,7 +697,15 @@ drain_tts (gpointer data)
         {
           gsize size;
           const gint16 *pcm = g_bytes_get_data (r->pcm, &size);
-          gsize n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+          gsize n;
+
+          if (!w->audio_reset_done)
+            {
+              lanlan_audio_sink_reset_played (w->sink);
+              w->audio_reset_done = TRUE;
+            }
+          n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+          w->reply_samples += n;
           stats_add (w, &w->stats.speaker_samples, n);
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
@@ -643,23 +735,18 @@ ensure_tts (Worker *w)
     backend = g_steal_pointer (&w->tts_backend);
   else
     {
-      /* ws://host/v1/realtime → http://host/v1 */
-      const char *base = lanlan_character_get_base_url (w->settings);
-      g_autofree char *http = NULL;
-      char *cut;
+      g_autofree char *http = lanlan_provider_build_http_url (settings_provider (w->settings),
+                                                               lanlan_character_get_base_url (w->settings),
+                                                               NULL);
 
-      if (g_str_has_prefix (base, "wss://"))
-        http = g_strconcat ("https://", base + 6, NULL);
-      else if (g_str_has_prefix (base, "ws://"))
-        http = g_strconcat ("http://", base + 5, NULL);
-      else
-        http = g_strdup ("https://api.openai.com/v1");
-      if ((cut = strchr (http + 8, '?')) != NULL)
-        *cut = '\0';
-      if (g_str_has_suffix (http, "/realtime"))
-        http[strlen (http) - strlen ("/realtime")] = '\0';
-      backend = lanlan_tts_backend_new_http (http, w->api_key, NULL,
-                                             lanlan_character_get_voice (w->settings));
+      if (http == NULL)
+        http = lanlan_provider_build_http_url (lanlan_provider_get_default (), NULL, NULL);
+      backend = lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings))
+        ? lanlan_tts_backend_new_for_voice (lanlan_character_get_voice (w->settings),
+                                            lanlan_character_get_language (w->settings),
+                                            http, w->api_key)
+        : lanlan_tts_backend_new_http (http, w->api_key, NULL,
+                                       lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
@@ -700,14 +787,52 @@ tts_feed (Worker     *w,
 
 /* --- Barge-in ------------------------------------------------------------ */
 
+/* What the user heard of @text when @played of the @received samples of
+ * its audio were played: the same share of its characters. Speech runs at
+ * a roughly even pace and the transcript arrives with (or slightly ahead
+ * of) its audio, so this is approximate, to a word or two. Without a sink
+ * the user only read it: all of it counts. */
+static char *
+heard_text (const char *text,
+            guint64     played,
+            guint64     received,
+            gboolean    have_sink)
+{
+  glong n = g_utf8_strlen (text, -1);
+
+  if (!have_sink)
+    return g_strdup (text);
+  if (received == 0)
+    return g_strdup ("");
+  played = MIN (played, received);
+  return g_utf8_substring (text, 0, (glong) ((double) n * played / received));
+}
+
+static void
+emit_interrupted (Worker  *w,
+                  guint64  played)
+{
+  Emission *e = emission_new (w, EMIT_INTERRUPTED);
+
+  e->turn_id = g_strdup (w->reply_id);
+  e->played = MIN (played, w->reply_samples);
+  e->received = w->reply_samples;
+  e->text = heard_text (w->reply_text->str, played, w->reply_samples, w->sink != NULL);
+  post (e);
+}
+
 static void
 barge_in (Worker *w)
 {
   guint64 played = 0;
+  gsize queued = 0;
+
+  if (_lanlan_session_chat_barge_in (w))
+    return;
 
   if (w->sink != NULL)
     {
-      gsize queued = lanlan_audio_sink_get_queued (w->sink);
+      queued = lanlan_audio_sink_get_queued (w->sink);
 
       played = lanlan_audio_sink_get_played (w->sink);
       lanlan_audio_sink_flush (w->sink);
@@ -719,6 +844,11 @@ barge_in (Worker *w)
   if (w->tts != NULL)
     lanlan_tts_worker_interrupt (w->tts);
 
+  /* An answer cut short, while it streams or while it still plays. */
+  if (w->reply_id != NULL && (w->in_flight || queued > 0))
+    emit_interrupted (w, played);
+  g_clear_pointer (&w->reply_id, g_free);
+
   if (w->in_flight && w->active != NULL)
     {
       if (w->response_id != NULL)
@@ -727,7 +857,7 @@ barge_in (Worker *w)
       commit_partial_answer (w);
       reset_response (w);
       w->turns++;
-      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
       emit_simple (w, EMIT_TURN_ENDED);
     }
   g_clear_pointer (&w->audio_item_id, g_free);
@@ -755,7 +885,11 @@ on_active_event (Worker                    *w,
       w->response_id = g_strdup (event->response_id);
       w->audio_reset_done = FALSE;
       w->speech_id++;
-      set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+      g_free (w->reply_id);
+      w->reply_id = g_strdup (event->response_id ? event->response_id : "");
+      g_string_truncate (w->reply_text, 0);
+      w->reply_samples = 0;
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
       break;
 
     case LANLAN_REALTIME_EVENT_OUTPUT_ITEM_ADDED:
@@ -788,6 +922,7 @@ on_active_event (Worker                    *w,
                 w->audio_reset_done = TRUE;
               }
             n = lanlan_audio_sink_write (w->sink, pcm, size / 2);
+            w->reply_samples += n;
             stats_add (w, &w->stats.speaker_samples, n);
             if (n < size / 2)
               stats_add (w, &w->stats.speaker_samples_dropped, size / 2 - n);
@@ -800,6 +935,7 @@ on_active_event (Worker                    *w,
       if (is_dropped (w, event) || !w->in_flight || w->assistant_done)
         break;
       g_string_append (w->assistant_text, event->text);
+      g_string_append (w->reply_text, event->text);
       emit_text (w, EMIT_DELTA, "assistant", w->response_id, event->text);
       if (conn->text_only)
         tts_feed (w, event->text, FALSE);
@@ -815,6 +951,7 @@ on_active_event (Worker                    *w,
         history_add (w, "assistant", text);
         emit_text (w, EMIT_DONE, "assistant", w->response_id, text);
         w->assistant_done = TRUE;
+        g_string_assign (w->reply_text, text);
         if (conn->text_only)
           tts_feed (w, "", TRUE);
       }
@@ -845,7 +982,7 @@ on_active_event (Worker                    *w,
         {
           /* The end of an answer we interrupted; its turn already ended. */
           if (!w->in_flight)
-            worker_after_turn (w);
+            _lanlan_session_after_turn (w);
           break;
         }
       if (w->response_id != NULL && event->response_id != NULL &&
@@ -855,10 +992,11 @@ on_active_event (Worker                    *w,
       if (conn->text_only && !w->assistant_done)
         tts_feed (w, "", TRUE);
       reset_response (w);
+      w->reconnect_attempt = 0;   /* this session works */
       w->turns++;
-      set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
       emit_simple (w, EMIT_TURN_ENDED);
-      worker_after_turn (w);
+      _lanlan_session_after_turn (w);
       break;
 
     case LANLAN_REALTIME_EVENT_ERROR:
@@ -868,11 +1006,14 @@ on_active_event (Worker                    *w,
         emit_error (w, error);
         if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
           worker_conn_lost (w, conn, g_steal_pointer (&error));
-        else if (w->in_flight && w->response_id == NULL)
+        else if (w->in_flight && w->response_id == NULL &&
+                 (event->request_type == NULL ||
+                  g_str_equal (event->request_type, "response.create")))
           {
-            /* response.create was refused: no answer is coming. */
+            /* response.create was refused: no answer is coming. (An error
+             * the client matched to another request leaves it alone.) */
             reset_response (w);
-            set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+            _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
           }
       }
       break;
@@ -884,29 +1025,40 @@ on_active_event (Worker                    *w,
 
 /* Adds typed text to the history as it goes out, so priming a new
  * session and sending it can never both carry it. */
-static void
-send_user_text (Worker     *w,
-                const char *text)
+static gboolean
+send_user_text (Worker      *w,
+                PendingText *t)
 {
-  history_add (w, "user", text);
-  lanlan_realtime_client_create_item (w->active->client, "user", text);
+  if (!lanlan_realtime_client_create_item (w->active->client, "user", t->text))
+    return FALSE;
+  history_add (w, "user", t->text);
+  emit_text_sent (w, t->id);
+  return TRUE;
 }
 
 /* Text typed and agent context queued while no session could take them. */
-static void
-flush_pending_input (Worker *w)
+void
+_lanlan_session_flush_pending_input (Worker *w)
 {
   gboolean respond = FALSE;
 
+  if (_lanlan_session_chat_flush_input (w))
+    return;
   if (w->active == NULL || !w->active->ready || w->swapping)
     return;
   /* Typing while the character talks interrupts it, as speaking does. */
   if (w->pending_texts->len > 0 && w->in_flight)
     barge_in (w);
-  for (guint i = 0; i < w->pending_texts->len; i++)
-    send_user_text (w, g_ptr_array_index (w->pending_texts, i));
-  respond |= w->pending_texts->len > 0;
-  g_ptr_array_set_size (w->pending_texts, 0);
+  {
+    guint n_sent = 0;
+
+    /* What could not go out waits for the next connection. */
+    while (n_sent < w->pending_texts->len &&
+           send_user_text (w, g_ptr_array_index (w->pending_texts, n_sent)))
+      n_sent++;
+    g_ptr_array_remove_range (w->pending_texts, 0, n_sent);
+    respond |= n_sent > 0;
+  }
   if (!w->in_flight)
     {
       for (guint i = 0; i < w->queued_context->len; i++)
@@ -923,87 +1075,6 @@ flush_pending_input (Worker *w)
 }
 
 static void
-finish_swap (Worker *w)
-{
-  Conn *old = w->active;
-  Conn *fresh = g_steal_pointer (&w->pending);
-  g_autofree char *detail = NULL;
-
-  if (w->swap_timer != NULL)
-    {
-      g_source_destroy (w->swap_timer);
-      g_clear_pointer (&w->swap_timer, g_source_unref);
-    }
-
-  w->active = fresh;
-  w->swapping = FALSE;
-  w->active_serial = fresh->serial;
-  w->turns = 0;
-  w->session_started = g_get_monotonic_time ();
-  w->force_swap = FALSE;
-  w->reconnect_attempt = 0;
-  g_ptr_array_set_size (w->agent_context, 0);
-  g_mutex_lock (&w->lock);
-  w->input_rate = fresh->provider->input_rate;
-  w->stats.n_swaps++;
-  if (w->swap_prepared_at != 0)
-    w->stats.last_swap_prepare_us = g_get_monotonic_time () - w->swap_prepared_at;
-  if (w->swap_barrier_at != 0)
-    w->stats.last_swap_barrier_us = g_get_monotonic_time () - w->swap_barrier_at;
-  w->swap_prepared_at = w->swap_barrier_at = 0;
-  g_mutex_unlock (&w->lock);
-  conn_free (old);
-
-  flush_mic_cache (w);
-  flush_pending_input (w);
-  {
-    const char *model = lanlan_character_get_model (w->settings);
-    detail = g_strdup_printf ("%s/%s", fresh->provider->id,
-                              model && *model ? model : fresh->provider->default_model);
-  }
-  emit_hot_swap (w, LANLAN_HOT_SWAP_SWAPPED, detail);
-  if (w->state == LANLAN_SESSION_STATE_RECONNECTING)
-    set_state (w, LANLAN_SESSION_STATE_CONNECTED);
-}
-
-static void
-fail_swap (Worker     *w,
-           const char *why)
-{
-  if (w->swap_timer != NULL)
-    {
-      g_source_destroy (w->swap_timer);
-      g_clear_pointer (&w->swap_timer, g_source_unref);
-    }
-  conn_free (g_steal_pointer (&w->pending));
-  w->swapping = FALSE;
-  w->force_swap = FALSE;
-  /* Try again after another full period, not at every turn. */
-  w->turns = 0;
-  w->session_started = g_get_monotonic_time ();
-  emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, why);
-  flush_mic_cache (w);
-}
-
-static void
-on_pending_event (Worker                    *w,
-                  Conn                      *conn,
-                  const LanlanRealtimeEvent *event)
-{
-  if (event->type == LANLAN_REALTIME_EVENT_SESSION_UPDATED)
-    {
-      conn->n_updated++;
-      if (w->swapping && conn->n_updated >= w->barrier)
-        finish_swap (w);
-    }
-  else if (event->type == LANLAN_REALTIME_EVENT_ERROR && w->swapping)
-    {
-      g_autoptr(GError) error = lanlan_realtime_event_to_error (event);
-      fail_swap (w, error->message);
-    }
-}
-
-static void
 on_client_event (LanlanRealtimeClient      *client,
                  const LanlanRealtimeEvent *event,
                  gpointer                   data)
@@ -1014,7 +1085,7 @@ on_client_event (LanlanRealtimeClient      *client,
   if (conn == w->active)
     on_active_event (w, conn, event);
   else if (conn == w->pending)
-    on_pending_event (w, conn, event);
+    _lanlan_session_on_pending_event (w, conn, event);
 }
 
 static void
@@ -1037,8 +1108,34 @@ reconnect_cb (gpointer data)
 
   g_clear_pointer (&w->reconnect_timer, g_source_unref);
   if (w->started && w->active == NULL)
-    worker_start_conn (w, CONN_RECONNECT);
+    {
+      guint slot = (w->reconnect_head + w->reconnect_n) % RECONNECTS_PER_MINUTE;
+
+      /* Remember when, for the rate cap; the oldest goes when full. */
+      w->reconnect_times[slot] = g_get_monotonic_time ();
+      if (w->reconnect_n < RECONNECTS_PER_MINUTE)
+        w->reconnect_n++;
+      else
+        w->reconnect_head = (w->reconnect_head + 1) % RECONNECTS_PER_MINUTE;
+      _lanlan_session_start_conn (w, CONN_RECONNECT);
+    }
   return G_SOURCE_REMOVE;
+}
+
+static void
+reset_reconnects (Worker *w)
+{
+  w->reconnect_attempt = 0;
+  w->reconnect_head = 0;
+  w->reconnect_n = 0;
+}
+
+/* A session that lasted or answered: the connection works after all. */
+static gboolean
+session_lived (Worker *w)
+{
+  return w->session_started != 0 &&
+         g_get_monotonic_time () - w->session_started >= SESSION_LIVED_SECONDS * G_USEC_PER_SEC;
 }
 
 static void
@@ -1048,18 +1145,30 @@ schedule_reconnect (Worker *w)
 
   if (w->reconnect_timer != NULL)
     return;
-  if (w->reconnect_attempt >= MAX_RECONNECTS)
+  if (w->reconnect_attempt >= w->reconnect_max)
     {
-      g_autoptr(GError) error = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
-                                             _("Gave up reconnecting: %s"),
-                                             w->last_error ? w->last_error->message : _("unknown error"));
-      emit_error (w, error);
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      g_autoptr(GError) error =
+        g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
+                     g_dngettext (GETTEXT_PACKAGE,
+                                  "Stopped reconnecting after %u attempt in a row that failed or was closed at once: %s",
+                                  "Stopped reconnecting after %u attempts in a row that failed or were closed at once: %s",
+                                  w->reconnect_attempt),
+                     w->reconnect_attempt,
+                     w->last_error ? w->last_error->message : _("unknown error"));
+      fail_session (w, error);
       return;
     }
-  delay = MIN (100u << MIN (w->reconnect_attempt, 7u), 10000u);
+  delay = (guint) MIN ((guint64) w->reconnect_delay_ms << MIN (w->reconnect_attempt, 16u),
+                       (guint64) RECONNECT_MAX_DELAY_MS);
+  if (w->reconnect_n == RECONNECTS_PER_MINUTE)
+    {
+      gint64 free_at = w->reconnect_times[w->reconnect_head] + 60 * G_USEC_PER_SEC;
+      gint64 wait_ms = (free_at - g_get_monotonic_time () + 999) / 1000;
+
+      delay = MAX (delay, (guint) CLAMP (wait_ms, 0, 60000));
+    }
   w->reconnect_attempt++;
-  set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
   w->reconnect_timer = g_timeout_source_new (delay);
   g_source_set_callback (w->reconnect_timer, reconnect_cb, w, NULL);
   g_source_attach (w->reconnect_timer, w->ctx);
@@ -1090,7 +1199,21 @@ worker_conn_lost (Worker *w,
   reset_response (w);
   w->user_speaking = FALSE;
   w->active = NULL;
-  conn_free (conn);
+  /* Microphone audio the client still held goes to the next session. */
+  {
+    g_autoptr(GArray) unsent = g_array_new (FALSE, FALSE, sizeof (gint16));
+
+    if (lanlan_realtime_client_take_unsent_audio (conn->client, unsent) > 0)
+      {
+        /* Older than anything cached meanwhile: it goes first. */
+        if (w->mic_cache->len == 0)
+          w->cache_started = g_get_monotonic_time ();
+        g_array_prepend_vals (w->mic_cache, unsent->data, unsent->len);
+        stats_add (w, &w->stats.mic_samples_sent, -(guint64) unsent->len);
+        stats_add (w, &w->stats.mic_samples_cached, unsent->len);
+      }
+  }
+  _lanlan_session_conn_free (conn);
   w->swapping = FALSE;
   if (w->swap_timer != NULL)
     {
@@ -1114,8 +1237,8 @@ worker_conn_lost (Worker *w,
 
   if (error != NULL && is_fatal (error))
     {
-      conn_free (g_steal_pointer (&w->pending));
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       g_clear_error (&error);
       return;
     }
@@ -1124,16 +1247,18 @@ worker_conn_lost (Worker *w,
   g_mutex_lock (&w->lock);
   w->stats.n_reconnects++;
   g_mutex_unlock (&w->lock);
+  if (session_lived (w))
+    w->reconnect_attempt = 0;
 
   /* A primed replacement is already waiting: use it. */
   if (w->pending != NULL && w->pending->ready)
     {
-      set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
-      prime (w, w->pending, w->primed_len);
-      finish_swap (w);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
+      _lanlan_session_prime (w, w->pending, w->primed_len);
+      _lanlan_session_finish_swap (w);
       return;
     }
-  conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
   schedule_reconnect (w);
 }
 
@@ -1147,7 +1272,7 @@ on_client_closed (LanlanRealtimeClient *client,
 
   if (conn == w->pending)
     {
-      fail_swap (w, error ? error->message : _("closed"));
+      _lanlan_session_fail_swap (w, error ? error->message : _("closed"));
       return;
     }
   worker_conn_lost (w, conn, error ? g_error_copy (error) : NULL);
@@ -1179,18 +1304,18 @@ on_conn_ready (GObject      *source,
       if (conn->kind == CONN_SWAP)
         {
           if (conn == w->pending)
-            fail_swap (w, error->message);
+            _lanlan_session_fail_swap (w, error->message);
           return;
         }
       if (conn != w->active)
         return;
       w->active = NULL;
-      conn_free (conn);
+      _lanlan_session_conn_free (conn);
       g_clear_error (&w->last_error);
       w->last_error = g_error_copy (error);
       emit_error (w, error);
       if (is_fatal (error) || !w->started)
-        set_state (w, LANLAN_SESSION_STATE_ERROR);
+        _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
       else
         schedule_reconnect (w);
       return;
@@ -1200,13 +1325,8 @@ on_conn_ready (GObject      *source,
 
   if (conn->kind == CONN_SWAP)
     {
-      if (conn != w->pending)
-        return;
-      prime (w, conn, 0);
-      prime_context (w, conn);
-      w->primed_len = history_len (w);
-      emit_hot_swap (w, LANLAN_HOT_SWAP_READY, NULL);
-      worker_maybe_swap (w);
+      if (conn == w->pending)
+        _lanlan_session_swap_conn_ready (w, conn);
       return;
     }
 
@@ -1215,23 +1335,22 @@ on_conn_ready (GObject      *source,
 
   /* A reconnect, or a session started again after it ended: the new
    * session hears the conversation so far. */
-  prime (w, conn, 0);
-  prime_context (w, conn);
+  _lanlan_session_prime (w, conn, 0);
+  _lanlan_session_prime_context (w, conn);
   g_ptr_array_set_size (w->agent_context, 0);
-  w->reconnect_attempt = 0;
   w->turns = 0;
   w->active_serial = conn->serial;
   w->session_started = g_get_monotonic_time ();
-  set_state (w, LANLAN_SESSION_STATE_CONNECTED);
-  flush_mic_cache (w);
-  flush_pending_input (w);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
+  _lanlan_session_flush_mic_cache (w);
+  _lanlan_session_flush_pending_input (w);
   /* Settings changed while connecting: renew right away. */
   if (!w->in_flight && w->active_serial != w->settings_serial)
-    worker_after_turn (w);
+    _lanlan_session_after_turn (w);
 }
 
-static void
-worker_start_conn (Worker   *w,
+void
+_lanlan_session_start_conn (Worker   *w,
                    ConnKind  kind)
 {
   const LanlanProvider *provider = settings_provider (w->settings);
@@ -1251,11 +1370,10 @@ worker_start_conn (Worker   *w,
     {
       if (kind == CONN_SWAP)
         {
-          emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
+          _lanlan_session_emit_hot_swap (w, LANLAN_HOT_SWAP_FAILED, error->message);
           return;
         }
-      emit_error (w, error);
-      set_state (w, LANLAN_SESSION_STATE_ERROR);
+      fail_session (w, error);
       return;
     }
 
@@ -1264,19 +1382,21 @@ worker_start_conn (Worker   *w,
   conn->kind = kind;
   conn->provider = provider;
   conn->serial = w->settings_serial;
-  conn->text_only = provider->text_only;
+  /* A custom voice (another engine's) speaks the model's text. */
+  conn->text_only = provider->text_only ||
+                    lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings));
   conn->client = lanlan_realtime_client_new (provider, url, w->api_key);
   lanlan_realtime_client_set_timeouts (conn->client, w->connect_ms, w->response_ms);
   g_signal_connect (conn->client, "event", G_CALLBACK (on_client_event), conn);
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = build_instructions (w->settings);
+  instructions = _lanlan_session_build_instructions (w->settings);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
+  config.voice = _lanlan_session_model_voice (w->settings, provider);
   config.language = lanlan_character_get_language (w->settings);
-  config.text_only = provider->text_only;
+  config.text_only = conn->text_only;
   config.server_vad = TRUE;
 
   if (kind == CONN_SWAP)
@@ -1284,102 +1404,14 @@ worker_start_conn (Worker   *w,
   else
     {
       w->active = conn;
-      set_state (w, kind == CONN_INITIAL ? LANLAN_SESSION_STATE_CONNECTING
+      _lanlan_session_set_state (w, kind == CONN_INITIAL ? LANLAN_SESSION_STATE_CONNECTING
                                          : LANLAN_SESSION_STATE_RECONNECTING);
     }
 
-  if (provider->text_only)
+  if (conn->text_only)
     ensure_tts (w);
 
   lanlan_realtime_client_connect_async (conn->client, &config, NULL, on_conn_ready, w);
-}
-
-/* --- Hot swap ------------------------------------------------------------ */
-
-static gboolean
-swap_barrier_timeout (gpointer data)
-{
-  Worker *w = data;
-
-  g_clear_pointer (&w->swap_timer, g_source_unref);
-  fail_swap (w, _("The new session did not confirm in time"));
-  return G_SOURCE_REMOVE;
-}
-
-/* Starts the atomic part: the old session stops hearing the microphone,
- * the new one gets the turns it has not seen, and once it confirms (a
- * session.update round trip) it becomes the active one. */
-static void
-worker_maybe_swap (Worker *w)
-{
-  g_autofree char *instructions = NULL;
-  LanlanRealtimeConfig config = { 0 };
-
-  if (w->pending == NULL || !w->pending->ready || w->swapping || w->active == NULL ||
-      !w->active->ready || w->in_flight || w->user_speaking)
-    return;
-
-  w->swapping = TRUE;
-  w->swap_barrier_at = g_get_monotonic_time ();
-  prime (w, w->pending, w->primed_len);
-  w->primed_len = history_len (w);
-
-  instructions = build_instructions (w->settings);
-  config.model = lanlan_character_get_model (w->settings);
-  config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
-  config.language = lanlan_character_get_language (w->settings);
-  config.text_only = w->pending->text_only;
-  config.server_vad = TRUE;
-  lanlan_realtime_client_send_session_update (w->pending->client, &config);
-  w->barrier = w->pending->n_updated + 1;
-
-  w->swap_timer = g_timeout_source_new (SWAP_BARRIER_MS);
-  g_source_set_callback (w->swap_timer, swap_barrier_timeout, w, NULL);
-  g_source_attach (w->swap_timer, w->ctx);
-}
-
-static void
-worker_prepare_swap (Worker     *w,
-                     const char *why)
-{
-  if (!w->started || w->active == NULL || !w->active->ready)
-    return;
-  if (w->pending != NULL)
-    {
-      if (w->pending->serial == w->settings_serial || w->swapping)
-        return;
-      conn_free (g_steal_pointer (&w->pending));  /* stale settings */
-    }
-  emit_hot_swap (w, LANLAN_HOT_SWAP_PREPARING, why);
-  w->swap_prepared_at = g_get_monotonic_time ();
-  worker_start_conn (w, CONN_SWAP);
-}
-
-static void
-worker_after_turn (Worker *w)
-{
-  gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
-
-  /* Agent results that came in while the model was talking. */
-  if (w->queued_context->len > 0 && w->active != NULL && w->active->ready && !w->swapping)
-    {
-      flush_pending_input (w);
-      return;
-    }
-
-  if (w->active_serial != w->settings_serial)
-    worker_prepare_swap (w, _("settings changed"));
-  else if (w->pending == NULL)
-    {
-      if (w->force_swap)
-        worker_prepare_swap (w, _("requested"));
-      else if (w->hot_swap_turns > 0 && w->turns >= w->hot_swap_turns)
-        worker_prepare_swap (w, _("turn limit"));
-      else if (w->hot_swap_seconds > 0 && elapsed >= w->hot_swap_seconds)
-        worker_prepare_swap (w, _("time limit"));
-    }
-  worker_maybe_swap (w);
 }
 
 /* --- Commands (run on the worker) ---------------------------------------- */
@@ -1397,6 +1429,8 @@ typedef enum {
   CMD_TIMEOUTS,
   CMD_TTS_BACKEND,
   CMD_IMAGE,
+  CMD_HISTORY,
+  CMD_SUMMARY,
   CMD_QUIT,
 } CmdKind;
 
@@ -1409,6 +1443,8 @@ typedef struct {
   guint64           serial;
   LanlanTtsBackend *backend;
   GBytes           *bytes;
+  char             *id;
+  GPtrArray        *messages;
 } Cmd;
 
 static void
@@ -1423,12 +1459,15 @@ cmd_free (gpointer data)
   g_clear_object (&c->settings);
   lanlan_tts_backend_free (c->backend);
   g_clear_pointer (&c->bytes, g_bytes_unref);
+  g_free (c->id);
+  g_clear_pointer (&c->messages, g_ptr_array_unref);
   g_free (c);
 }
 
 static void
 worker_end (Worker *w)
 {
+  _lanlan_session_chat_end (w);
   w->started = FALSE;
   if (w->reconnect_timer != NULL)
     {
@@ -1442,8 +1481,8 @@ worker_end (Worker *w)
     }
   commit_partial_answer (w);
   reset_response (w);
-  conn_free (g_steal_pointer (&w->pending));
-  conn_free (g_steal_pointer (&w->active));
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->active));
   w->swapping = FALSE;
   g_array_set_size (w->mic_cache, 0);
   if (w->sink != NULL)
@@ -1454,26 +1493,37 @@ worker_end (Worker *w)
 
 static void worker_start (Worker *w);
 
+/* @echo: also report it as the user's transcript (stream_text()). */
 static void
 worker_send_text (Worker     *w,
-                  const char *text)
+                  const char *message_id,
+                  const char *text,
+                  gboolean    echo)
 {
-  g_autofree char *turn_id = g_strdup_printf ("text-%u", ++w->n_texts);
+  PendingText *t = g_new0 (PendingText, 1);
 
-  emit_text (w, EMIT_DONE, "user", turn_id, text);
-  g_ptr_array_add (w->pending_texts, g_strdup (text));
+  t->id = message_id != NULL ? g_strdup (message_id) : g_strdup_printf ("text-%u", ++w->n_texts);
+  t->text = g_strdup (text);
+  if (echo)
+    emit_text (w, EMIT_DONE, "user", t->id, text);
+  g_ptr_array_add (w->pending_texts, t);
 
   if (!w->started || w->state == LANLAN_SESSION_STATE_ERROR)
     worker_start (w);   /* typing starts a session */
   else
-    flush_pending_input (w);
+    _lanlan_session_flush_pending_input (w);
 }
 
 static void
 worker_start (Worker *w)
 {
   w->started = TRUE;
-  w->reconnect_attempt = 0;
+  reset_reconnects (w);   /* the user's start or Retry */
+  if (_lanlan_session_chat_wanted (w))
+    {
+      _lanlan_session_chat_start (w);
+      return;
+    }
   if (!w->have_key)
     {
       g_autoptr(GError) error = NULL;
@@ -1497,13 +1547,12 @@ worker_start (Worker *w)
             e = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH,
                              _("No API key for %s is stored. Add one in Preferences."),
                              p->display_name);
-          emit_error (w, e);
-          set_state (w, LANLAN_SESSION_STATE_ERROR);
+          fail_session (w, e);
           return;
         }
     }
   if (w->active == NULL)
-    worker_start_conn (w, CONN_INITIAL);
+    _lanlan_session_start_conn (w, CONN_INITIAL);
 }
 
 static gboolean
@@ -1522,14 +1571,27 @@ run_cmd (gpointer data)
 
     case CMD_END:
       worker_end (w);
-      set_state (w, LANLAN_SESSION_STATE_ENDED);
+      _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ENDED);
       break;
 
     case CMD_TEXT:
-      worker_send_text (w, c->text);
+      worker_send_text (w, c->id, c->text, c->a);
+      break;
+
+    case CMD_HISTORY:
+      history_replace (w, c->messages);
+      g_free (w->summary);
+      w->summary = g_steal_pointer (&c->text);
+      break;
+
+    case CMD_SUMMARY:
+      g_free (w->summary);
+      w->summary = g_steal_pointer (&c->text);
       break;
 
     case CMD_CONTEXT:
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
       if (lanlan_character_get_input_mode (w->settings) == LANLAN_INPUT_MODE_TEXT &&
           w->active != NULL && w->active->ready)
         {
@@ -1550,6 +1612,8 @@ run_cmd (gpointer data)
     case CMD_SETTINGS:
       g_set_object (&w->settings, c->settings);
       w->settings_serial = c->serial;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (w->active == NULL || !w->active->ready)
         {
           const LanlanProvider *p = settings_provider (w->settings);
@@ -1559,9 +1623,9 @@ run_cmd (gpointer data)
           g_mutex_unlock (&w->lock);
         }
       else if (!w->in_flight)
-        worker_after_turn (w);
+        _lanlan_session_after_turn (w);
       else
-        worker_prepare_swap (w, _("settings changed"));
+        _lanlan_session_prepare_swap (w, _("settings changed"));
       break;
 
     case CMD_API_KEY:
@@ -1580,8 +1644,10 @@ run_cmd (gpointer data)
 
     case CMD_SWAP_NOW:
       w->force_swap = TRUE;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (!w->in_flight)
-        worker_after_turn (w);
+        _lanlan_session_after_turn (w);
       break;
 
     case CMD_TIMEOUTS:
@@ -1595,12 +1661,15 @@ run_cmd (gpointer data)
       break;
 
     case CMD_IMAGE:
+      if (_lanlan_session_chat_image (w, c->bytes))
+        break;
       if (w->active != NULL && w->active->ready)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
       break;
 
     case CMD_QUIT:
       worker_end (w);
+      _lanlan_session_chat_free (w);
       g_clear_object (&w->tts);
       g_main_loop_quit (w->loop);
       break;
@@ -1651,12 +1720,14 @@ drain_mic (gpointer data)
 
       if (!w->started)
         stats_add (w, &w->stats.mic_samples_dropped, size / 2);
+      else if (_lanlan_session_chat_mic (w, pcm, size / 2))
+        ;   /* text mode: voice activity and transcription */
       else if (can_send_mic (w) && w->mic_cache->len == 0)
         send_mic (w, pcm, size / 2);
       else
         {
           cache_mic (w, pcm, size / 2);
-          flush_mic_cache (w);
+          _lanlan_session_flush_mic_cache (w);
         }
       g_bytes_unref (bytes);
     }
@@ -1780,6 +1851,18 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
   signals[SIGNAL_SPEECH_STARTED] =
     g_signal_new ("speech-started", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+  signals[SIGNAL_HISTORY_OVERFLOW] =
+    g_signal_new ("history-overflow", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+  signals[SIGNAL_TEXT_SENT] =
+    g_signal_new ("text-sent", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_TEXT_FAILED] =
+    g_signal_new ("text-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+  signals[SIGNAL_INTERRUPTED] =
+    g_signal_new ("interrupted", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -1796,12 +1879,19 @@ load_hot_swap_defaults (Worker *w)
 
   w->hot_swap_turns = 10;
   w->hot_swap_seconds = 1500;
+  w->reconnect_max = 8;
+  w->reconnect_delay_ms = 250;
   if (source == NULL || (schema = g_settings_schema_source_lookup (source, APP_ID, TRUE)) == NULL ||
       !g_settings_schema_has_key (schema, "hot-swap-turns"))
     return;
   settings = g_settings_new (APP_ID);
   w->hot_swap_turns = g_settings_get_uint (settings, "hot-swap-turns");
   w->hot_swap_seconds = g_settings_get_uint (settings, "hot-swap-seconds");
+  if (g_settings_schema_has_key (schema, "reconnect-attempts"))
+    {
+      w->reconnect_max = g_settings_get_uint (settings, "reconnect-attempts");
+      w->reconnect_delay_ms = g_settings_get_uint (settings, "reconnect-delay-ms");
+    }
 }
 
 /**
@@ -1845,7 +1935,8 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->response_ms = 20000;
   w->dropped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   w->assistant_text = g_string_new (NULL);
-  w->pending_texts = g_ptr_array_new_with_free_func (g_free);
+  w->pending_texts = g_ptr_array_new_with_free_func (pending_text_free);
+  w->reply_text = g_string_new (NULL);
   w->agent_context = g_ptr_array_new_with_free_func (g_free);
   w->queued_context = g_ptr_array_new_with_free_func (g_free);
   w->mic_cache = g_array_new (FALSE, FALSE, sizeof (gint16));
@@ -1905,6 +1996,82 @@ lanlan_session_manager_stream_text (LanlanSessionManager *self,
     return;
   c = cmd_new (CMD_TEXT);
   c->text = g_strdup (text);
+  c->a = TRUE;  /* also a "transcript-done" for the user, id "text-N" */
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_send_text:
+ * @message_id: the caller's id for this message, reported back
+ * @text: what the user typed
+ *
+ * Like lanlan_session_manager_stream_text(), but reports what became of
+ * the message instead of echoing it as a transcript: "text-sent"
+ * (@message_id) once it went out on a ready connection, or "text-failed"
+ * (@message_id, error) when it cannot go (no or refused key, the service
+ * unreachable after the retries, the session ended first). Text typed
+ * while (re)connecting waits for the connection.
+ */
+void
+lanlan_session_manager_send_text (LanlanSessionManager *self,
+                                  const char           *message_id,
+                                  const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (message_id != NULL);
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_TEXT);
+  c->id = g_strdup (message_id);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_history:
+ * @messages: (element-type LanlanChatMessage): the stored conversation the
+ *   summary does not cover yet, oldest first; copied
+ * @summary: (nullable): what came before them, in a few sentences
+ *
+ * Replaces what new sessions are primed with (the running one keeps what
+ * it heard). Priming sends @summary as system context and the newest
+ * messages within the budget (40 messages, 16 KiB); what does not fit
+ * comes back at once in "history-overflow", to be summarized.
+ */
+void
+lanlan_session_manager_set_history (LanlanSessionManager *self,
+                                    GPtrArray            *messages,
+                                    const char           *summary)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (messages != NULL);
+  c = cmd_new (CMD_HISTORY);
+  c->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  for (guint i = 0; i < messages->len; i++)
+    g_ptr_array_add (c->messages, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  c->text = g_strdup (summary);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_set_summary:
+ * @summary: (nullable): the new summary, covering what "history-overflow"
+ *   handed out so far
+ *
+ * Used from the next priming on (hot swap, reconnect, new session).
+ */
+void
+lanlan_session_manager_set_summary (LanlanSessionManager *self,
+                                    const char           *summary)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  c = cmd_new (CMD_SUMMARY);
+  c->text = g_strdup (summary);
   send_cmd (self->worker, c);
 }
 
@@ -2137,4 +2304,149 @@ lanlan_session_manager_get_stats (LanlanSessionManager *self,
   g_mutex_lock (&self->worker->lock);
   *stats = self->worker->stats;
   g_mutex_unlock (&self->worker->lock);
+}
+
+/* --- For the chat engine (lanlan-session-chat.c) ---------------------------- */
+
+Worker *
+_lanlan_session_worker_ref (Worker *w)
+{
+  return worker_ref (w);
+}
+
+void
+_lanlan_session_worker_unref (Worker *w)
+{
+  worker_unref (w);
+}
+
+void
+_lanlan_session_emit_text (Worker     *w,
+                           gboolean    done,
+                           const char *role,
+                           const char *turn_id,
+                           const char *text)
+{
+  emit_text (w, done ? EMIT_DONE : EMIT_DELTA, role, turn_id, text);
+}
+
+void
+_lanlan_session_emit_turn_ended (Worker *w)
+{
+  emit_simple (w, EMIT_TURN_ENDED);
+}
+
+void
+_lanlan_session_emit_speech_started (Worker *w)
+{
+  emit_simple (w, EMIT_SPEECH_STARTED);
+}
+
+void
+_lanlan_session_emit_error (Worker       *w,
+                            const GError *error)
+{
+  emit_error (w, error);
+}
+
+void
+_lanlan_session_emit_text_sent (Worker     *w,
+                                const char *message_id)
+{
+  emit_text_sent (w, message_id);
+}
+
+void
+_lanlan_session_emit_interrupted (Worker     *w,
+                                  const char *turn_id,
+                                  const char *heard,
+                                  guint64     played,
+                                  guint64     received)
+{
+  Emission *e = emission_new (w, EMIT_INTERRUPTED);
+
+  e->turn_id = g_strdup (turn_id);
+  e->text = g_strdup (heard);
+  e->played = played;
+  e->received = received;
+  post (e);
+}
+
+void
+_lanlan_session_fail_session (Worker       *w,
+                              const GError *error)
+{
+  fail_session (w, error);
+}
+
+void
+_lanlan_session_history_add (Worker     *w,
+                             const char *role,
+                             const char *text)
+{
+  history_add (w, role, text);
+}
+
+GPtrArray *
+_lanlan_session_history_dup (Worker *w)
+{
+  return history_dup_from (w, 0);
+}
+
+void
+_lanlan_session_stats_add (Worker  *w,
+                           guint64 *field,
+                           guint64  n)
+{
+  stats_add (w, field, n);
+}
+
+void
+_lanlan_session_stats_add_reconnect (Worker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->stats.n_reconnects++;
+  g_mutex_unlock (&w->lock);
+}
+
+/* Switching to text mode: the realtime connections go, the session stays. */
+void
+_lanlan_session_close_realtime (Worker *w)
+{
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+  if (w->reconnect_timer != NULL)
+    {
+      g_source_destroy (w->reconnect_timer);
+      g_clear_pointer (&w->reconnect_timer, g_source_unref);
+    }
+  reset_response (w);
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->active));
+  w->swapping = FALSE;
+  if (w->tts != NULL)
+    lanlan_tts_worker_interrupt (w->tts);
+}
+
+/* Switching back to audio mode. */
+void
+_lanlan_session_restart (Worker *w)
+{
+  worker_start (w);
+}
+
+/* The voice to ask the realtime model for: the provider's own when the
+ * character's voice belongs to another engine. */
+const char *
+_lanlan_session_model_voice (LanlanCharacter      *settings,
+                             const LanlanProvider *provider)
+{
+  const char *voice = lanlan_character_get_voice (settings);
+
+  if (lanlan_tts_voice_is_external (voice))
+    return provider != NULL ? lanlan_provider_get_default_voice (provider) : NULL;
+  return voice;
 }

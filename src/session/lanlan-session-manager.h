@@ -66,6 +66,14 @@ void                  lanlan_session_manager_set_api_key     (LanlanSessionManag
 void                  lanlan_session_manager_start_session   (LanlanSessionManager *self);
 void                  lanlan_session_manager_stream_text     (LanlanSessionManager *self,
                                                               const char           *text);
+void                  lanlan_session_manager_send_text       (LanlanSessionManager *self,
+                                                              const char           *message_id,
+                                                              const char           *text);
+void                  lanlan_session_manager_set_history     (LanlanSessionManager *self,
+                                                              GPtrArray            *messages,
+                                                              const char           *summary);
+void                  lanlan_session_manager_set_summary     (LanlanSessionManager *self,
+                                                              const char           *summary);
 void                  lanlan_session_manager_stream_audio    (LanlanSessionManager *self,
                                                               const gint16         *pcm,
                                                               gsize                 n_samples);
@@ -104,6 +112,16 @@ void                  lanlan_session_manager_get_stats            (LanlanSession
  *   "hot-swap"         (LanlanHotSwapStage stage, const char *detail)
  *   "error"            (GError *error)
  *   "speech-started"   ()
+ *   "history-overflow" (GPtrArray *messages)  LanlanChatMessage, oldest first:
+ *                      fell out of the priming budget; fold them into the
+ *                      summary and call set_summary()
+ *   "text-sent"        (const char *message_id)
+ *   "text-failed"      (const char *message_id, GError *error)
+ *   "interrupted"      (const char *turn_id, const char *heard_text,
+ *                       guint64 played_samples, guint64 received_samples)
+ *                      a reply cut by barge-in (while streaming or still
+ *                      playing), before its partial "transcript-done";
+ *                      heard_text is the played share of its text
  * Properties: "state", "active", "character".
  */
 

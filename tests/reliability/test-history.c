@@ -2,8 +2,10 @@
  *
  * The session manager primes every new session (hot swap, reconnect)
  * with the conversation so far. Over hours that must not grow without
- * end: after many turns the history holds the newest 200 messages, and a
- * hot swap primes the new connection with exactly those, in order.
+ * end: after many turns the history holds the newest messages within the
+ * priming budget (between 30 and 40), everything older came out in
+ * "history-overflow" exactly once and in order, and a hot swap primes the
+ * new connection with exactly the kept ones, in order.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,13 +15,28 @@
 #include "lanlan-fake-server.h"
 #include "lanlan-session-manager.h"
 
-#define N_TURNS 130   /* 260 messages, past the 200 kept */
-#define KEPT    200
+#define N_TURNS  130   /* 260 messages, far past the budget */
+#define MAX_KEPT 40
+#define MIN_KEPT 30
 
 typedef struct {
-  guint turns;
-  guint swaps;
+  guint      turns;
+  guint      swaps;
+  GPtrArray *overflow;   /* "role:content" */
 } Counts;
+
+static void
+on_overflow (LanlanSessionManager *session,
+             GPtrArray            *messages,
+             Counts               *counts)
+{
+  g_assert_cmpuint (messages->len, >, 0);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (messages, i);
+      g_ptr_array_add (counts->overflow, g_strdup_printf ("%s:%s", m->role, m->content));
+    }
+}
 
 static void
 on_turn_ended (LanlanSessionManager *session,
@@ -68,7 +85,9 @@ test_history_bounded (void)
   FakeScript script = { .on_response = FAKE_RESPONSE_STREAM, .n_deltas = 1, .samples_per_delta = 240 };
   FakeServer *server = fake_server_new ();
   Counts counts = { 0 };
-  guint n_conns, n_user_primed = 0;
+  guint n_conns;
+
+  counts.overflow = g_ptr_array_new_with_free_func (g_free);
 
   fake_server_set_default_script (server, &script);
   url = fake_server_get_url (server, "/v1/realtime");
@@ -82,6 +101,7 @@ test_history_bounded (void)
   lanlan_session_manager_set_hot_swap_turns (session, 1000);
   g_signal_connect (session, "turn-ended", G_CALLBACK (on_turn_ended), &counts);
   g_signal_connect (session, "hot-swap", G_CALLBACK (on_hot_swap), &counts);
+  g_signal_connect (session, "history-overflow", G_CALLBACK (on_overflow), &counts);
   lanlan_session_manager_start_session (session);
 
   for (guint i = 0; i < N_TURNS; i++)
@@ -94,18 +114,29 @@ test_history_bounded (void)
     }
 
   history = lanlan_session_manager_dup_history (session);
-  g_assert_cmpuint (history->len, ==, KEPT);
-  /* The newest are kept, oldest first: the last question and its answer. */
-  {
-    LanlanChatMessage *first = g_ptr_array_index (history, 0);
-    LanlanChatMessage *last_q = g_ptr_array_index (history, KEPT - 2);
-    g_autofree char *expect_first = g_strdup_printf ("question %u", N_TURNS - KEPT / 2);
+  g_assert_cmpuint (history->len, <=, MAX_KEPT);
+  g_assert_cmpuint (history->len, >=, MIN_KEPT);
+  /* Nothing lost, nothing twice: what fell out and what is kept are the
+   * whole conversation, in order, and the newest are kept. */
+  g_assert_cmpuint (counts.overflow->len + history->len, ==, 2 * N_TURNS);
+  for (guint i = 0; i < 2 * N_TURNS; i++)
+    {
+      g_autofree char *question = g_strdup_printf ("user:question %u", i / 2);
+      const char *got;
+      g_autofree char *kept = NULL;
 
-    g_assert_cmpstr (first->role, ==, "user");
-    g_assert_cmpstr (first->content, ==, expect_first);
-    g_assert_cmpstr (last_q->content, ==, "question 129");
-    g_assert_cmpstr (((LanlanChatMessage *) g_ptr_array_index (history, KEPT - 1))->role, ==, "assistant");
-  }
+      if (i < counts.overflow->len)
+        got = g_ptr_array_index (counts.overflow, i);
+      else
+        {
+          LanlanChatMessage *m = g_ptr_array_index (history, i - counts.overflow->len);
+          got = kept = g_strdup_printf ("%s:%s", m->role, m->content);
+        }
+      if (i % 2 == 0)
+        g_assert_cmpstr (got, ==, question);
+      else
+        g_assert_true (g_str_has_prefix (got, "assistant:"));
+    }
 
   /* A hot swap primes the new connection with exactly what is kept. */
   n_conns = fake_server_get_n_connections (server);
@@ -114,16 +145,18 @@ test_history_bounded (void)
   g_assert_cmpuint (fake_server_get_n_connections (server), ==, n_conns + 1);
 
   primed = fake_server_dup_items (server, n_conns);
+  g_assert_cmpuint (primed->len, ==, history->len);
   for (guint i = 0; i < primed->len; i++)
-    if (g_str_has_prefix (g_ptr_array_index (primed, i), "user:"))
-      n_user_primed++;
-  g_assert_cmpuint (primed->len, ==, KEPT);
-  g_assert_cmpuint (n_user_primed, ==, KEPT / 2);
-  g_assert_cmpstr (g_ptr_array_index (primed, 0), ==, "user:question 30");
+    {
+      LanlanChatMessage *m = g_ptr_array_index (history, i);
+      g_autofree char *want = g_strdup_printf ("%s:%s", m->role, m->content);
+      g_assert_cmpstr (g_ptr_array_index (primed, i), ==, want);
+    }
 
   lanlan_session_manager_end_session (session);
   g_clear_object (&session);
   fake_server_free (server);
+  g_ptr_array_unref (counts.overflow);
 }
 
 int
