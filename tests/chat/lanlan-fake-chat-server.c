@@ -34,6 +34,7 @@ typedef struct {
   gboolean aborted;
   gboolean completed;
   gint64  first_delta;
+  GArray *delta_times;
 } Request;
 
 typedef struct {
@@ -83,6 +84,7 @@ typedef struct {
 static void
 request_free (Request *r)
 {
+  g_array_unref (r->delta_times);
   g_free (r->body);
   g_free (r);
 }
@@ -349,14 +351,17 @@ stream_step (gpointer data)
                                                s->next + 1 < s->n_words ? " " : "");
       g_autofree char *json = chunk_json (s, NULL, word, NULL);
 
-      if (s->next == 0)
-        {
-          Request *r;
-          g_mutex_lock (&s->server->lock);
-          r = g_ptr_array_index (s->server->requests, s->index);
-          r->first_delta = g_get_monotonic_time ();
-          g_mutex_unlock (&s->server->lock);
-        }
+      {
+        Request *r;
+        gint64 now = g_get_monotonic_time ();
+
+        g_mutex_lock (&s->server->lock);
+        r = g_ptr_array_index (s->server->requests, s->index);
+        if (s->next == 0)
+          r->first_delta = now;
+        g_array_append_val (r->delta_times, now);
+        g_mutex_unlock (&s->server->lock);
+      }
       stream_append (s, json);
       s->next++;
       stream_schedule (s, s->script.delta_interval_ms);
@@ -523,6 +528,7 @@ chat_cb (SoupServer        *soup,
   Stream *s;
 
   r = g_new0 (Request, 1);
+  r->delta_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->body = g_strndup (req_body->data, req_body->length);
   g_mutex_lock (&server->lock);
   index = server->requests->len;
@@ -1180,4 +1186,21 @@ fake_chat_server_dup_speech_input (FakeChatServer *server,
     text = g_strdup (g_ptr_array_index (server->speech, index));
   g_mutex_unlock (&server->lock);
   return text;
+}
+
+/* When each content delta of request @index was handed to the socket. */
+GArray *
+fake_chat_server_dup_delta_times (FakeChatServer *server,
+                                  guint           index)
+{
+  GArray *copy = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_mutex_lock (&server->lock);
+  if (index < server->requests->len)
+    {
+      Request *r = g_ptr_array_index (server->requests, index);
+      g_array_append_vals (copy, r->delta_times->data, r->delta_times->len);
+    }
+  g_mutex_unlock (&server->lock);
+  return copy;
 }
