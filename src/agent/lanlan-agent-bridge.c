@@ -25,16 +25,50 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <glib-unix.h>
 #include <zmq.h>
 #include <glib/gi18n.h>
 
 #include "lanlan-agent-bridge.h"
+#include "lanlan-character.h"
 
 #define DEFAULT_ACK_TIMEOUT_MS 1000
 #define DEFAULT_MAX_BATCH      64
 #define ANALYZE_ATTEMPTS       2
 #define LOGGED_REFUSALS        20
+
+/* Socket bounds. Inbound messages on PULL may be up to twice the parser's
+ * limit so an oversized one is seen, counted and logged; beyond that
+ * ZeroMQ drops the connection. On PUB (subscriptions) and PUSH nothing
+ * but tiny control frames is legitimate inbound. */
+#define PULL_MAXMSGSIZE        (2 * (int64_t) LANLAN_AGENT_MAX_MESSAGE_SIZE)
+#define PULL_RCVHWM            32
+#define PUB_SNDHWM             1000
+#define PUB_RCVHWM             64
+#define PUSH_SNDHWM            64
+#define CONTROL_MAXMSGSIZE     ((int64_t) 1024)
+#define CONTROL_RCVHWM         8
+
+/* Results held for a character that is not open. */
+#define MAX_HELD               64
+#define MAX_HELD_BYTES         (1024 * 1024)
+
+typedef struct {
+  char             *name;
+  LanlanAgentEvent *event;
+  gsize             size;
+} Held;
+
+static void
+held_free (gpointer data)
+{
+  Held *held = data;
+
+  g_free (held->name);
+  lanlan_agent_event_unref (held->event);
+  g_free (held);
+}
 
 typedef struct {
   guint                 id;
@@ -58,7 +92,13 @@ struct _LanlanAgentBridge
   char         *endpoints[3];
 
   GSource      *pull_source;
+  GSource      *pub_source;
+  GSource      *pub_idle;
   GSource      *drain_idle;
+  GSource      *held_idle;
+  GListModel   *characters;
+  GPtrArray    *held;            /* Held, oldest first */
+  gsize         held_bytes;
   guint         max_batch;
   guint         ack_timeout_ms;
 
@@ -72,6 +112,15 @@ struct _LanlanAgentBridge
   guint64       n_unknown;
   guint64       n_unrouted;
   guint64       n_stray_acks;
+  guint64       n_ignored;
+  guint64       n_oversized;
+  guint64       n_held;
+  guint64       n_held_dropped;
+  guint64       n_publish_dropped;
+  guint64       n_analyze_dropped;
+  guint64       n_subscriptions;
+  guint64       n_subscribers_cut;
+  GHashTable   *subscribers;     /* fd -> subscription frames */
 };
 
 G_DEFINE_FINAL_TYPE (LanlanAgentBridge, lanlan_agent_bridge, G_TYPE_OBJECT)
@@ -244,11 +293,28 @@ open_socket (LanlanAgentBridge  *self,
   /* Closing must never block the UI; delivery is confirmed by acks. */
   zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
 
-  if (type == ZMQ_PULL)
-    {
-      int64_t max_size = LANLAN_AGENT_MAX_MESSAGE_SIZE;
-      zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
-    }
+  /* Every socket is bounded: what a peer may send us (ZMQ_MAXMSGSIZE,
+   * ZMQ_RCVHWM) and what may wait for a slow peer (ZMQ_SNDHWM). */
+  {
+    int64_t max_size = type == ZMQ_PULL ? PULL_MAXMSGSIZE : CONTROL_MAXMSGSIZE;
+    int rcvhwm = type == ZMQ_PULL ? PULL_RCVHWM : type == ZMQ_XPUB ? PUB_RCVHWM : CONTROL_RCVHWM;
+    int sndhwm = type == ZMQ_XPUB ? PUB_SNDHWM : type == ZMQ_PUSH ? PUSH_SNDHWM : 1;
+    int one = 1;
+
+    zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    zmq_setsockopt (sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+
+    if (type == ZMQ_XPUB)
+      {
+        /* Subscriptions are handed to us instead of growing a trie inside
+         * libzmq: each subscriber gets everything ("" is the only
+         * subscription ever made), and a full subscriber makes the send
+         * fail (counted) rather than vanish. */
+        zmq_setsockopt (sock, ZMQ_XPUB_MANUAL, &one, sizeof one);
+        zmq_setsockopt (sock, ZMQ_XPUB_NODROP, &one, sizeof one);
+      }
+  }
 
   if (zmq_bind (sock, endpoint) != 0)
     {
@@ -286,28 +352,112 @@ complete_analyze (LanlanAgentBridge *self,
                   GError            *error);
 
 static void
-dispatch_event (LanlanAgentBridge *self,
-                LanlanAgentEvent  *event)
+log_unrouted (LanlanAgentBridge *self,
+              LanlanAgentEvent  *event,
+              const char        *why)
+{
+  self->n_unrouted++;
+  if (self->n_unrouted <= LOGGED_REFUSALS || self->n_unrouted % 1000 == 0)
+    g_message ("Agent bridge: dropped %s for “%s” (%" G_GUINT64_FORMAT " so far): %s",
+               event->event_type, event->lanlan_name ? event->lanlan_name : "(no name)",
+               self->n_unrouted, why);
+}
+
+static gboolean
+name_is_open (LanlanAgentBridge *self,
+              const char        *name)
+{
+  for (guint i = 0; name != NULL && i < self->registrations->len; i++)
+    {
+      Registration *reg = g_ptr_array_index (self->registrations, i);
+
+      if (reg->lanlan_name != NULL && g_str_equal (reg->lanlan_name, name))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The only open character, or NULL when none or several are. */
+static const char *
+only_open_name (LanlanAgentBridge *self)
+{
+  const char *only = NULL;
+
+  for (guint i = 0; i < self->registrations->len; i++)
+    {
+      Registration *reg = g_ptr_array_index (self->registrations, i);
+
+      if (reg->lanlan_name == NULL)
+        continue;
+      if (only != NULL && !g_str_equal (only, reg->lanlan_name))
+        return NULL;
+      only = reg->lanlan_name;
+    }
+  return only;
+}
+
+static gboolean
+name_is_character (LanlanAgentBridge *self,
+                   const char        *name)
+{
+  guint n = self->characters ? g_list_model_get_n_items (self->characters) : 0;
+
+  for (guint i = 0; name != NULL && i < n; i++)
+    {
+      g_autoptr(LanlanCharacter) c = g_list_model_get_item (self->characters, i);
+
+      if (g_strcmp0 (lanlan_character_get_name (c), name) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+hold_event (LanlanAgentBridge *self,
+            LanlanAgentEvent  *event,
+            gsize              size)
+{
+  Held *held = g_new0 (Held, 1);
+
+  held->name = g_strdup (event->lanlan_name);
+  held->event = lanlan_agent_event_ref (event);
+  held->size = size;
+  g_ptr_array_add (self->held, held);
+  self->held_bytes += size;
+  self->n_held++;
+
+  while (self->held->len > 1 &&
+         (self->held->len > MAX_HELD || self->held_bytes > MAX_HELD_BYTES))
+    {
+      Held *oldest = g_ptr_array_index (self->held, 0);
+
+      self->held_bytes -= oldest->size;
+      g_ptr_array_remove_index (self->held, 0);
+      if (self->n_held_dropped++ == 0)
+        g_message ("Agent bridge: too many results wait for characters that are not open; "
+                   "the oldest are dropped (counted from now on)");
+    }
+}
+
+/* Calls the callbacks registered for @name (every character when NULL,
+ * none when "") and, if @watchers, the task watchers. Returns whether
+ * anyone took it. */
+static gboolean
+deliver (LanlanAgentBridge *self,
+         LanlanAgentEvent  *event,
+         const char        *name,
+         gboolean           watchers)
 {
   g_autoptr(GPtrArray) snapshot = NULL;
+  gboolean watchers_only = name != NULL && *name == '\0';
   gboolean delivered = FALSE;
   GQuark detail = 0;
-  guint i;
-
-  if (event->kind == LANLAN_AGENT_EVENT_ANALYZE_ACK)
-    {
-      if (g_hash_table_contains (self->pending, event->event_id))
-        complete_analyze (self, event->event_id, NULL);
-      else
-        self->n_stray_acks++;
-      return;
-    }
 
   /* Callbacks may register or unregister while we call them. */
   snapshot = g_ptr_array_copy (self->registrations, registration_ref, NULL);
   g_ptr_array_set_free_func (snapshot, registration_unref);
 
-  for (i = 0; i < snapshot->len; i++)
+  for (guint i = 0; i < snapshot->len; i++)
     {
       Registration *reg = g_ptr_array_index (snapshot, i);
       gboolean match;
@@ -316,10 +466,11 @@ dispatch_event (LanlanAgentBridge *self,
         continue;
 
       if (reg->task_id != NULL)
-        match = event->task_id != NULL && g_str_equal (reg->task_id, event->task_id);
+        match = watchers && event->task_id != NULL && g_str_equal (reg->task_id, event->task_id);
+      else if (watchers_only)
+        match = FALSE;
       else
-        match = event->lanlan_name == NULL ||
-                g_str_equal (reg->lanlan_name, event->lanlan_name);
+        match = name == NULL || g_str_equal (reg->lanlan_name, name);
 
       if (!match)
         continue;
@@ -334,23 +485,140 @@ dispatch_event (LanlanAgentBridge *self,
     }
 
   /* Never create quarks from peer input: an unknown name has no handler. */
-  if (event->lanlan_name != NULL)
-    detail = g_quark_try_string (event->lanlan_name);
+  if (name != NULL)
+    detail = g_quark_try_string (name);
 
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_EVENT], detail, FALSE))
+  if (!watchers_only &&
+      g_signal_has_handler_pending (self, signals[SIGNAL_EVENT], detail, FALSE))
     {
       delivered = TRUE;
       g_signal_emit (self, signals[SIGNAL_EVENT], detail, event);
     }
 
-  if (delivered)
+  return delivered;
+}
+
+/* Routing follows N.E.K.O.'s main server (_handle_agent_event):
+ *  - agent_status_update: to its character when open, else to every one;
+ *  - agent_notification: only to its character when open; without a name
+ *    (or for a character that is not open) it is dropped;
+ *  - task_result, proactive_message, task_update: to their character when
+ *    open; for a character that exists but is not open, results are held
+ *    (bounded) and delivered when it opens; with no name or an unknown one
+ *    they go to the only open character, and are dropped (logged) when
+ *    several are open. */
+static void
+dispatch_event (LanlanAgentBridge *self,
+                LanlanAgentEvent  *event,
+                gsize              size)
+{
+  const char *name = event->lanlan_name;
+  const char *target = NULL;
+
+  if (event->kind == LANLAN_AGENT_EVENT_ANALYZE_ACK)
+    {
+      if (g_hash_table_contains (self->pending, event->event_id))
+        complete_analyze (self, event->event_id, NULL);
+      else
+        self->n_stray_acks++;
+      return;
+    }
+
+  switch (event->kind)
+    {
+    case LANLAN_AGENT_EVENT_STATUS_UPDATE:
+      target = name_is_open (self, name) ? name : NULL;
+      break;
+
+    case LANLAN_AGENT_EVENT_NOTIFICATION:
+      if (name == NULL)
+        {
+          log_unrouted (self, event, "a notification must name its character");
+          return;
+        }
+      if (!name_is_open (self, name))
+        {
+          log_unrouted (self, event, "that character is not open");
+          return;
+        }
+      target = name;
+      break;
+
+    case LANLAN_AGENT_EVENT_TASK_RESULT:
+    case LANLAN_AGENT_EVENT_PROACTIVE_MESSAGE:
+    case LANLAN_AGENT_EVENT_TASK_UPDATE:
+    default:
+      if (name_is_open (self, name))
+        target = name;
+      else if (name_is_character (self, name))
+        {
+          if (event->kind != LANLAN_AGENT_EVENT_TASK_UPDATE)
+            {
+              g_debug ("Agent bridge: holding %s for “%s” until it opens", event->event_type, name);
+              hold_event (self, event, size);
+            }
+          /* A task watcher may still want it. */
+          if (deliver (self, event, "", TRUE))
+            self->n_dispatched++;
+          return;
+        }
+      else if ((target = only_open_name (self)) != NULL)
+        g_debug ("Agent bridge: %s for “%s” goes to the only open character, “%s”",
+                 event->event_type, name ? name : "(no name)", target);
+      else
+        {
+          log_unrouted (self, event,
+                        self->registrations->len > 0 ? "no such character, and several are open"
+                                                     : "no character is open");
+          deliver (self, event, "", TRUE);
+          return;
+        }
+      break;
+    }
+
+  if (deliver (self, event, target, TRUE))
     self->n_dispatched++;
   else
     {
       self->n_unrouted++;
       g_debug ("Agent bridge: no window for %s event to “%s”",
-               event->event_type, event->lanlan_name ? event->lanlan_name : "(all)");
+               event->event_type, target ? target : "(all)");
     }
+}
+
+static gboolean
+held_idle_cb (gpointer user_data)
+{
+  LanlanAgentBridge *self = user_data;
+  g_autoptr(GPtrArray) ready = g_ptr_array_new_with_free_func (held_free);
+
+  g_clear_pointer (&self->held_idle, g_source_unref);
+
+  for (guint i = 0; i < self->held->len;)
+    {
+      Held *held = g_ptr_array_index (self->held, i);
+
+      if (name_is_open (self, held->name))
+        {
+          self->held_bytes -= held->size;
+          g_ptr_array_add (ready, g_ptr_array_steal_index (self->held, i));
+        }
+      else
+        i++;
+    }
+
+  g_object_ref (self);
+  for (guint i = 0; i < ready->len; i++)
+    {
+      Held *held = g_ptr_array_index (ready, i);
+
+      /* Task watchers had it when it came. */
+      if (deliver (self, held->event, held->name, FALSE))
+        self->n_dispatched++;
+    }
+  g_object_unref (self);
+
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -363,6 +631,15 @@ handle_message (LanlanAgentBridge *self,
 
   self->n_received++;
 
+  if (len > LANLAN_AGENT_MAX_MESSAGE_SIZE)
+    {
+      if (self->n_oversized++ == 0)
+        g_message ("Agent bridge: ignored a message of %" G_GSIZE_FORMAT " bytes from the agent, "
+                   "over the %d byte limit (further ones are counted, not logged)",
+                   len, LANLAN_AGENT_MAX_MESSAGE_SIZE);
+      return;
+    }
+
   event = lanlan_agent_event_parse (data, len, &error);
   if (event == NULL)
     {
@@ -374,7 +651,15 @@ handle_message (LanlanAgentBridge *self,
       return;
     }
 
-  dispatch_event (self, event);
+  if (event->kind == LANLAN_AGENT_EVENT_OTHER)
+    {
+      /* Known, meant for N.E.K.O.'s web UI: nothing to do here. */
+      self->n_ignored++;
+      g_debug ("Agent bridge: ignored %s", event->event_type);
+      return;
+    }
+
+  dispatch_event (self, event, len);
 }
 
 static gboolean
@@ -493,6 +778,110 @@ pull_ready_cb (int          fd,
   return G_SOURCE_CONTINUE;
 }
 
+/* --- subscriptions ------------------------------------------------------ */
+
+/* The PUB socket is an XPUB in manual mode: each (un)subscription frame
+ * comes to us. A subscriber is subscribed to everything once, whatever
+ * it asks for (SUB sockets filter on their side too). libzmq still keeps
+ * each manual subscription until its peer leaves, so a peer that sends
+ * more than MAX_SUBSCRIPTIONS_PER_PEER frames is cut off (its connection
+ * shut down; libzmq then frees what it kept). N.E.K.O.'s agent sends one. */
+#define MAX_SUBSCRIPTIONS_PER_PEER 64
+
+static void
+count_subscription (LanlanAgentBridge *self,
+                    int                fd)
+{
+  guint count;
+
+  if (fd < 0)
+    return;
+
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->subscribers, GINT_TO_POINTER (fd))) + 1;
+  if (count <= MAX_SUBSCRIPTIONS_PER_PEER)
+    {
+      g_hash_table_insert (self->subscribers, GINT_TO_POINTER (fd), GUINT_TO_POINTER (count));
+      return;
+    }
+
+  /* The fd belongs to libzmq's I/O thread: shut it down, never close it. */
+  g_hash_table_remove (self->subscribers, GINT_TO_POINTER (fd));
+  shutdown (fd, SHUT_RDWR);
+  if (self->n_subscribers_cut++ == 0)
+    g_message ("Agent bridge: a subscriber sent more than %d subscriptions; it was disconnected "
+               "(further ones are counted, not logged)", MAX_SUBSCRIPTIONS_PER_PEER);
+}
+
+static gboolean
+drain_subscriptions (LanlanAgentBridge *self)
+{
+  int events = 0;
+  size_t size = sizeof events;
+
+  for (guint n = 0; self->pub != NULL && n < 4 * self->max_batch; n++)
+    {
+      zmq_msg_t msg;
+      const guint8 *data;
+
+      zmq_msg_init (&msg);
+      if (zmq_msg_recv (&msg, self->pub, ZMQ_DONTWAIT) < 0)
+        {
+          zmq_msg_close (&msg);
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+
+      data = zmq_msg_data (&msg);
+      if (zmq_msg_size (&msg) >= 1 && data[0] == 1)
+        {
+          self->n_subscriptions++;
+          /* Applies to the subscriber the frame came from. */
+          zmq_setsockopt (self->pub, ZMQ_SUBSCRIBE, "", 0);
+          count_subscription (self, zmq_msg_get (&msg, ZMQ_SRCFD));
+        }
+      zmq_msg_close (&msg);
+    }
+
+  if (self->pub == NULL || zmq_getsockopt (self->pub, ZMQ_EVENTS, &events, &size) != 0)
+    return FALSE;
+  return (events & ZMQ_POLLIN) != 0;
+}
+
+static gboolean
+pub_idle_cb (gpointer user_data)
+{
+  LanlanAgentBridge *self = user_data;
+
+  if (drain_subscriptions (self))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->pub_idle, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads a bounded batch of subscriptions; the rest from an idle. */
+static void
+schedule_subscriptions (LanlanAgentBridge *self)
+{
+  if (drain_subscriptions (self) && self->pub_idle == NULL)
+    {
+      self->pub_idle = g_idle_source_new ();
+      g_source_set_priority (self->pub_idle, G_PRIORITY_DEFAULT_IDLE);
+      g_source_set_callback (self->pub_idle, pub_idle_cb, self, NULL);
+      g_source_set_static_name (self->pub_idle, "[lanlan] agent subscriptions");
+      g_source_attach (self->pub_idle, self->context);
+    }
+}
+
+static gboolean
+pub_ready_cb (int          fd,
+              GIOCondition condition,
+              gpointer     user_data)
+{
+  schedule_subscriptions (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
 /* --- analyze requests --------------------------------------------------- */
 
 typedef struct {
@@ -582,8 +971,12 @@ analyze_send (LanlanAgentBridge *self,
   if (self->push != NULL && zmq_send (self->push, data, len, ZMQ_DONTWAIT) >= 0)
     ad->sent++;
   else
-    g_debug ("Agent bridge: analyze request %s not sent (attempt %u): %s",
+    {
+      if (self->push != NULL && errno == EAGAIN)
+        self->n_analyze_dropped++;
+      g_debug ("Agent bridge: analyze request %s not sent (attempt %u): %s",
              ad->event_id, ad->attempts, zmq_strerror (errno));
+    }
 
   /* Wait for the ack even when nothing was sent: an agent may connect. */
   ad->timeout = g_timeout_source_new (self->ack_timeout_ms);
@@ -640,6 +1033,7 @@ analyze_cancelled_cb (GCancellable *cancellable,
  * @self: the bridge
  * @lanlan_name: the character
  * @trigger: "turn_end" or "session_end"
+ * @conversation_id: (nullable): the conversation the messages are from
  * @messages: (element-type LanlanChatMessage): the conversation to analyze
  * @cancellable: (nullable): to give up waiting
  * @callback: called once the agent acknowledged, or failed to
@@ -654,6 +1048,7 @@ void
 lanlan_agent_bridge_analyze_async (LanlanAgentBridge   *self,
                                    const char          *lanlan_name,
                                    const char          *trigger,
+                                   const char          *conversation_id,
                                    GPtrArray           *messages,
                                    GCancellable        *cancellable,
                                    GAsyncReadyCallback  callback,
@@ -690,6 +1085,11 @@ lanlan_agent_bridge_analyze_async (LanlanAgentBridge   *self,
   json_builder_add_string_value (builder, trigger);
   json_builder_set_member_name (builder, "lanlan_name");
   json_builder_add_string_value (builder, lanlan_name);
+  if (conversation_id != NULL)
+    {
+      json_builder_set_member_name (builder, "conversation_id");
+      json_builder_add_string_value (builder, conversation_id);
+    }
   json_builder_set_member_name (builder, "messages");
   json_builder_begin_array (builder);
   for (guint i = 0; messages != NULL && i < messages->len; i++)
@@ -761,6 +1161,8 @@ lanlan_agent_bridge_publish (LanlanAgentBridge  *self,
   g_autoptr(JsonObject) object = json_object_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *text = NULL;
+  gboolean sent;
+  int send_errno;
 
   g_return_val_if_fail (LANLAN_IS_AGENT_BRIDGE (self), FALSE);
   g_return_val_if_fail (lanlan_name != NULL, FALSE);
@@ -785,8 +1187,19 @@ lanlan_agent_bridge_publish (LanlanAgentBridge  *self,
   json_node_set_object (root, object);
   text = json_to_string (root, FALSE);
 
-  if (self->pub == NULL || zmq_send (self->pub, text, strlen (text), ZMQ_DONTWAIT) < 0)
+  /* Sending processes the socket's commands and so consumes the edge of
+   * its ZMQ_FD: take the subscriptions that came in first and after. */
+  schedule_subscriptions (self);
+  sent = self->pub != NULL && zmq_send (self->pub, text, strlen (text), ZMQ_DONTWAIT) >= 0;
+  send_errno = errno;
+  schedule_subscriptions (self);
+
+  if (!sent)
     {
+      errno = send_errno;
+      if (self->pub != NULL && errno == EAGAIN && self->n_publish_dropped++ == 0)
+        g_message ("Agent bridge: a subscriber does not keep up; session events are dropped "
+                   "while it is full (counted from now on)");
       g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ZMQ,
                    "Could not publish %s for “%s”: %s", event_type, lanlan_name,
                    self->pub ? zmq_strerror (errno) : "bridge closed");
@@ -811,6 +1224,21 @@ close_sockets (LanlanAgentBridge *self)
       g_source_destroy (self->drain_idle);
       g_clear_pointer (&self->drain_idle, g_source_unref);
     }
+  if (self->pub_source)
+    {
+      g_source_destroy (self->pub_source);
+      g_clear_pointer (&self->pub_source, g_source_unref);
+    }
+  if (self->pub_idle)
+    {
+      g_source_destroy (self->pub_idle);
+      g_clear_pointer (&self->pub_idle, g_source_unref);
+    }
+  if (self->held_idle)
+    {
+      g_source_destroy (self->held_idle);
+      g_clear_pointer (&self->held_idle, g_source_unref);
+    }
   g_clear_pointer (&self->pub, zmq_close);
   g_clear_pointer (&self->pull, zmq_close);
   g_clear_pointer (&self->push, zmq_close);
@@ -825,6 +1253,9 @@ lanlan_agent_bridge_dispose (GObject *object)
   close_sockets (self);
   /* Pending tasks hold a reference, so none are left here. */
   g_ptr_array_set_size (self->registrations, 0);
+  g_ptr_array_set_size (self->held, 0);
+  self->held_bytes = 0;
+  g_clear_object (&self->characters);
 
   G_OBJECT_CLASS (lanlan_agent_bridge_parent_class)->dispose (object);
 }
@@ -835,6 +1266,8 @@ lanlan_agent_bridge_finalize (GObject *object)
   LanlanAgentBridge *self = LANLAN_AGENT_BRIDGE (object);
 
   g_ptr_array_unref (self->registrations);
+  g_ptr_array_unref (self->held);
+  g_hash_table_unref (self->subscribers);
   g_hash_table_unref (self->pending);
   for (guint i = 0; i < G_N_ELEMENTS (self->endpoints); i++)
     g_free (self->endpoints[i]);
@@ -874,6 +1307,8 @@ lanlan_agent_bridge_init (LanlanAgentBridge *self)
   self->max_batch = DEFAULT_MAX_BATCH;
   self->ack_timeout_ms = DEFAULT_ACK_TIMEOUT_MS;
   self->registrations = g_ptr_array_new_with_free_func (registration_unref);
+  self->held = g_ptr_array_new_with_free_func (held_free);
+  self->subscribers = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
@@ -916,7 +1351,7 @@ lanlan_agent_bridge_new (const char  *pub_endpoint,
       return NULL;
     }
 
-  self->pub = open_socket (self, ZMQ_PUB, pub_endpoint,
+  self->pub = open_socket (self, ZMQ_XPUB, pub_endpoint,
                            &self->endpoints[LANLAN_AGENT_SOCKET_PUB], error);
   if (self->pub == NULL)
     return NULL;
@@ -940,6 +1375,17 @@ lanlan_agent_bridge_new (const char  *pub_endpoint,
   g_source_set_callback (self->pull_source, G_SOURCE_FUNC (pull_ready_cb), self, NULL);
   g_source_set_static_name (self->pull_source, "[lanlan] agent socket");
   g_source_attach (self->pull_source, self->context);
+
+  if (zmq_getsockopt (self->pub, ZMQ_FD, &fd, &fd_size) != 0)
+    {
+      g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_ZMQ,
+                   "Could not watch the agent socket: %s", zmq_strerror (errno));
+      return NULL;
+    }
+  self->pub_source = g_unix_fd_source_new (fd, G_IO_IN);
+  g_source_set_callback (self->pub_source, G_SOURCE_FUNC (pub_ready_cb), self, NULL);
+  g_source_set_static_name (self->pub_source, "[lanlan] agent subscriptions");
+  g_source_attach (self->pub_source, self->context);
 
   /* Anything already queued will not raise a new edge. */
   if (pull_has_input (self))
@@ -1013,6 +1459,26 @@ lanlan_agent_bridge_register_character (LanlanAgentBridge    *self,
   g_return_val_if_fail (LANLAN_IS_AGENT_BRIDGE (self), 0);
   g_return_val_if_fail (lanlan_name != NULL, 0);
   g_return_val_if_fail (callback != NULL, 0);
+
+  /* Results that waited for this character go out once the caller is
+   * done setting up. */
+  if (self->held_idle == NULL)
+    {
+      for (guint i = 0; i < self->held->len; i++)
+        {
+          Held *held = g_ptr_array_index (self->held, i);
+
+          if (g_str_equal (held->name, lanlan_name))
+            {
+              self->held_idle = g_idle_source_new ();
+              g_source_set_priority (self->held_idle, G_PRIORITY_DEFAULT);
+              g_source_set_callback (self->held_idle, held_idle_cb, self, NULL);
+              g_source_set_static_name (self->held_idle, "[lanlan] agent held results");
+              g_source_attach (self->held_idle, self->context);
+              break;
+            }
+        }
+    }
 
   return add_registration (self, lanlan_name, NULL, callback, user_data, destroy);
 }
@@ -1126,4 +1592,51 @@ lanlan_agent_bridge_get_n_stray_acks (LanlanAgentBridge *self)
 {
   g_return_val_if_fail (LANLAN_IS_AGENT_BRIDGE (self), 0);
   return self->n_stray_acks;
+}
+
+/**
+ * lanlan_agent_bridge_set_characters:
+ * @characters: (nullable): a #GListModel of #LanlanCharacter: every
+ *   character the user has, open or not
+ *
+ * Results for a character of @characters that is not open are kept
+ * (bounded) and delivered when it registers; results for a name that is
+ * not a character go to the only open one.
+ */
+void
+lanlan_agent_bridge_set_characters (LanlanAgentBridge *self,
+                                    GListModel        *characters)
+{
+  g_return_if_fail (LANLAN_IS_AGENT_BRIDGE (self));
+  g_return_if_fail (characters == NULL || G_IS_LIST_MODEL (characters));
+
+  g_set_object (&self->characters, characters);
+}
+
+/**
+ * lanlan_agent_bridge_get_stats:
+ *
+ * Counters since the bridge opened.
+ */
+void
+lanlan_agent_bridge_get_stats (LanlanAgentBridge      *self,
+                               LanlanAgentBridgeStats *stats)
+{
+  g_return_if_fail (LANLAN_IS_AGENT_BRIDGE (self));
+  g_return_if_fail (stats != NULL);
+
+  stats->n_received = self->n_received;
+  stats->n_dispatched = self->n_dispatched;
+  stats->n_malformed = self->n_malformed;
+  stats->n_unknown = self->n_unknown;
+  stats->n_unrouted = self->n_unrouted;
+  stats->n_stray_acks = self->n_stray_acks;
+  stats->n_ignored = self->n_ignored;
+  stats->n_oversized = self->n_oversized;
+  stats->n_held = self->n_held;
+  stats->n_held_dropped = self->n_held_dropped;
+  stats->n_publish_dropped = self->n_publish_dropped;
+  stats->n_analyze_dropped = self->n_analyze_dropped;
+  stats->n_subscriptions = self->n_subscriptions;
+  stats->n_subscribers_cut = self->n_subscribers_cut;
 }

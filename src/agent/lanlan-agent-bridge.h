@@ -71,6 +71,7 @@ gboolean           lanlan_agent_bridge_publish           (LanlanAgentBridge  *se
 void               lanlan_agent_bridge_analyze_async     (LanlanAgentBridge  *self,
                                                           const char         *lanlan_name,
                                                           const char         *trigger,
+                                                          const char         *conversation_id,
                                                           GPtrArray          *messages,
                                                           GCancellable       *cancellable,
                                                           GAsyncReadyCallback callback,
@@ -84,6 +85,46 @@ void               lanlan_agent_bridge_set_ack_timeout   (LanlanAgentBridge  *se
 guint              lanlan_agent_bridge_get_ack_timeout   (LanlanAgentBridge  *self);
 void               lanlan_agent_bridge_set_max_batch     (LanlanAgentBridge  *self,
                                                           guint               max_batch);
+
+/**
+ * LanlanAgentBridgeStats:
+ * @n_received: messages read from the agent
+ * @n_dispatched: events some window took
+ * @n_malformed: messages refused by the parser
+ * @n_unknown: messages of a type nobody knows
+ * @n_unrouted: events dropped: no name where one is needed, or no name
+ *   and several characters open
+ * @n_stray_acks: acks for no pending request
+ * @n_ignored: known types Lanlan does not act on (music_*, heartbeats)
+ * @n_oversized: messages over %LANLAN_AGENT_MAX_MESSAGE_SIZE
+ * @n_held: results kept for a character that was not open
+ * @n_held_dropped: of those, dropped because too many waited
+ * @n_publish_dropped: session events not sent: a subscriber was full
+ * @n_analyze_dropped: analyze request sends refused: the agent was full
+ * @n_subscriptions: subscription frames read
+ * @n_subscribers_cut: subscribers disconnected for sending too many
+ */
+typedef struct {
+  guint64 n_received;
+  guint64 n_dispatched;
+  guint64 n_malformed;
+  guint64 n_unknown;
+  guint64 n_unrouted;
+  guint64 n_stray_acks;
+  guint64 n_ignored;
+  guint64 n_oversized;
+  guint64 n_held;
+  guint64 n_held_dropped;
+  guint64 n_publish_dropped;
+  guint64 n_analyze_dropped;
+  guint64 n_subscriptions;
+  guint64 n_subscribers_cut;
+} LanlanAgentBridgeStats;
+
+void               lanlan_agent_bridge_set_characters    (LanlanAgentBridge  *self,
+                                                          GListModel         *characters);
+void               lanlan_agent_bridge_get_stats         (LanlanAgentBridge  *self,
+                                                          LanlanAgentBridgeStats *stats);
 
 guint64            lanlan_agent_bridge_get_n_received    (LanlanAgentBridge  *self);
 guint64            lanlan_agent_bridge_get_n_dispatched  (LanlanAgentBridge  *self);

@@ -29,7 +29,13 @@ static const struct {
   { "agent_status_update", LANLAN_AGENT_EVENT_STATUS_UPDATE },
   { "agent_notification", LANLAN_AGENT_EVENT_NOTIFICATION },
   { "analyze_ack", LANLAN_AGENT_EVENT_ANALYZE_ACK },
+  /* Sent by N.E.K.O.'s agent and plugins; nothing for Lanlan to do. */
+  { "agent_bridge_ready", LANLAN_AGENT_EVENT_OTHER },
+  { "agent_bridge_heartbeat", LANLAN_AGENT_EVENT_OTHER },
 };
+
+/* Families of types plugins send for N.E.K.O.'s web UI. */
+static const char * const other_prefixes[] = { "music_", };
 
 static void
 agent_event_clear (gpointer data)
@@ -246,6 +252,16 @@ lanlan_agent_event_parse (const char  *data,
         }
     }
 
+  for (i = 0; event->event_type == NULL && i < G_N_ELEMENTS (other_prefixes); i++)
+    {
+      if (g_str_has_prefix (event_type, other_prefixes[i]))
+        {
+          event->kind = LANLAN_AGENT_EVENT_OTHER;
+          /* Lives as long as event->raw. */
+          event->event_type = json_object_get_string_member (object, "event_type");
+        }
+    }
+
   if (event->event_type == NULL)
     {
       /* Keep the message short: the type comes from the peer. */
@@ -283,17 +299,11 @@ lanlan_agent_event_parse (const char  *data,
         }
       break;
 
+    /* A result with a null name is routed by the bridge, as N.E.K.O. does. */
     case LANLAN_AGENT_EVENT_TASK_RESULT:
     case LANLAN_AGENT_EVENT_PROACTIVE_MESSAGE:
     case LANLAN_AGENT_EVENT_TASK_UPDATE:
-      if (event->lanlan_name == NULL)
-        {
-          g_set_error (error, LANLAN_AGENT_ERROR, LANLAN_AGENT_ERROR_MISSING_FIELD,
-                       "%s has no “lanlan_name”", event->event_type);
-          return NULL;
-        }
-      break;
-
+    case LANLAN_AGENT_EVENT_OTHER:
     case LANLAN_AGENT_EVENT_STATUS_UPDATE:
     case LANLAN_AGENT_EVENT_NOTIFICATION:
     default:

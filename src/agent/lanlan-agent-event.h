@@ -40,18 +40,22 @@ typedef enum {
   LANLAN_AGENT_EVENT_STATUS_UPDATE,
   LANLAN_AGENT_EVENT_NOTIFICATION,
   LANLAN_AGENT_EVENT_ANALYZE_ACK,
+  LANLAN_AGENT_EVENT_OTHER,
 } LanlanAgentEventKind;
 
 /* Messages above this size are refused by the parser and by the socket. */
-#define LANLAN_AGENT_MAX_MESSAGE_SIZE (4 * 1024 * 1024)
+#define LANLAN_AGENT_MAX_MESSAGE_SIZE (1024 * 1024)
 /* ...and so are messages nested deeper than LANLAN_JSON_MAX_DEPTH. */
 
 /**
  * LanlanAgentEvent:
  * @kind: what the message is
- * @event_type: the wire name of @kind ("task_result", ...)
+ * @event_type: the wire name of @kind ("task_result", ...); for
+ *   %LANLAN_AGENT_EVENT_OTHER, the type as sent (a type N.E.K.O.'s agent
+ *   or its plugins send that Lanlan does not act on, e.g. "music_play_url")
  * @event_id: the analyze request this acknowledges, or %NULL
- * @lanlan_name: the character it is for; %NULL means every character
+ * @lanlan_name: the character it is for, or %NULL when not named (the
+ *   bridge then picks the only open character, see its routing rules)
  * @text: text to show or inject, or %NULL
  * @task_id: the agent's task, or %NULL
  * @status: free-form task or agent status, or %NULL

@@ -131,6 +131,13 @@ char        *lanlan_store_export              (LanlanStore      *self,
                                                const char       *conversation_id,
                                                LanlanStoreExportFormat format,
                                                GError          **error);
+/* The same, naming the character (title, its messages' speaker, and
+ * "character_name" in JSON); @character_name may be NULL. */
+char        *lanlan_store_export_as           (LanlanStore      *self,
+                                               const char       *conversation_id,
+                                               LanlanStoreExportFormat format,
+                                               const char       *character_name,
+                                               GError          **error);
 
 /* Waits until every queued write is committed (shutdown, tests). */
 gboolean     lanlan_store_flush               (LanlanStore      *self,

@@ -1006,9 +1006,12 @@ on_active_event (Worker                    *w,
         emit_error (w, error);
         if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
           worker_conn_lost (w, conn, g_steal_pointer (&error));
-        else if (w->in_flight && w->response_id == NULL)
+        else if (w->in_flight && w->response_id == NULL &&
+                 (event->request_type == NULL ||
+                  g_str_equal (event->request_type, "response.create")))
           {
-            /* response.create was refused: no answer is coming. */
+            /* response.create was refused: no answer is coming. (An error
+             * the client matched to another request leaves it alone.) */
             reset_response (w);
             _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
           }
@@ -1196,6 +1199,20 @@ worker_conn_lost (Worker *w,
   reset_response (w);
   w->user_speaking = FALSE;
   w->active = NULL;
+  /* Microphone audio the client still held goes to the next session. */
+  {
+    g_autoptr(GArray) unsent = g_array_new (FALSE, FALSE, sizeof (gint16));
+
+    if (lanlan_realtime_client_take_unsent_audio (conn->client, unsent) > 0)
+      {
+        /* Older than anything cached meanwhile: it goes first. */
+        if (w->mic_cache->len == 0)
+          w->cache_started = g_get_monotonic_time ();
+        g_array_prepend_vals (w->mic_cache, unsent->data, unsent->len);
+        stats_add (w, &w->stats.mic_samples_sent, -(guint64) unsent->len);
+        stats_add (w, &w->stats.mic_samples_cached, unsent->len);
+      }
+  }
   _lanlan_session_conn_free (conn);
   w->swapping = FALSE;
   if (w->swap_timer != NULL)

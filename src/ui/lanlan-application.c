@@ -5,7 +5,13 @@
  * menu, from `--import FILE`, or through the app.import-card action);
  * shows a damaged config as a banner in the first window. Runs the agent
  * bridge while GSettings agent-enabled is on: switching it (or a port)
- * opens or closes the bridge at once and hands it to every window.
+ * opens or closes the bridge at once and hands it to every conversation.
+ *
+ * Keeps one LanlanConversation per character that has been opened, in a
+ * list model: a conversation outlives its window, so closing a window
+ * ends nothing that is stored and opening the character again shows it.
+ * Owns the conversation store (SQLite); a store that could not be read
+ * as it was is told to the user once.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -18,6 +24,7 @@
 #include "lanlan-character-card.h"
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
+#include "lanlan-store.h"
 
 struct _LanlanApplication
 {
@@ -31,6 +38,9 @@ struct _LanlanApplication
   char                    *agent_error;
   LanlanEchoCancel        *echo_cancel;
   GSettings               *settings;
+  GListStore              *conversations;
+  LanlanStore             *conversation_store;
+  char                    *store_error;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanApplication, lanlan_application, ADW_TYPE_APPLICATION)
@@ -77,9 +87,13 @@ setup_agent (LanlanApplication *self)
 {
   g_autoptr(GError) error = NULL;
 
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
-    if (LANLAN_IS_WINDOW (l->data))
-      lanlan_window_set_agent_bridge (l->data, NULL);
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      lanlan_conversation_set_agent_bridge (c, NULL);
+    }
   /* Close the old sockets before binding the ports again. */
   g_clear_object (&self->agent);
   g_clear_pointer (&self->agent_error, g_free);
@@ -96,14 +110,19 @@ setup_agent (LanlanApplication *self)
           self->agent_error = g_strdup (error->message);
         }
       else
-        g_message ("Agent bridge open");
+        {
+          lanlan_agent_bridge_set_characters (self->agent, G_LIST_MODEL (self->store));
+          g_message ("Agent bridge open");
+        }
     }
   else
     g_message ("Agent bridge closed");
 
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
-    if (LANLAN_IS_WINDOW (l->data))
-      lanlan_window_set_agent_bridge (l->data, self->agent);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      lanlan_conversation_set_agent_bridge (c, self->agent);
+    }
 
   g_signal_emit (self, signals[AGENT_CHANGED], 0);
 }
@@ -129,6 +148,106 @@ lanlan_application_get_store (LanlanApplication *self)
   return self->store;
 }
 
+static LanlanWindow *
+window_for_character (LanlanApplication *self,
+                      LanlanCharacter   *character)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data) && lanlan_window_get_character (l->data) == character)
+      return l->data;
+  return NULL;
+}
+
+/* What the agent wants the user to see, as a desktop notification when
+ * the character's window is not the one in front (the window, when
+ * there is one, shows a toast too). */
+static void
+on_agent_notification (LanlanConversation *conversation,
+                       const char         *text,
+                       gboolean            is_error,
+                       LanlanApplication  *self)
+{
+  LanlanCharacter *character = lanlan_conversation_get_character (conversation);
+  LanlanWindow *window = window_for_character (self, character);
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *id = NULL;
+
+  if (window != NULL && gtk_window_is_active (GTK_WINDOW (window)))
+    return;
+
+  notification = g_notification_new (lanlan_character_get_name (character));
+  id = g_strdup_printf ("agent-%s", lanlan_character_get_id (character));
+  g_notification_set_body (notification, text);
+  if (is_error)
+    g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
+  g_notification_set_default_action_and_target (notification, "app.open-character", "s",
+                                                lanlan_character_get_id (character));
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+/**
+ * lanlan_application_get_conversations:
+ *
+ * Returns: (transfer none): a #GListModel of #LanlanConversation, one per
+ *   character opened since the app started
+ */
+GListModel *
+lanlan_application_get_conversations (LanlanApplication *self)
+{
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  return G_LIST_MODEL (self->conversations);
+}
+
+/**
+ * lanlan_application_get_conversation_store:
+ *
+ * Returns: (nullable) (transfer none): the conversation database, %NULL
+ *   when none could be opened at all
+ */
+LanlanStore *
+lanlan_application_get_conversation_store (LanlanApplication *self)
+{
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  return self->conversation_store;
+}
+
+/**
+ * lanlan_application_ensure_conversation:
+ *
+ * Returns: (transfer none): the conversation of @character, made (with
+ *   its latest stored conversation) if it has none yet
+ */
+LanlanConversation *
+lanlan_application_ensure_conversation (LanlanApplication *self,
+                                        LanlanCharacter   *character)
+{
+  g_autoptr(LanlanConversation) conversation = NULL;
+  guint n;
+
+  g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (character), NULL);
+
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+
+      if (lanlan_conversation_get_character (c) == character)
+        return c;   /* the list keeps it */
+    }
+
+  conversation = g_object_new (LANLAN_TYPE_CONVERSATION,
+                               "character", character,
+                               "store", self->conversation_store,
+                               "echo-cancel", self->echo_cancel,
+                               NULL);
+  lanlan_conversation_set_agent_bridge (conversation, self->agent);
+  g_signal_connect_object (conversation, "agent-notification",
+                           G_CALLBACK (on_agent_notification), self, 0);
+  g_list_store_append (self->conversations, conversation);
+  return conversation;
+}
+
 /**
  * lanlan_application_open_character:
  *
@@ -138,18 +257,19 @@ LanlanWindow *
 lanlan_application_open_character (LanlanApplication *self,
                                    LanlanCharacter   *character)
 {
-  LanlanWindow *window = NULL;
-
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
-    if (LANLAN_IS_WINDOW (l->data) && lanlan_window_get_character (l->data) == character)
-      window = l->data;
+  LanlanWindow *window = window_for_character (self, character);
 
   if (window == NULL)
     {
-      window = lanlan_window_new (GTK_APPLICATION (self), character);
-      /* The window cannot ask for it while it is being built: its
-       * application is only set once construction is over. */
-      lanlan_window_set_agent_bridge (window, self->agent);
+      LanlanConversation *conversation = lanlan_application_ensure_conversation (self, character);
+
+      window = lanlan_window_new (GTK_APPLICATION (self), conversation);
+      if (self->store_error != NULL)
+        {
+          /* Told once, in the first window. */
+          lanlan_window_show_error (window, self->store_error);
+          g_clear_pointer (&self->store_error, g_free);
+        }
     }
 
   gtk_window_present (GTK_WINDOW (window));
@@ -188,10 +308,13 @@ lanlan_application_api_key_changed (LanlanApplication *self,
 {
   g_return_if_fail (LANLAN_IS_APPLICATION (self));
 
-  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
-    if (LANLAN_IS_WINDOW (l->data) &&
-        g_strcmp0 (lanlan_character_get_provider (lanlan_window_get_character (l->data)), provider) == 0)
-      lanlan_window_recheck_api_key (l->data);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->conversations)); i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+
+      if (g_strcmp0 (lanlan_character_get_provider (lanlan_conversation_get_character (c)), provider) == 0)
+        lanlan_conversation_recheck_api_key (c);
+    }
 
   g_signal_emit (self, signals[API_KEY_CHANGED], 0, provider);
 }
@@ -221,7 +344,7 @@ report_error (LanlanApplication *self,
     adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self->preferences),
                                       adw_toast_new (message));
   else if (window != NULL)
-    lanlan_window_show_error (window, message, NULL, NULL);
+    lanlan_window_show_error (window, message);
   else
     g_warning ("%s", message);
 }
@@ -414,7 +537,7 @@ lanlan_application_activate (GApplication *app)
       LanlanWindow *window = any_character_window (self);
 
       if (window != NULL)
-        lanlan_window_show_error (window, load_error, NULL, NULL);
+        lanlan_window_show_error (window, load_error);
     }
 }
 
@@ -460,12 +583,12 @@ setup_echo_cancel (LanlanApplication *self)
   g_clear_object (&self->echo_cancel);
 
   if (!g_settings_get_boolean (self->settings, "echo-cancel"))
-    return;
+    goto out;
 
   if (!lanlan_echo_cancel_is_available ())
     {
       g_message ("Echo cancellation is not available: PipeWire's echo-cancel module is not installed");
-      return;
+      goto out;
     }
 
   input = g_settings_get_string (self->settings, "input-device");
@@ -473,6 +596,13 @@ setup_echo_cancel (LanlanApplication *self)
   self->echo_cancel = lanlan_echo_cancel_new (*input ? input : NULL, *output ? output : NULL, &error);
   if (self->echo_cancel == NULL)
     g_warning ("Echo cancellation is off: %s", error->message);
+
+out:
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->conversations)); i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      lanlan_conversation_set_echo_cancel (c, self->echo_cancel);
+    }
 }
 
 /**
@@ -486,6 +616,35 @@ lanlan_application_get_echo_cancel (LanlanApplication *self)
 {
   g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
   return self->echo_cancel;
+}
+
+/* The conversation database. A file that could not be read as it was
+ * (damaged, or from a newer Lanlan) was kept aside and a new one made:
+ * the user is told once, in the first window. */
+static void
+setup_conversation_store (LanlanApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = lanlan_store_dup_default_path ();
+
+  if (path == NULL)
+    return;
+  self->conversation_store = lanlan_store_new (path, &error);
+  if (self->conversation_store == NULL)
+    {
+      g_warning ("Conversations cannot be kept: %s", error->message);
+      self->store_error = g_strdup_printf (_("Conversations cannot be kept: %s"), error->message);
+    }
+  else if (error != NULL)
+    {
+      const char *aside = lanlan_store_get_kept_aside (self->conversation_store);
+
+      g_warning ("Conversation store: %s", error->message);
+      if (aside != NULL)
+        self->store_error = g_strdup_printf (_("%s The old file was kept as %s."), error->message, aside);
+      else
+        self->store_error = g_strdup (error->message);
+    }
 }
 
 static void
@@ -504,6 +663,9 @@ lanlan_application_startup (GApplication *app)
 
   if (!lanlan_character_store_load (self->store, &error))
     g_warning ("%s", error->message);
+  g_clear_error (&error);
+
+  setup_conversation_store (self);
 
   self->settings = g_settings_new (APP_ID);
   g_signal_connect_swapped (self->settings, "changed::agent-enabled",
@@ -534,6 +696,16 @@ lanlan_application_shutdown (GApplication *app)
 
   if (!lanlan_character_store_save (self->store, &error))
     g_warning ("Could not save characters: %s", error->message);
+  g_clear_error (&error);
+
+  /* Sessions end; what was said is on disk before the app goes. */
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->conversations)); i++)
+    {
+      g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      lanlan_conversation_end (c);
+    }
+  if (self->conversation_store != NULL && !lanlan_store_flush (self->conversation_store, &error))
+    g_warning ("Could not save conversations: %s", error->message);
 
   G_APPLICATION_CLASS (lanlan_application_parent_class)->shutdown (app);
 }
@@ -551,6 +723,11 @@ lanlan_application_dispose (GObject *object)
   g_clear_object (&self->agent);
   g_clear_pointer (&self->agent_error, g_free);
   g_clear_object (&self->echo_cancel);
+  if (self->conversations != NULL)
+    g_list_store_remove_all (self->conversations);
+  g_clear_object (&self->conversations);
+  g_clear_object (&self->conversation_store);
+  g_clear_pointer (&self->store_error, g_free);
 
   G_OBJECT_CLASS (lanlan_application_parent_class)->dispose (object);
 }
@@ -656,6 +833,7 @@ lanlan_application_init (LanlanApplication *self)
   };
 
   self->store = lanlan_character_store_new_default ();
+  self->conversations = g_list_store_new (LANLAN_TYPE_CONVERSATION);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,

@@ -31,5 +31,9 @@ void                  lanlan_application_api_key_changed (LanlanApplication *sel
                                                           const char        *provider);
 
 LanlanEchoCancel     *lanlan_application_get_echo_cancel (LanlanApplication *self);
+GListModel           *lanlan_application_get_conversations (LanlanApplication *self);
+LanlanConversation   *lanlan_application_ensure_conversation (LanlanApplication *self,
+                                                            LanlanCharacter   *character);
+LanlanStore          *lanlan_application_get_conversation_store (LanlanApplication *self);
 
 G_END_DECLS

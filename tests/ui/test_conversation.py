@@ -54,7 +54,9 @@ class ConversationTest(unittest.TestCase):
     def start_app(self, url, key="sk-test-1234", **char):
         write_characters([character(url, **char)])
         store_key(key)
-        app = AppUnderTest()
+        # Cairo: llvmpipe compiling GL shaders on a loaded machine can hold
+        # the main loop for seconds, longer than a hot swap's stages last.
+        app = AppUnderTest({"GSK_RENDERER": "cairo"})
         self.addCleanup(app.stop)
         app.wait_for_app()
         self.app = app
@@ -108,7 +110,9 @@ class ConversationTest(unittest.TestCase):
             seen.update(cur)
             return "Changes applied" in seen
         wait_until(swapped, 15, what="hot swap to finish")
-        self.assertIn("Applying changes…", seen, "the indicator showed no progress: %r" % seen)
+        # PREPARING and READY may come within one frame: either shows progress
+        self.assertTrue(seen & {"Applying changes…", "Switching at the end of this turn…"},
+                        "the indicator showed no progress: %r" % seen)
         screenshot("conversation-hot-swap")
 
         # the new session got the new persona

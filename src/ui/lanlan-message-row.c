@@ -1,0 +1,192 @@
+/* lanlan-message-row.c — one message of the transcript, as a bubble
+ *
+ * The list view's rows are recycled: a row is bound to one message at a
+ * time through a binding group (text, translation) and a signal group
+ * (status), and shows a failed message's Resend button and an
+ * interrupted reply's mark. The text label says who spoke in its
+ * accessible description, for screen readers and the UI tests.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "lanlan-message-row.h"
+
+struct _LanlanMessageRow
+{
+  GtkWidget       parent_instance;
+
+  LanlanMessage  *message;
+  GBindingGroup  *bindings;
+  GSignalGroup   *signals;
+
+  GtkBox         *bubble;
+  GtkLabel       *text_label;
+  GtkLabel       *translation_label;
+  GtkBox         *status_box;
+  GtkLabel       *status_label;
+  GtkButton      *resend_button;
+};
+
+G_DEFINE_FINAL_TYPE (LanlanMessageRow, lanlan_message_row, GTK_TYPE_WIDGET)
+
+static const char * const role_classes[] = { "user", "character", "system" };
+
+static gboolean
+translation_visible (GBinding     *binding,
+                     const GValue *from,
+                     GValue       *to,
+                     gpointer      user_data)
+{
+  const char *text = g_value_get_string (from);
+
+  g_value_set_boolean (to, text != NULL && *text != '\0');
+  return TRUE;
+}
+
+static void
+update_status (LanlanMessageRow *self)
+{
+  LanlanMessageStatus status;
+  gboolean streaming, failed, interrupted;
+
+  if (self->message == NULL)
+    return;
+
+  status = lanlan_message_get_status (self->message);
+  streaming = status == LANLAN_MESSAGE_STATUS_PENDING;
+  failed = status == LANLAN_MESSAGE_STATUS_FAILED;
+  interrupted = status == LANLAN_MESSAGE_STATUS_INTERRUPTED;
+
+  if (streaming)
+    gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "streaming");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->text_label), "streaming");
+  if (failed)
+    gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "failed");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), "failed");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->status_box), failed || interrupted);
+  gtk_widget_set_visible (GTK_WIDGET (self->resend_button), failed);
+  if (failed)
+    {
+      gtk_label_set_text (self->status_label, _("Not sent"));
+      gtk_actionable_set_action_target (GTK_ACTIONABLE (self->resend_button), "s",
+                                        lanlan_message_get_id (self->message));
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->resend_button), "win.resend-message");
+    }
+  else if (interrupted)
+    gtk_label_set_text (self->status_label, _("Interrupted"));
+}
+
+/**
+ * lanlan_message_row_set_message:
+ * @message: (nullable): the message to show
+ * @character_name: who speaks for the character
+ */
+void
+lanlan_message_row_set_message (LanlanMessageRow *self,
+                                LanlanMessage    *message,
+                                const char       *character_name)
+{
+  LanlanMessageRole role;
+  const char *speaker;
+
+  g_return_if_fail (LANLAN_IS_MESSAGE_ROW (self));
+  g_return_if_fail (message == NULL || LANLAN_IS_MESSAGE (message));
+
+  for (guint i = 0; i < G_N_ELEMENTS (role_classes); i++)
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->bubble), role_classes[i]);
+      gtk_widget_remove_css_class (GTK_WIDGET (self->text_label), role_classes[i]);
+    }
+
+  g_set_object (&self->message, message);
+  g_binding_group_set_source (self->bindings, message);
+  g_signal_group_set_target (self->signals, message);
+  if (message == NULL)
+    return;
+
+  role = lanlan_message_get_role (message);
+  gtk_widget_add_css_class (GTK_WIDGET (self->bubble), role_classes[role]);
+  gtk_widget_add_css_class (GTK_WIDGET (self->text_label), role_classes[role]);
+  gtk_widget_set_halign (GTK_WIDGET (self->bubble),
+                         role == LANLAN_MESSAGE_ROLE_USER ? GTK_ALIGN_END :
+                         role == LANLAN_MESSAGE_ROLE_ASSISTANT ? GTK_ALIGN_START : GTK_ALIGN_CENTER);
+  gtk_widget_set_margin_start (GTK_WIDGET (self->bubble), role == LANLAN_MESSAGE_ROLE_USER ? 48 : 0);
+  gtk_widget_set_margin_end (GTK_WIDGET (self->bubble), role == LANLAN_MESSAGE_ROLE_ASSISTANT ? 48 : 0);
+
+  speaker = role == LANLAN_MESSAGE_ROLE_USER ? _("You") :
+            role == LANLAN_MESSAGE_ROLE_ASSISTANT ? character_name : _("Notice");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->text_label),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, speaker, -1);
+  update_status (self);
+}
+
+LanlanMessage *
+lanlan_message_row_get_message (LanlanMessageRow *self)
+{
+  g_return_val_if_fail (LANLAN_IS_MESSAGE_ROW (self), NULL);
+  return self->message;
+}
+
+static void
+lanlan_message_row_dispose (GObject *object)
+{
+  LanlanMessageRow *self = (LanlanMessageRow *)object;
+
+  if (self->bindings != NULL)
+    g_binding_group_set_source (self->bindings, NULL);
+  if (self->signals != NULL)
+    g_signal_group_set_target (self->signals, NULL);
+  g_clear_object (&self->bindings);
+  g_clear_object (&self->signals);
+  g_clear_object (&self->message);
+  gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_MESSAGE_ROW);
+
+  G_OBJECT_CLASS (lanlan_message_row_parent_class)->dispose (object);
+}
+
+static void
+lanlan_message_row_class_init (LanlanMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = lanlan_message_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/lanlan-message-row.ui");
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, text_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, translation_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, status_box);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, status_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, resend_button);
+}
+
+static void
+lanlan_message_row_init (LanlanMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->bindings = g_binding_group_new ();
+  g_binding_group_bind (self->bindings, "text", self->text_label, "label", G_BINDING_SYNC_CREATE);
+  g_binding_group_bind (self->bindings, "translation", self->translation_label, "label",
+                        G_BINDING_SYNC_CREATE);
+  g_binding_group_bind_full (self->bindings, "translation", self->translation_label, "visible",
+                             G_BINDING_SYNC_CREATE, translation_visible, NULL, NULL, NULL);
+
+  self->signals = g_signal_group_new (LANLAN_TYPE_MESSAGE);
+  g_signal_group_connect_swapped (self->signals, "notify::status", G_CALLBACK (update_status), self);
+}
+
+GtkWidget *
+lanlan_message_row_new (void)
+{
+  return g_object_new (LANLAN_TYPE_MESSAGE_ROW, NULL);
+}
