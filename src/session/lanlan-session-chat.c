@@ -485,9 +485,12 @@ on_answer (GObject      *source,
   g_autofree char *rest = NULL;
 
   answer = lanlan_chat_client_stream_finish (LANLAN_CHAT_CLIENT (source), result, &error);
-  /* Cancelled: a barge-in or the end already took care of the turn. */
+  /* Cancelled: a barge-in or the end already took care of the turn. An
+   * answer that finished just before its barge-in is as stale: only the
+   * request of the current cancellable counts. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || chat == NULL ||
-      !chat->in_flight || (GObject *) chat->client != source)
+      !chat->in_flight || (GObject *) chat->client != source ||
+      g_task_get_cancellable (G_TASK (result)) != chat->cancel)
     {
       _lanlan_session_worker_unref (w);
       return;
