@@ -499,6 +499,9 @@ on_answer (GObject      *source,
   if (answer != NULL)
     {
       chat->attempt = 0;
+      /* A picture goes with one question, not with every turn after. */
+      if (chat->had_images)
+        g_clear_pointer (&chat->image, g_bytes_unref);
       _lanlan_session_history_add (w, "assistant", answer->text);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, answer->text);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));

@@ -615,6 +615,40 @@ test_voice_barge_in (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 2);
 }
 
+static void
+test_images (Fixture *f, gconstpointer data)
+{
+  static const guint8 jpeg[] = { 0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0xFF, 0xD9 };
+  g_autoptr(GBytes) frame = g_bytes_new_static (jpeg, sizeof jpeg);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+  g_autofree char *first = NULL;
+  g_autofree char *retry = NULL;
+  g_autofree char *later = NULL;
+
+  /* Ollama's model may or may not see: this one does not. */
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  WAIT (connected, f);
+  lanlan_session_manager_send_image (f->manager, frame);
+  lanlan_session_manager_send_text (f->manager, "m1", "What do you see?");
+  WAIT (turns_at_least, &one);
+  first = fake_chat_server_dup_request (f->server, 0);
+  retry = fake_chat_server_dup_request (f->server, 1);
+  g_assert_nonnull (strstr (first, "\"type\":\"image_url\""));
+  g_assert_cmpuint (fake_chat_server_get_status (f->server, 0), ==, 400);
+  /* Asked again without the picture, and answered; no error shown. */
+  g_assert_null (strstr (retry, "image_url"));
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_assert_cmpstr (f->deltas->str, ==, "w0 w1 w2 w3 w4");
+  /* From now on the picture stays home. */
+  lanlan_session_manager_send_text (f->manager, "m2", "And now?");
+  WAIT (turns_at_least, &two);
+  later = fake_chat_server_dup_request (f->server, 2);
+  g_assert_null (strstr (later, "image_url"));
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 3);
+}
+
 /* Audio mode with another engine's voice: the realtime model writes, the
  * TTS worker (espeak-ng here) speaks. */
 static void
@@ -668,6 +702,7 @@ main (int argc, char *argv[])
   ADD ("voice", test_voice);
   ADD ("voice-barge-in", test_voice_barge_in);
   ADD ("custom-voice-audio-mode", test_custom_voice_audio_mode);
+  ADD ("images", test_images);
 #undef ADD
 
   return g_test_run ();
