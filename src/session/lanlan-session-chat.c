@@ -40,7 +40,7 @@
 #include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
-#define CHAT_INPUT_RATE    16000   /* what transcription servers like */
+#define CHAT_INPUT_RATE    _LANLAN_SESSION_CHAT_INPUT_RATE   /* what transcription servers like */
 
 struct _ChatEngine
 {
@@ -1003,6 +1003,14 @@ _lanlan_session_chat_settings_changed (Worker *w)
       w->input_rate = CHAT_INPUT_RATE;
       g_mutex_unlock (&w->lock);
       chat_after_turn (w->chat);
+      return TRUE;
+    }
+  if (!w->started && _lanlan_session_chat_wanted (w))
+    {
+      /* The microphone is opened at the rate text mode listens at. */
+      g_mutex_lock (&w->lock);
+      w->input_rate = CHAT_INPUT_RATE;
+      g_mutex_unlock (&w->lock);
       return TRUE;
     }
   if (w->started && _lanlan_session_chat_wanted (w) && !w->in_flight)

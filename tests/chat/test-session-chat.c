@@ -562,6 +562,8 @@ test_voice (Fixture *f, gconstpointer data)
 
   fake_chat_server_set_transcript (f->server, "What time is it?");
   create_manager (f);
+  /* The microphone can be opened at the right rate before the start. */
+  g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
   lanlan_session_manager_start_session (f->manager);
   WAIT (connected, f);
   g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
