@@ -1013,11 +1013,15 @@ _lanlan_session_chat_settings_changed (Worker *w)
       g_mutex_unlock (&w->lock);
       return TRUE;
     }
-  if (w->started && _lanlan_session_chat_wanted (w) && !w->in_flight)
+  if (w->started && _lanlan_session_chat_wanted (w))
     {
-      /* From audio to text mode between turns. */
-      _lanlan_session_close_realtime (w);
-      _lanlan_session_chat_start (w);
+      /* From audio to text mode between turns; while the realtime model
+       * answers, at the end of its answer (_lanlan_session_after_turn). */
+      if (!w->in_flight)
+        {
+          _lanlan_session_close_realtime (w);
+          _lanlan_session_chat_start (w);
+        }
       return TRUE;
     }
   return FALSE;

@@ -708,6 +708,44 @@ test_switch_modes (Fixture *f, gconstpointer data)
   fake_server_free (realtime);
 }
 
+/* Switched to text mode while the realtime model answers: the answer
+ * finishes, then the chat engine takes over. */
+static void
+test_switch_mid_answer (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .n_deltas = 6, .samples_per_delta = 100, .delta_interval_ms = 100 };
+  g_autofree char *ws = fake_server_get_url (realtime, NULL);
+  g_autofree char *http = fake_chat_server_get_base_url (f->server);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, ws);
+  create_manager (f);
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_send_text (f->manager, "m1", "Hello realtime");
+  WAIT (deltas_nonempty, f);
+  g_object_freeze_notify (G_OBJECT (f->character));
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (f->character, "ollama");
+  lanlan_character_set_base_url (f->character, http);
+  g_object_thaw_notify (G_OBJECT (f->character));
+  WAIT (turns_at_least, &one);
+  g_assert_true (done_has (f, "assistant:w0 w1 w2 w3 w4 w5 "));
+  lanlan_session_manager_send_text (f->manager, "m2", "Hello chat");
+  WAIT (turns_at_least, &two);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 1);
+  g_assert_cmpuint (fake_server_get_n_connections (realtime), ==, 1);
+  /* No realtime renewal was tried with the chat settings. */
+  g_assert_cmpuint (f->swaps->len, ==, 0);
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+}
+
 static void
 test_images (Fixture *f, gconstpointer data)
 {
@@ -798,6 +836,7 @@ main (int argc, char *argv[])
   ADD ("images", test_images);
   ADD ("swap-turn-limit", test_swap_turn_limit);
   ADD ("switch-modes", test_switch_modes);
+  ADD ("switch-mid-answer", test_switch_mid_answer);
 #undef ADD
 
   return g_test_run ();
