@@ -142,6 +142,7 @@ void     _lanlan_session_prime_context       (Worker             *w,
                                               Conn               *conn);
 guint    _lanlan_session_history_len         (Worker             *w);
 char    *_lanlan_session_build_instructions  (LanlanCharacter    *settings);
+char    *_lanlan_session_compose_instructions (Worker            *w);
 void     _lanlan_session_flush_mic_cache     (Worker             *w);
 void     _lanlan_session_flush_pending_input (Worker             *w);
 

@@ -618,10 +618,10 @@ settings_provider (LanlanCharacter *settings)
   return p;
 }
 
-char *
-_lanlan_session_build_instructions (LanlanCharacter *settings)
+static char *
+instructions_for (LanlanCharacter *settings,
+                  const char      *persona)
 {
-  const char *persona = lanlan_character_get_persona (settings);
   const char *language = lanlan_character_get_language (settings);
   GString *s = g_string_new (persona);
 
@@ -629,6 +629,30 @@ _lanlan_session_build_instructions (LanlanCharacter *settings)
     g_string_append_printf (s, "%sAlways answer in the language with the BCP 47 tag “%s”.",
                             s->len > 0 ? "\n\n" : "", language);
   return g_string_free (s, FALSE);
+}
+
+/* The persona and the language, without the lorebook. */
+char *
+_lanlan_session_build_instructions (LanlanCharacter *settings)
+{
+  return instructions_for (settings, lanlan_character_get_persona (settings));
+}
+
+/* What a new session is told: the persona with the lorebook entries that
+ * the conversation it is primed with activates (the lorebook applies its
+ * own scan depth), and the language. Renewed at every priming: start,
+ * reconnect and hot swap. */
+char *
+_lanlan_session_compose_instructions (Worker *w)
+{
+  g_autoptr(GPtrArray) recent = history_dup_from (w, 0);
+  g_autofree const char **texts = g_new0 (const char *, recent->len + 1);
+  g_autofree char *persona = NULL;
+
+  for (guint i = 0; i < recent->len; i++)
+    texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
+  persona = lanlan_character_compose_instructions (w->settings, texts, recent->len);
+  return instructions_for (w->settings, persona);
 }
 
 /* Sends the conversation so far (from @from on; 0: the summary too) to a
@@ -1391,7 +1415,7 @@ _lanlan_session_start_conn (Worker   *w,
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = _lanlan_session_build_instructions (w->settings);
+  instructions = _lanlan_session_compose_instructions (w);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, provider);

@@ -12,6 +12,7 @@
 
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
+#include "lanlan-lorebook.h"
 #include "lanlan-realtime-events.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
@@ -1386,6 +1387,40 @@ test_reconnect_rate (Fixture *f, gconstpointer data)
   wait_state (f, LANLAN_SESSION_STATE_ENDED);
 }
 
+/* A lorebook entry the primed conversation mentions reaches the new
+ * session's instructions; one it does not mention stays out. */
+static void
+test_lorebook_priming (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(GPtrArray) received = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *update;
+
+  g_assert_true (json_parser_load_from_data (parser,
+    "{\"entries\":["
+    "{\"keys\":[\"Mochi\"],\"content\":\"Mochi is the user's grey cat.\",\"enabled\":true},"
+    "{\"keys\":[\"volcano\"],\"content\":\"The user fears volcanoes.\",\"enabled\":true}]}", -1, NULL));
+  book = lanlan_lorebook_new_from_json (json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (f->character, book);
+  g_ptr_array_add (stored, lanlan_chat_message_new ("user", "Mochi knocked my cup over again."));
+  g_ptr_array_add (stored, lanlan_chat_message_new ("assistant", "Oh no, that cat!"));
+
+  create_manager (f);
+  lanlan_session_manager_set_history (f->manager, stored, NULL);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  received = fake_server_dup_received (f->server, 0);
+  update = g_ptr_array_index (received, 0);
+  g_assert_nonnull (strstr (update, "\"type\":\"session.update\""));
+  g_assert_nonnull (strstr (update, "You are Lanlan, a cat."));
+  g_assert_nonnull (strstr (update, "Mochi is the user's grey cat."));
+  g_assert_null (strstr (update, "volcano"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1413,6 +1448,7 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/interrupted-heard", test_interrupted_heard);
   ADD ("/realtime/session/reconnect-storm", test_reconnect_storm);
   ADD ("/realtime/session/reconnect-rate", test_reconnect_rate);
+  ADD ("/realtime/session/lorebook-priming", test_lorebook_priming);
 
   return g_test_run ();
 }
