@@ -714,6 +714,18 @@ models_cb (SoupServer        *soup,
 
 /* --- Transcriptions ---------------------------------------------------------- */
 
+static guint32
+le32 (const guint8 *p)
+{
+  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 | (guint32) p[3] << 24;
+}
+
+static guint16
+le16 (const guint8 *p)
+{
+  return (guint16) (p[0] | p[1] << 8);
+}
+
 static gboolean
 parse_wav (const guint8 *data,
            gsize         len,
@@ -727,18 +739,18 @@ parse_wav (const guint8 *data,
     return FALSE;
   while (off + 8 <= len)
     {
-      guint32 size = GUINT32_FROM_LE (*(guint32 *) (data + off + 4));
+      guint32 size = le32 (data + off + 4);
       const guint8 *chunk = data + off + 8;
 
       if (size > len - off - 8)
         return FALSE;
       if (memcmp (data + off, "fmt ", 4) == 0)
         {
-          if (size < 16 || GUINT16_FROM_LE (*(guint16 *) chunk) != 1 ||       /* PCM */
-              GUINT16_FROM_LE (*(guint16 *) (chunk + 2)) != 1 ||              /* mono */
-              GUINT16_FROM_LE (*(guint16 *) (chunk + 14)) != 16)              /* 16 bit */
+          if (size < 16 || le16 (chunk) != 1 ||       /* PCM */
+              le16 (chunk + 2) != 1 ||              /* mono */
+              le16 (chunk + 14) != 16)              /* 16 bit */
             return FALSE;
-          *rate = GUINT32_FROM_LE (*(guint32 *) (chunk + 4));
+          *rate = le32 (chunk + 4);
           have_fmt = TRUE;
         }
       else if (memcmp (data + off, "data", 4) == 0)
@@ -747,7 +759,7 @@ parse_wav (const guint8 *data,
             return FALSE;
           for (gsize i = 0; i < size / 2; i++)
             {
-              gint16 v = (gint16) GUINT16_FROM_LE (*(guint16 *) (chunk + 2 * i));
+              gint16 v = (gint16) le16 (chunk + 2 * i);
               g_array_append_val (samples, v);
             }
           return TRUE;
