@@ -48,6 +48,7 @@ struct _Worker
   /* Shared, under lock. */
   GMutex                lock;
   GPtrArray            *history;        /* LanlanChatMessage, the priming window */
+  GPtrArray            *history_ids;    /* char *, "" if none: parallel to it */
   gsize                 history_bytes;
   GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
   gboolean              mic_drain_posted;

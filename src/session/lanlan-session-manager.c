@@ -121,6 +121,7 @@ worker_unref (Worker *w)
   g_main_context_unref (w->ctx);
   g_main_loop_unref (w->loop);
   g_ptr_array_unref (w->history);
+  g_ptr_array_unref (w->history_ids);
   g_queue_clear_full (&w->mic_queue, (GDestroyNotify) g_bytes_unref);
   g_mutex_clear (&w->lock);
   g_clear_object (&w->settings);
@@ -170,6 +171,7 @@ typedef struct {
   char               *text;
   GError             *error;
   GPtrArray          *messages;
+  char              **ids;
   guint64             played;
   guint64             received;
 } Emission;
@@ -185,6 +187,7 @@ emission_free (gpointer data)
   g_free (e->text);
   g_clear_error (&e->error);
   g_clear_pointer (&e->messages, g_ptr_array_unref);
+  g_strfreev (e->ids);
   g_free (e);
 }
 
@@ -230,7 +233,7 @@ emission_dispatch (gpointer data)
       g_signal_emit (self, signals[SIGNAL_SPEECH_STARTED], 0);
       break;
     case EMIT_HISTORY_OVERFLOW:
-      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages);
+      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages, e->ids);
       break;
     case EMIT_TEXT_SENT:
       g_signal_emit (self, signals[SIGNAL_TEXT_SENT], 0, e->turn_id);
@@ -422,15 +425,18 @@ fail_session (Worker       *w,
 #define PRIME_MAX_BYTES    (16 * 1024)
 #define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
 
-/* Under the lock. Returns what fell out, or NULL. */
+/* Under the lock. Returns what fell out, or NULL; @ids gets their ids. */
 static GPtrArray *
-history_trim_locked (Worker *w)
+history_trim_locked (Worker     *w,
+                     GPtrArray **ids)
 {
   GPtrArray *overflow;
 
+  *ids = NULL;
   if (w->history->len <= PRIME_MAX_MESSAGES && w->history_bytes <= PRIME_MAX_BYTES)
     return NULL;
   overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  *ids = g_ptr_array_new_with_free_func (g_free);
   while (w->history->len > 1 &&
          (w->history->len > PRIME_MAX_MESSAGES * 3 / 4 || w->history_bytes > PRIME_MAX_BYTES * 3 / 4))
     {
@@ -438,6 +444,7 @@ history_trim_locked (Worker *w)
 
       w->history_bytes -= strlen (oldest->content);
       g_ptr_array_add (overflow, oldest);
+      g_ptr_array_add (*ids, g_ptr_array_steal_index (w->history_ids, 0));
       /* Indexes into the history shift with it. */
       if (w->primed_len > 0)
         w->primed_len--;
@@ -445,50 +452,62 @@ history_trim_locked (Worker *w)
   return overflow;
 }
 
+/* Takes both. */
 static void
 emit_overflow (Worker    *w,
-               GPtrArray *overflow)
+               GPtrArray *overflow,
+               GPtrArray *ids)
 {
   Emission *e;
 
-  if (overflow == NULL)
-    return;
-  if (overflow->len == 0)
+  if (overflow == NULL || overflow->len == 0)
     {
-      g_ptr_array_unref (overflow);
+      g_clear_pointer (&overflow, g_ptr_array_unref);
+      g_clear_pointer (&ids, g_ptr_array_unref);
       return;
     }
   e = emission_new (w, EMIT_HISTORY_OVERFLOW);
   e->messages = overflow;
+  g_ptr_array_add (ids, NULL);
+  e->ids = (char **) g_ptr_array_free (ids, FALSE);
   post (e);
 }
 
+/* @id: what the message was reported as (a message id or a turn id), so
+ * that "history-overflow" can say which messages fell out. */
 static void
 history_add (Worker     *w,
              const char *role,
-             const char *text)
+             const char *text,
+             const char *id)
 {
   GPtrArray *overflow;
+  GPtrArray *ids;
 
   if (text == NULL || *text == '\0')
     return;
   g_mutex_lock (&w->lock);
   g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
+  g_ptr_array_add (w->history_ids, g_strdup (id ? id : ""));
   w->history_bytes += strlen (text);
-  overflow = history_trim_locked (w);
+  overflow = history_trim_locked (w, &ids);
   g_mutex_unlock (&w->lock);
-  emit_overflow (w, overflow);
+  emit_overflow (w, overflow, ids);
 }
 
-/* Takes @messages (LanlanChatMessage, oldest first). */
+/* @messages (LanlanChatMessage, oldest first) and @ids (nullable, as
+ * many): copied. */
 static void
-history_replace (Worker    *w,
-                 GPtrArray *messages)
+history_replace (Worker      *w,
+                 GPtrArray   *messages,
+                 char       **ids)
 {
   GPtrArray *overflow;
+  GPtrArray *out_ids;
 
   g_mutex_lock (&w->lock);
   g_ptr_array_set_size (w->history, 0);
+  g_ptr_array_set_size (w->history_ids, 0);
   w->history_bytes = 0;
   for (guint i = 0; i < messages->len; i++)
     {
@@ -497,13 +516,14 @@ history_replace (Worker    *w,
       if (m->content == NULL || *m->content == '\0')
         continue;
       g_ptr_array_add (w->history, lanlan_chat_message_copy (m));
+      g_ptr_array_add (w->history_ids, g_strdup (ids != NULL ? ids[i] : ""));
       w->history_bytes += strlen (m->content);
     }
   /* A pending replacement has seen none of these. */
   w->primed_len = 0;
-  overflow = history_trim_locked (w);
+  overflow = history_trim_locked (w, &out_ids);
   g_mutex_unlock (&w->lock);
-  emit_overflow (w, overflow);
+  emit_overflow (w, overflow, out_ids);
 }
 
 static GPtrArray *
@@ -701,7 +721,7 @@ commit_partial_answer (Worker *w)
 {
   if (!w->assistant_done && w->assistant_text->len > 0)
     {
-      history_add (w, "assistant", w->assistant_text->str);
+      history_add (w, "assistant", w->assistant_text->str, w->response_id);
       emit_text (w, EMIT_DONE, "assistant", w->response_id, w->assistant_text->str);
       w->assistant_done = TRUE;
     }
@@ -972,7 +992,7 @@ on_active_event (Worker                    *w,
       {
         const char *text = event->text ? event->text : w->assistant_text->str;
 
-        history_add (w, "assistant", text);
+        history_add (w, "assistant", text, w->response_id);
         emit_text (w, EMIT_DONE, "assistant", w->response_id, text);
         w->assistant_done = TRUE;
         g_string_assign (w->reply_text, text);
@@ -997,7 +1017,7 @@ on_active_event (Worker                    *w,
       break;
 
     case LANLAN_REALTIME_EVENT_INPUT_TRANSCRIPTION_COMPLETED:
-      history_add (w, "user", event->text);
+      history_add (w, "user", event->text, event->item_id);
       emit_text (w, EMIT_DONE, "user", event->item_id, event->text);
       break;
 
@@ -1055,7 +1075,7 @@ send_user_text (Worker      *w,
 {
   if (!lanlan_realtime_client_create_item (w->active->client, "user", t->text))
     return FALSE;
-  history_add (w, "user", t->text);
+  history_add (w, "user", t->text, t->id);
   emit_text_sent (w, t->id);
   return TRUE;
 }
@@ -1469,6 +1489,7 @@ typedef struct {
   GBytes           *bytes;
   char             *id;
   GPtrArray        *messages;
+  char            **ids;
 } Cmd;
 
 static void
@@ -1485,6 +1506,7 @@ cmd_free (gpointer data)
   g_clear_pointer (&c->bytes, g_bytes_unref);
   g_free (c->id);
   g_clear_pointer (&c->messages, g_ptr_array_unref);
+  g_strfreev (c->ids);
   g_free (c);
 }
 
@@ -1603,7 +1625,7 @@ run_cmd (gpointer data)
       break;
 
     case CMD_HISTORY:
-      history_replace (w, c->messages);
+      history_replace (w, c->messages, c->ids);
       g_free (w->summary);
       w->summary = g_steal_pointer (&c->text);
       break;
@@ -1877,7 +1899,7 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
                   G_TYPE_NONE, 0);
   signals[SIGNAL_HISTORY_OVERFLOW] =
     g_signal_new ("history-overflow", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+                  G_TYPE_NONE, 2, G_TYPE_PTR_ARRAY, G_TYPE_STRV);
   signals[SIGNAL_TEXT_SENT] =
     g_signal_new ("text-sent", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_STRING);
@@ -1951,6 +1973,7 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->loop = g_main_loop_new (w->ctx, FALSE);
   g_mutex_init (&w->lock);
   w->history = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  w->history_ids = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&w->mic_queue);
   w->settings = lanlan_character_dup (character);
   w->settings_serial = lanlan_character_get_serial (character);
@@ -2060,24 +2083,45 @@ lanlan_session_manager_send_text (LanlanSessionManager *self,
  *   summary does not cover yet, oldest first; copied
  * @summary: (nullable): what came before them, in a few sentences
  *
- * Replaces what new sessions are primed with (the running one keeps what
- * it heard). Priming sends @summary as system context and the newest
- * messages within the budget (40 messages, 16 KiB); what does not fit
- * comes back at once in "history-overflow", to be summarized.
+ * lanlan_session_manager_set_history_full() without ids.
  */
 void
 lanlan_session_manager_set_history (LanlanSessionManager *self,
                                     GPtrArray            *messages,
                                     const char           *summary)
 {
+  lanlan_session_manager_set_history_full (self, messages, NULL, summary);
+}
+
+/**
+ * lanlan_session_manager_set_history_full:
+ * @messages: (element-type LanlanChatMessage): the stored conversation the
+ *   summary does not cover yet, oldest first; copied
+ * @ids: (nullable) (array): one id per message (e.g. its LanlanMessage
+ *   id), given back by "history-overflow"
+ * @summary: (nullable): what came before them, in a few sentences
+ *
+ * Replaces what new sessions are primed with (the running one keeps what
+ * it heard). Priming sends @summary as system context and the newest
+ * messages within the budget (40 messages, 16 KiB); what does not fit
+ * comes back at once in "history-overflow", to be summarized.
+ */
+void
+lanlan_session_manager_set_history_full (LanlanSessionManager *self,
+                                         GPtrArray            *messages,
+                                         const char * const   *ids,
+                                         const char           *summary)
+{
   Cmd *c;
 
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
   g_return_if_fail (messages != NULL);
+  g_return_if_fail (ids == NULL || g_strv_length ((char **) ids) == messages->len);
   c = cmd_new (CMD_HISTORY);
   c->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   for (guint i = 0; i < messages->len; i++)
     g_ptr_array_add (c->messages, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  c->ids = g_strdupv ((char **) ids);
   c->text = g_strdup (summary);
   send_cmd (self->worker, c);
 }
@@ -2410,7 +2454,7 @@ _lanlan_session_history_add (Worker     *w,
                              const char *role,
                              const char *text)
 {
-  history_add (w, role, text);
+  history_add (w, role, text, NULL);
 }
 
 GPtrArray *

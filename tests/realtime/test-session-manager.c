@@ -913,6 +913,7 @@ test_text_only_tts (Fixture *f, gconstpointer data)
 
 typedef struct {
   GPtrArray *overflow;     /* "role:content" */
+  GPtrArray *overflow_ids;
   GPtrArray *sent;         /* message ids */
   GPtrArray *failed;       /* "id:domain-code" */
   GPtrArray *order;        /* "interrupted:<turn>" and "done:<role>:<turn>" */
@@ -928,6 +929,7 @@ notes_init (Notes *n)
 {
   memset (n, 0, sizeof *n);
   n->overflow = g_ptr_array_new_with_free_func (g_free);
+  n->overflow_ids = g_ptr_array_new_with_free_func (g_free);
   n->sent = g_ptr_array_new_with_free_func (g_free);
   n->failed = g_ptr_array_new_with_free_func (g_free);
   n->order = g_ptr_array_new_with_free_func (g_free);
@@ -937,6 +939,7 @@ static void
 notes_clear (Notes *n)
 {
   g_ptr_array_unref (n->overflow);
+  g_ptr_array_unref (n->overflow_ids);
   g_ptr_array_unref (n->sent);
   g_ptr_array_unref (n->failed);
   g_ptr_array_unref (n->order);
@@ -945,13 +948,15 @@ notes_clear (Notes *n)
 }
 
 static void
-on_overflow (LanlanSessionManager *m, GPtrArray *messages, Notes *n)
+on_overflow (LanlanSessionManager *m, GPtrArray *messages, GStrv ids, Notes *n)
 {
   g_assert_cmpuint (messages->len, >, 0);
+  g_assert_cmpuint (g_strv_length (ids), ==, messages->len);
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *msg = g_ptr_array_index (messages, i);
       g_ptr_array_add (n->overflow, g_strdup_printf ("%s:%s", msg->role, msg->content));
+      g_ptr_array_add (n->overflow_ids, g_strdup (ids[i]));
     }
 }
 
@@ -1024,6 +1029,8 @@ test_history_priming (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   g_autoptr(GPtrArray) items = NULL;
   g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  g_auto(GStrv) id_array = NULL;
   Notes n;
 
   notes_init (&n);
@@ -1032,13 +1039,20 @@ test_history_priming (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 100; i++)
     {
       g_autofree char *text = g_strdup_printf ("message %u", i);
+      g_autofree char *id = g_strdup_printf ("msg-%u", i);
+
       g_ptr_array_add (stored, lanlan_chat_message_new (i % 2 ? "assistant" : "user", text));
+      g_strv_builder_add (ids, id);
     }
+  id_array = g_strv_builder_end (ids);
   create_manager (f);
   connect_notes (f, &n);
-  lanlan_session_manager_set_history (f->manager, stored, "We talked about cats.");
+  lanlan_session_manager_set_history_full (f->manager, stored, (const char * const *) id_array,
+                                           "We talked about cats.");
   g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, scaled_ms (5000)));
   g_assert_cmpuint (n.overflow->len, ==, 70);
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 0), ==, "msg-0");
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 69), ==, "msg-69");
   g_assert_cmpstr (g_ptr_array_index (n.overflow, 0), ==, "user:message 0");
   g_assert_cmpstr (g_ptr_array_index (n.overflow, 69), ==, "assistant:message 69");
 
@@ -1070,6 +1084,7 @@ test_history_priming (Fixture *f, gconstpointer data)
   /* The byte budget: 20 messages of 2 KiB do not all fit in 16 KiB. */
   g_ptr_array_set_size (stored, 0);
   g_ptr_array_set_size (n.overflow, 0);
+  g_ptr_array_set_size (n.overflow_ids, 0);
   for (guint i = 0; i < 20; i++)
     {
       g_autofree char *text = g_strnfill (2048, 'a' + i);
@@ -1077,6 +1092,7 @@ test_history_priming (Fixture *f, gconstpointer data)
     }
   lanlan_session_manager_set_history (f->manager, stored, NULL);
   g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, scaled_ms (5000)));
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 0), ==, "");   /* none given */
   history = lanlan_session_manager_dup_history (f->manager);
   g_assert_cmpuint (history->len, ==, 6);   /* 12 KiB: three quarters of the budget */
   g_assert_cmpuint (n.overflow->len, ==, 14);
