@@ -176,6 +176,11 @@ _lanlan_session_after_turn (Worker *w)
 {
   gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
 
+  /* Switched to text mode while the model was talking: the chat engine
+   * takes over now, between turns. */
+  if (!w->in_flight && _lanlan_session_chat_wanted (w) && _lanlan_session_chat_settings_changed (w))
+    return;
+
   /* Agent results that came in while the model was talking. */
   if (w->queued_context->len > 0 && w->active != NULL && w->active->ready && !w->swapping)
     {

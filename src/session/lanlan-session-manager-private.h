@@ -195,7 +195,9 @@ void     _lanlan_session_restart             (Worker             *w);
 const char *_lanlan_session_model_voice      (LanlanCharacter    *settings,
                                               const LanlanProvider *provider);
 
-/* lanlan-session-chat.c: text mode. The hooks return TRUE when the chat
+/* lanlan-session-chat.c: text mode. The microphone rate it listens at: */
+#define _LANLAN_SESSION_CHAT_INPUT_RATE 16000
+/* The hooks return TRUE when the chat
  * engine handled the call. */
 gboolean _lanlan_session_chat_wanted         (Worker             *w);
 gboolean _lanlan_session_chat_is_active      (Worker             *w);

@@ -1991,6 +1991,8 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->state = LANLAN_SESSION_STATE_IDLE;
   p = settings_provider (w->settings);
   w->input_rate = p ? p->input_rate : 24000;
+  if (_lanlan_session_chat_wanted (w))
+    w->input_rate = _LANLAN_SESSION_CHAT_INPUT_RATE;
   load_hot_swap_defaults (w);
 
   self->worker = w;
