@@ -282,10 +282,10 @@ class PreferencesTest(unittest.TestCase):
             f.write(art_card(HANA))
 
         app = self.start()
-        find(app.app, by_role(pyatspi.ROLE_FRAME, "Lanlan"), what="window")
+        find(app.app, by_role(pyatspi.ROLE_FRAME, "Lanlan"), what="window", timeout=30)
         subprocess.run([os.environ["LANLAN_BINARY"], "--import", card], check=True, timeout=20)
-        find(app.app, by_role(pyatspi.ROLE_FRAME, "Hana"), what="imported character's window")
-        wait_until(lambda: character_in_config("Hana") is not None, what="card saved")
+        find(app.app, by_role(pyatspi.ROLE_FRAME, "Hana"), what="imported character's window", timeout=30)
+        wait_until(lambda: character_in_config("Hana") is not None, what="card saved", timeout=30)
         hana = character_in_config("Hana")
         self.assertEqual(hana["greetings"], ["Welcome to the shop, you!", "Back for more tulips?",
                                              "いらっしゃいませ！"])
@@ -294,55 +294,55 @@ class PreferencesTest(unittest.TestCase):
         self.assertFalse(hana["open-on-start"], "an imported card opens now, not at every start")
 
         prefs = self.open_preferences(app)
-        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button"))
-        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
-        wait_until(lambda: get_text(name) == "Hana", what="editor loaded")
+        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button", timeout=30))
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field", timeout=30)
+        wait_until(lambda: get_text(name) == "Hana", what="editor loaded", timeout=30)
         # The face: an image named after the character, with the card's art.
         find(prefs, lambda n: n.getRole() == pyatspi.ROLE_IMAGE and n.name == "Hana" and showing(n),
-             what="Hana's avatar")
+             what="Hana's avatar", timeout=30)
         labels = showing_texts(prefs)
         self.assertIn("First Message", labels)
         self.assertTrue(any(t.startswith("2 entries") for t in labels), labels)
         screenshot("editor-imported-card")
 
         # Save writes the picture to $XDG_DATA_HOME/lanlan/avatars/<id>.png.
-        click(find(prefs, lambda n: button("Save")(n) and showing(n), what="save button"))
+        click(find(prefs, lambda n: button("Save")(n) and showing(n), what="save button", timeout=30))
         picture = os.path.join(AVATARS, hana["id"] + ".png")
-        wait_until(lambda: os.path.exists(picture), what="picture file")
+        wait_until(lambda: os.path.exists(picture), what="picture file", timeout=30)
         with open(picture, "rb") as f:
             data = f.read()
         self.assertTrue(data.startswith(b"\x89PNG"))
         self.assertNotIn(b"ccv3", data, "the card chunk is not part of the picture")
         wait_until(lambda: not find_all(prefs, lambda n: text_field("Name")(n) and showing(n)),
-                   what="editor closed")
+                   what="editor closed", timeout=30)
         time.sleep(0.5)  # the subpage finishes sliding away
 
         # Back with unsaved changes asks; Keep Editing keeps them.
-        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button"))
-        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
-        wait_until(lambda: get_text(name) == "Hana", what="editor loaded")
+        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button", timeout=30))
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field", timeout=30)
+        wait_until(lambda: get_text(name) == "Hana", what="editor loaded", timeout=30)
         set_text(name, "Hana Changed")
-        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button"))
+        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button", timeout=30))
         dialog = window_named(app, "Discard Changes?")
         screenshot("editor-discard-changes")
-        click(find(dialog, button("Keep Editing"), what="keep editing"))
-        wait_until(lambda: get_text(name) == "Hana Changed", what="changes kept")
-        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button"))
+        click(find(dialog, button("Keep Editing"), what="keep editing", timeout=30))
+        wait_until(lambda: get_text(name) == "Hana Changed", what="changes kept", timeout=30)
+        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button", timeout=30))
         dialog = window_named(app, "Discard Changes?")
-        click(find(dialog, button("Discard"), what="discard"))
+        click(find(dialog, button("Discard"), what="discard", timeout=30))
         wait_until(lambda: not find_all(prefs, lambda n: text_field("Name")(n) and showing(n)),
-                   what="editor closed")
+                   what="editor closed", timeout=30)
         time.sleep(0.5)
         self.assertIsNotNone(character_in_config("Hana"))
         self.assertIsNone(character_in_config("Hana Changed"))
 
         # Unchanged: Back leaves at once.
-        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button"))
-        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
-        wait_until(lambda: get_text(name) == "Hana", what="editor loaded")
-        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button"))
+        click(find(prefs, lambda n: button("Edit Hana")(n) and showing(n), what="edit button", timeout=30))
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field", timeout=30)
+        wait_until(lambda: get_text(name) == "Hana", what="editor loaded", timeout=30)
+        click(find(prefs, lambda n: button("Back")(n) and showing(n), what="back button", timeout=30))
         wait_until(lambda: not find_all(prefs, lambda n: text_field("Name")(n) and showing(n)),
-                   what="editor closed")
+                   what="editor closed", timeout=30)
         self.assertNotIn("Discard Changes?", [w.name for w in app.windows()])
 
     def test_plain_words(self):
@@ -352,10 +352,10 @@ class PreferencesTest(unittest.TestCase):
             with self.subTest(lang=lang):
                 app = self.start(LANG="C.UTF-8", LANGUAGE=lang)
                 try:
-                    find(app.app, by_role(pyatspi.ROLE_FRAME), what="window")
+                    find(app.app, by_role(pyatspi.ROLE_FRAME), what="window", timeout=30)
                     prefs = self.open_preferences(app) if lang == "en" else \
                         (app_action("preferences") or find(app.app, lambda n: n.getRole() == pyatspi.ROLE_FRAME
-                                                           and n.name in ("設定", "首选项"), what="prefs"))
+                                                           and n.name in ("設定", "首选项"), what="prefs", timeout=30))
                     open_page(prefs, page)
                     time.sleep(1)
                     labels = showing_texts(prefs)
