@@ -354,6 +354,9 @@ on_tail_timer (void     *data,
     {
       atomic_store_explicit (&self->want_active, false, memory_order_release);
       set_active (self, false);
+      /* Empty, the producer locked out, the realtime side reading
+       * nothing: the old speech's pages can go. */
+      lanlan_ring_release (self->ring);
     }
 
   g_mutex_unlock (&self->producer_lock);

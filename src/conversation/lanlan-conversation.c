@@ -39,6 +39,7 @@
 #define MAX_MESSAGE_BYTES   (1024 * 1024)
 #define SWAPPED_SHOWN_MS    3000
 #define FAILED_SHOWN_MS     6000
+#define BUSY_SHOWN_MS       1500     /* a swap's progress stays readable */
 
 /* A message still being streamed, with the deltas not yet applied. */
 typedef struct {
@@ -81,6 +82,9 @@ struct _LanlanConversation
   LanlanSwapStatus      swap_status;
   char                 *swap_detail;
   guint                 swap_hide_source;
+  gint64                swap_busy_since;
+  LanlanSwapStatus      swap_next;
+  char                 *swap_next_detail;
   GError               *error;
   gboolean              has_api_key;
   gboolean              microphone_active;
@@ -197,6 +201,20 @@ error_is_network (LanlanConversation *self)
 
 /* --- Store ----------------------------------------------------------------- */
 
+/* A new conversation gets its id with its first message, before that
+ * message is finished, so that the agent link, told the id, counts it
+ * as new. */
+static void
+ensure_id (LanlanConversation *self)
+{
+  g_autofree char *id = NULL;
+
+  if (self->store == NULL || self->id != NULL)
+    return;
+  id = lanlan_store_create_conversation (self->store, lanlan_character_get_id (self->character));
+  set_id (self, id);
+}
+
 static void
 save (LanlanConversation *self,
       LanlanMessage      *message)
@@ -204,12 +222,7 @@ save (LanlanConversation *self,
   if (self->store == NULL)
     return;
 
-  if (self->id == NULL)
-    {
-      g_autofree char *id = lanlan_store_create_conversation (self->store,
-                                                              lanlan_character_get_id (self->character));
-      set_id (self, id);
-    }
+  ensure_id (self);
   lanlan_store_save_message (self->store, self->id, message);
 }
 
@@ -345,6 +358,7 @@ static void
 append_message (LanlanConversation *self,
                 LanlanMessage      *message)
 {
+  ensure_id (self);
   g_list_store_append (self->messages, message);
 }
 
@@ -588,6 +602,14 @@ set_swap_status (LanlanConversation *self,
                  guint               hide_after_ms)
 {
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
+  g_clear_pointer (&self->swap_next_detail, g_free);
+  if (status == LANLAN_SWAP_STATUS_PREPARING || status == LANLAN_SWAP_STATUS_READY)
+    {
+      if (self->swap_busy_since == 0)
+        self->swap_busy_since = g_get_monotonic_time ();
+    }
+  else
+    self->swap_busy_since = 0;
   if (g_strcmp0 (self->swap_detail, detail) != 0)
     {
       g_free (self->swap_detail);
@@ -604,10 +626,48 @@ set_swap_status (LanlanConversation *self,
 }
 
 static void
+show_swap_outcome_cb (gpointer user_data)
+{
+  LanlanConversation *self = user_data;
+  LanlanSwapStatus status = self->swap_next;
+  g_autofree char *detail = g_steal_pointer (&self->swap_next_detail);
+
+  self->swap_hide_source = 0;
+  set_swap_status (self, status, detail,
+                   status == LANLAN_SWAP_STATUS_SWAPPED ? SWAPPED_SHOWN_MS : FAILED_SHOWN_MS);
+}
+
+/* A swap may take a few milliseconds: its progress is shown for a
+ * moment all the same, then the outcome. */
+static void
+set_swap_outcome (LanlanConversation *self,
+                  LanlanSwapStatus    status,
+                  const char         *detail)
+{
+  gint64 shown_ms = self->swap_busy_since == 0 ? BUSY_SHOWN_MS
+                    : (g_get_monotonic_time () - self->swap_busy_since) / 1000;
+
+  if (shown_ms >= BUSY_SHOWN_MS)
+    {
+      set_swap_status (self, status, detail,
+                       status == LANLAN_SWAP_STATUS_SWAPPED ? SWAPPED_SHOWN_MS : FAILED_SHOWN_MS);
+      return;
+    }
+
+  g_clear_handle_id (&self->swap_hide_source, g_source_remove);
+  self->swap_next = status;
+  g_free (self->swap_next_detail);
+  self->swap_next_detail = g_strdup (detail);
+  self->swap_hide_source = g_timeout_add_once (BUSY_SHOWN_MS - shown_ms, show_swap_outcome_cb, self);
+}
+
+static void
 on_session_hot_swap (LanlanConversation *self,
                      LanlanHotSwapStage  stage,
                      const char         *detail)
 {
+  g_debug ("%s: hot swap stage %d (%s)", lanlan_character_get_name (self->character), stage,
+           detail ? detail : "");
   switch (stage)
     {
     case LANLAN_HOT_SWAP_PREPARING:
@@ -617,7 +677,7 @@ on_session_hot_swap (LanlanConversation *self,
       set_swap_status (self, LANLAN_SWAP_STATUS_READY, NULL, 0);
       break;
     case LANLAN_HOT_SWAP_SWAPPED:
-      set_swap_status (self, LANLAN_SWAP_STATUS_SWAPPED, NULL, SWAPPED_SHOWN_MS);
+      set_swap_outcome (self, LANLAN_SWAP_STATUS_SWAPPED, NULL);
       /* A new provider may take another input rate: the microphone must
        * be resampled for the session now running. */
       if (self->capture != NULL &&
@@ -629,7 +689,7 @@ on_session_hot_swap (LanlanConversation *self,
       {
         g_autofree char *msg = g_strdup_printf (_("Could not apply the changes: %s"),
                                                 detail ? detail : _("unknown error"));
-        set_swap_status (self, LANLAN_SWAP_STATUS_FAILED, detail, FAILED_SHOWN_MS);
+        set_swap_outcome (self, LANLAN_SWAP_STATUS_FAILED, detail);
         toast (self, msg);
       }
       break;
@@ -1350,6 +1410,7 @@ lanlan_conversation_finalize (GObject *object)
   g_clear_object (&self->store);
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->swap_detail, g_free);
+  g_clear_pointer (&self->swap_next_detail, g_free);
   g_clear_error (&self->error);
 
   G_OBJECT_CLASS (lanlan_conversation_parent_class)->finalize (object);

@@ -1598,7 +1598,8 @@ like_pattern (const char *word)
  * Finds messages whose text or translation contains every word of @query
  * (substring match, case-insensitive, any script). Words of three
  * characters or more use the trigram index; shorter queries fall back to
- * a scan (LIKE). Newest first.
+ * a scan (LIKE). Newest first, in the order messages were first saved
+ * (a message keeps its place when it is saved again).
  *
  * Returns: (transfer container): LanlanStoreHit*
  */
@@ -1643,20 +1644,16 @@ lanlan_store_search (LanlanStore  *self,
           quoted = g_strjoinv ("\"\"", pieces);
           g_string_append_printf (match, "%s\"%s\"", i ? " AND " : "", quoted);
         }
-      /* The newest hits first, then snippets for those only (a snippet
-       * in the sorted query would be made for every match). */
+      /* Newest first by rowid, which FTS5 walks in order without
+       * sorting, so LIMIT stops early even when everything matches;
+       * snippets are made only for the rows returned. */
       g_string_append (sql,
-                       "WITH top AS (SELECT m.num FROM messages_fts f"
-                       "  JOIN messages m ON m.num = f.rowid"
-                       "  JOIN conversations c ON c.id = m.conversation_id"
-                       "  WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR c.character_id = ?2)"
-                       "  ORDER BY m.created DESC, m.num DESC LIMIT ?3)"
-                       " SELECT m.conversation_id, c.character_id, m.id, m.role,"
+                       "SELECT m.conversation_id, c.character_id, m.id, m.role,"
                        " snippet(messages_fts, -1, '', '', '…', 16), m.created"
                        " FROM messages_fts f JOIN messages m ON m.num = f.rowid"
                        " JOIN conversations c ON c.id = m.conversation_id"
-                       " WHERE messages_fts MATCH ?1 AND f.rowid IN (SELECT num FROM top)"
-                       " ORDER BY m.created DESC, m.num DESC");
+                       " WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR c.character_id = ?2)"
+                       " ORDER BY f.rowid DESC LIMIT ?3");
       stmt = prepare (self->read_db, sql->str, error);
       if (stmt == NULL)
         return NULL;
@@ -1672,7 +1669,7 @@ lanlan_store_search (LanlanStore  *self,
       for (guint i = 0; i < words->len; i++)
         g_string_append_printf (sql, " AND (m.text LIKE ?%u ESCAPE '\\'"
                                 " OR m.translation LIKE ?%u ESCAPE '\\')", i + 4, i + 4);
-      g_string_append (sql, " ORDER BY m.created DESC, m.num DESC LIMIT ?3");
+      g_string_append (sql, " ORDER BY m.num DESC LIMIT ?3");
       stmt = prepare (self->read_db, sql->str, error);
       if (stmt == NULL)
         return NULL;

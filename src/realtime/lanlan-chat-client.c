@@ -1104,15 +1104,16 @@ on_sent (GObject      *source,
 }
 
 static GTask *
-op_start (LanlanChatClient    *self,
-          OpKind               kind,
-          const char          *method,
-          const char          *path,
-          const char          *json,
-          const char          *model,
-          GCancellable        *cancellable,
-          GAsyncReadyCallback  callback,
-          gpointer             user_data)
+op_start_full (LanlanChatClient    *self,
+               OpKind               kind,
+               const char          *method,
+               const char          *path,
+               const char          *json,
+               SoupMultipart       *multipart,
+               const char          *model,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   Op *op = g_new0 (Op, 1);
@@ -1134,10 +1135,16 @@ op_start (LanlanChatClient    *self,
                                             op->cancellable, NULL);
     }
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
-  g_task_set_source_tag (task, op_start);
+  g_task_set_source_tag (task, op_start_full);
 
   op->url = g_strconcat (self->base_url, path, NULL);
-  op->msg = soup_message_new (method, op->url);
+  if (multipart != NULL)
+    {
+      g_autoptr(GUri) uri = g_uri_parse (op->url, SOUP_HTTP_URI_FLAGS, NULL);
+      op->msg = uri ? soup_message_new_from_multipart (op->url, multipart) : NULL;
+    }
+  else
+    op->msg = soup_message_new (method, op->url);
   if (op->msg == NULL)
     {
       op_fail (task, g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
@@ -1162,6 +1169,21 @@ op_start (LanlanChatClient    *self,
   soup_session_send_async (self->session, op->msg, G_PRIORITY_DEFAULT, op->cancellable,
                            on_sent, task);
   return task;
+}
+
+static GTask *
+op_start (LanlanChatClient    *self,
+          OpKind               kind,
+          const char          *method,
+          const char          *path,
+          const char          *json,
+          const char          *model,
+          GCancellable        *cancellable,
+          GAsyncReadyCallback  callback,
+          gpointer             user_data)
+{
+  return op_start_full (self, kind, method, path, json, NULL, model, cancellable,
+                        callback, user_data);
 }
 
 /**
@@ -1405,6 +1427,135 @@ char *
 lanlan_chat_client_check_finish (LanlanChatClient  *self,
                                  GAsyncResult      *result,
                                  GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- Transcription ----------------------------------------------------------- */
+
+/* Mono PCM16 as a WAV file. */
+static GBytes *
+wav_new (const gint16 *pcm,
+         gsize         n,
+         guint         rate)
+{
+  gsize size = 44 + n * 2;
+  guint8 *wav = g_malloc (size);
+  guint32 u32;
+  guint16 u16;
+
+#define PUT32(off, v) (u32 = GUINT32_TO_LE (v), memcpy (wav + (off), &u32, 4))
+#define PUT16(off, v) (u16 = GUINT16_TO_LE (v), memcpy (wav + (off), &u16, 2))
+  memcpy (wav, "RIFF", 4);
+  PUT32 (4, size - 8);
+  memcpy (wav + 8, "WAVEfmt ", 8);
+  PUT32 (16, 16);
+  PUT16 (20, 1);           /* PCM */
+  PUT16 (22, 1);           /* mono */
+  PUT32 (24, rate);
+  PUT32 (28, rate * 2);
+  PUT16 (32, 2);
+  PUT16 (34, 16);
+  memcpy (wav + 36, "data", 4);
+  PUT32 (40, n * 2);
+#undef PUT32
+#undef PUT16
+  for (gsize i = 0; i < n; i++)
+    {
+      guint16 v = GUINT16_TO_LE ((guint16) pcm[i]);
+      memcpy (wav + 44 + 2 * i, &v, 2);
+    }
+  return g_bytes_new_take (wav, size);
+}
+
+static void
+on_transcribed (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GTask *task = data;
+  LanlanChatClient *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  g_autoptr(GBytes) body = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autoptr(JsonParser) parser = NULL;
+  const char *text = NULL;
+  JsonNode *root;
+
+  if (body == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  parser = lanlan_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  root = parser ? json_parser_get_root (parser) : NULL;
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    text = member_string (json_node_get_object (root), "text");
+  if (text == NULL)
+    g_task_return_new_error (task, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_PROTOCOL,
+                             _("%s sent a transcription that could not be read: %s"),
+                             self->service_name, error ? error->message : _("no “text”"));
+  else
+    g_task_return_pointer (task, g_strstrip (g_strdup (text)), g_free);
+  g_clear_error (&error);
+  g_object_unref (task);
+}
+
+/**
+ * lanlan_chat_client_transcribe_async:
+ * @model: e.g. "whisper-1"; servers that have one model ignore it
+ * @pcm: mono PCM16 at @rate
+ * @language: (nullable): a BCP 47 tag; its language subtag is sent
+ *
+ * POST {base}/audio/transcriptions as multipart/form-data with a WAV
+ * file, as OpenAI, whisper.cpp's server (with an OpenAI path) and
+ * faster-whisper servers take it.
+ */
+void
+lanlan_chat_client_transcribe_async (LanlanChatClient    *self,
+                                     const char          *model,
+                                     const gint16        *pcm,
+                                     gsize                n_samples,
+                                     guint                rate,
+                                     const char          *language,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(SoupMultipart) multipart = soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
+  g_autoptr(GBytes) wav = NULL;
+  GTask *outer;
+
+  g_return_if_fail (LANLAN_IS_CHAT_CLIENT (self));
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, lanlan_chat_client_transcribe_async);
+  wav = wav_new (pcm, n_samples, rate);
+  soup_multipart_append_form_file (multipart, "file", "speech.wav", "audio/wav", wav);
+  soup_multipart_append_form_string (multipart, "model", model && *model ? model : "whisper-1");
+  soup_multipart_append_form_string (multipart, "response_format", "json");
+  if (language != NULL && *language != '\0')
+    {
+      g_autofree char *primary = g_ascii_strdown (language, -1);
+      char *cut = strpbrk (primary, "-_");
+
+      if (cut != NULL)
+        *cut = '\0';
+      soup_multipart_append_form_string (multipart, "language", primary);
+    }
+  op_start_full (self, OP_MODELS, SOUP_METHOD_POST, "/audio/transcriptions", NULL, multipart,
+                 model, cancellable, on_transcribed, outer);
+}
+
+/**
+ * lanlan_chat_client_transcribe_finish:
+ *
+ * Returns: (transfer full): what was said, trimmed; may be empty
+ */
+char *
+lanlan_chat_client_transcribe_finish (LanlanChatClient  *self,
+                                      GAsyncResult      *result,
+                                      GError           **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -97,6 +97,19 @@ char             *lanlan_chat_client_check_finish      (LanlanChatClient    *sel
                                                         GAsyncResult        *result,
                                                         GError             **error);
 
+void              lanlan_chat_client_transcribe_async  (LanlanChatClient    *self,
+                                                        const char          *model,
+                                                        const gint16        *pcm,
+                                                        gsize                n_samples,
+                                                        guint                rate,
+                                                        const char          *language,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+char             *lanlan_chat_client_transcribe_finish (LanlanChatClient    *self,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
+
 GError           *lanlan_chat_error_for_status         (const char          *service_name,
                                                         const char          *url,
                                                         const char          *model,

@@ -36,7 +36,8 @@
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager-private.h"
 #include "lanlan-speech-chunker.h"
-#include "lanlan-tts-espeak.h"
+#include "lanlan-tts-select.h"
+#include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
 #define CHAT_INPUT_RATE    16000   /* what transcription servers like */
@@ -78,9 +79,20 @@ struct _ChatEngine
 
   guint                   turns;
   gint64                  started;
+
+  /* The microphone: voice activity, then transcription. */
+  LanlanVad              *vad;
+  LanlanChatClient       *stt;
+  char                   *stt_url;
+  char                   *stt_key;
+  char                   *key;         /* the chat server's */
+  char                   *stt_model;
+  GCancellable           *stt_cancel;
+  guint                   n_voice;
 };
 
 static void chat_send (ChatEngine *chat);
+static void setup_transcription (ChatEngine *chat, const char *chat_url, const char *chat_key);
 static void chat_after_turn (ChatEngine *chat);
 
 /* --- Helpers ---------------------------------------------------------------- */
@@ -189,6 +201,21 @@ tts_notify (gpointer data)
                               (GDestroyNotify) _lanlan_session_worker_unref);
 }
 
+/* An OpenAI-compatible /audio/speech: OpenAI's, or where "http:VOICE"
+ * says there is one. */
+static const char *
+speech_url (ChatEngine *chat)
+{
+  const char *voice = lanlan_character_get_voice (chat->w->settings);
+
+  if (chat->client == NULL)
+    return NULL;
+  if ((chat->preset != NULL && g_str_equal (chat->preset->id, "openai")) ||
+      g_str_has_prefix (voice ? voice : "", "http:"))
+    return lanlan_chat_client_get_base_url (chat->client);
+  return NULL;
+}
+
 static void
 ensure_tts (ChatEngine *chat)
 {
@@ -201,8 +228,9 @@ ensure_tts (ChatEngine *chat)
   if (w->tts_backend != NULL)
     backend = g_steal_pointer (&w->tts_backend);
   else
-    backend = lanlan_tts_backend_new_espeak (lanlan_character_get_language (w->settings),
-                                             lanlan_character_get_voice (w->settings));
+    backend = lanlan_tts_backend_new_for_voice (lanlan_character_get_voice (w->settings),
+                                                lanlan_character_get_language (w->settings),
+                                                speech_url (chat), chat->key);
   g_clear_object (&chat->tts);
   chat->tts = lanlan_tts_worker_new (backend, tts_notify, w);
   lanlan_tts_worker_set_piece_marks (chat->tts, TRUE);
@@ -334,10 +362,57 @@ build_client (ChatEngine  *chat,
     }
 
   client = lanlan_chat_client_new (_(preset->display_name), url, key);
+  setup_transcription (chat, url, key);
   lanlan_chat_client_set_timeouts (client, MAX (w->response_ms * 3, w->connect_ms), w->response_ms);
   g_signal_connect (client, "delta", G_CALLBACK (on_delta), chat);
   chat->preset = preset;
   return client;
+}
+
+static char *
+setting_string (const char *key)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettings) settings = NULL;
+
+  if (source == NULL || (schema = g_settings_schema_source_lookup (source, APP_ID, TRUE)) == NULL ||
+      !g_settings_schema_has_key (schema, key))
+    return NULL;
+  settings = g_settings_new (APP_ID);
+  return g_settings_get_string (settings, key);
+}
+
+/* Where the microphone's words go: the transcription server of the
+ * preferences, else the chat server (OpenAI has both). */
+static void
+setup_transcription (ChatEngine *chat,
+                     const char *chat_url,
+                     const char *chat_key)
+{
+  g_autofree char *url = setting_string ("transcription-url");
+  g_autofree char *model = setting_string ("transcription-model");
+
+  g_clear_object (&chat->stt);
+  g_free (chat->stt_url);
+  g_free (chat->stt_model);
+  if (chat->stt_key != NULL)
+    memset (chat->stt_key, 0, strlen (chat->stt_key));
+  g_clear_pointer (&chat->stt_key, g_free);
+  if (url != NULL && *url != '\0')
+    {
+      g_strstrip (url);
+      while (g_str_has_suffix (url, "/"))
+        url[strlen (url) - 1] = '\0';
+    }
+  chat->stt_url = url != NULL && *url != '\0' ? g_steal_pointer (&url) : g_strdup (chat_url);
+  /* The chat key goes only to the chat server. */
+  chat->stt_key = g_strcmp0 (chat->stt_url, chat_url) == 0 ? g_strdup (chat_key) : NULL;
+  if (chat->key != NULL)
+    memset (chat->key, 0, strlen (chat->key));
+  g_free (chat->key);
+  chat->key = g_strdup (chat_key);
+  chat->stt_model = model != NULL && *model != '\0' ? g_steal_pointer (&model) : g_strdup ("whisper-1");
 }
 
 static void
@@ -607,6 +682,96 @@ resolve_model (ChatEngine *chat)
                                         _lanlan_session_worker_ref (w));
 }
 
+/* --- Microphone -------------------------------------------------------------- */
+
+static void
+on_transcribed (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Worker *w = data;
+  ChatEngine *chat = w->chat;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = lanlan_chat_client_transcribe_finish (LANLAN_CHAT_CLIENT (source),
+                                                                result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || chat == NULL || !chat->active)
+    {
+      _lanlan_session_worker_unref (w);
+      return;
+    }
+  if (text == NULL)
+    _lanlan_session_emit_error (w, error);
+  else if (*text != '\0')
+    {
+      PendingText *t = g_new0 (PendingText, 1);
+
+      t->id = g_strdup_printf ("voice-%u", ++chat->n_voice);
+      t->text = g_steal_pointer (&text);
+      _lanlan_session_emit_text (w, TRUE, "user", t->id, t->text);
+      g_ptr_array_add (w->pending_texts, t);
+      _lanlan_session_chat_flush_input (w);
+    }
+  _lanlan_session_worker_unref (w);
+}
+
+static void
+transcribe (ChatEngine *chat,
+            GArray     *utterance)
+{
+  Worker *w = chat->w;
+
+  if (chat->stt == NULL && chat->stt_url != NULL)
+    {
+      chat->stt = lanlan_chat_client_new (_("The speech recognition server"), chat->stt_url,
+                                          chat->stt_key);
+      lanlan_chat_client_set_timeouts (chat->stt, MAX (w->response_ms * 3, w->connect_ms),
+                                       w->response_ms);
+    }
+  if (chat->stt == NULL)
+    return;
+  if (chat->stt_cancel == NULL)
+    chat->stt_cancel = g_cancellable_new ();
+  _lanlan_session_stats_add (w, &w->stats.mic_samples_sent, utterance->len);
+  lanlan_chat_client_transcribe_async (chat->stt, chat->stt_model,
+                                       (const gint16 *) utterance->data, utterance->len,
+                                       CHAT_INPUT_RATE, lanlan_character_get_language (w->settings),
+                                       chat->stt_cancel, on_transcribed,
+                                       _lanlan_session_worker_ref (w));
+}
+
+/* Microphone audio in text mode (CHAT_INPUT_RATE): speech interrupts
+ * the character, and each utterance is transcribed and sent. */
+gboolean
+_lanlan_session_chat_mic (Worker       *w,
+                          const gint16 *pcm,
+                          gsize         n_samples)
+{
+  ChatEngine *chat = w->chat;
+  LanlanVadState state;
+
+  if (!is_active (w))
+    return FALSE;
+  if (chat->vad == NULL)
+    chat->vad = lanlan_vad_new (CHAT_INPUT_RATE);
+  state = lanlan_vad_process (chat->vad, pcm, n_samples);
+  if (state == LANLAN_VAD_STARTED)
+    {
+      w->user_speaking = TRUE;
+      _lanlan_session_emit_speech_started (w);
+      _lanlan_session_chat_barge_in (w);
+    }
+  else if (state == LANLAN_VAD_ENDED)
+    {
+      g_autoptr(GArray) utterance = lanlan_vad_take_utterance (chat->vad);
+
+      w->user_speaking = FALSE;
+      if (utterance != NULL && utterance->len > 0)
+        transcribe (chat, utterance);
+    }
+  return TRUE;
+}
+
 /* --- Hooks ------------------------------------------------------------------ */
 
 /* worker_start() in text mode; w->started is set. */
@@ -868,6 +1033,13 @@ _lanlan_session_chat_end (Worker *w)
     }
   if (chat->tts != NULL)
     lanlan_tts_worker_interrupt (chat->tts);
+  if (chat->stt_cancel != NULL)
+    {
+      g_cancellable_cancel (chat->stt_cancel);
+      g_clear_object (&chat->stt_cancel);
+    }
+  if (chat->vad != NULL)
+    lanlan_vad_reset (chat->vad);
   chat->speech_id++;
   chat->active = FALSE;
 }
@@ -887,6 +1059,16 @@ _lanlan_session_chat_free (Worker *w)
   /* Joins the TTS thread: no notify comes after this. */
   g_clear_object (&chat->tts);
   g_clear_pointer (&chat->image, g_bytes_unref);
+  g_clear_object (&chat->stt);
+  g_free (chat->stt_url);
+  g_free (chat->stt_model);
+  if (chat->stt_key != NULL)
+    memset (chat->stt_key, 0, strlen (chat->stt_key));
+  g_free (chat->stt_key);
+  if (chat->key != NULL)
+    memset (chat->key, 0, strlen (chat->key));
+  g_free (chat->key);
+  lanlan_vad_free (chat->vad);
   g_free (chat->model);
   g_free (chat->instructions);
   g_free (chat->turn_id);

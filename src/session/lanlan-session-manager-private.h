@@ -97,7 +97,12 @@ struct _Worker
   GArray               *mic_cache;
   gint64                cache_started;
 
-  guint                 reconnect_attempt;
+  guint                 reconnect_attempt;  /* in a row, by sessions that did not live */
+  guint                 reconnect_max;
+  guint                 reconnect_delay_ms;
+  gint64                reconnect_times[6]; /* the last attempts, a ring */
+  guint                 reconnect_head;
+  guint                 reconnect_n;
   GSource              *reconnect_timer;
   GError               *last_error;
 
@@ -185,6 +190,8 @@ void     _lanlan_session_stats_add           (Worker             *w,
 void     _lanlan_session_stats_add_reconnect (Worker             *w);
 void     _lanlan_session_close_realtime      (Worker             *w);
 void     _lanlan_session_restart             (Worker             *w);
+const char *_lanlan_session_model_voice      (LanlanCharacter    *settings,
+                                              const LanlanProvider *provider);
 
 /* lanlan-session-chat.c: text mode. The hooks return TRUE when the chat
  * engine handled the call. */
@@ -197,6 +204,9 @@ gboolean _lanlan_session_chat_context        (Worker             *w,
                                               const char         *text);
 gboolean _lanlan_session_chat_image          (Worker             *w,
                                               GBytes             *jpeg);
+gboolean _lanlan_session_chat_mic            (Worker             *w,
+                                              const gint16       *pcm,
+                                              gsize               n_samples);
 gboolean _lanlan_session_chat_settings_changed (Worker           *w);
 void     _lanlan_session_chat_end            (Worker             *w);
 void     _lanlan_session_chat_free           (Worker             *w);

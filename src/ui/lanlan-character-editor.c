@@ -368,6 +368,18 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
         }
     }
 
+  /* A built-in service hides the address field, but a character may still
+   * carry an override of its endpoint (another region, a proxy): it stays
+   * as long as the service does. */
+  if (provider->url != NULL)
+    {
+      g_free (base_url);
+      base_url = g_strdup (self->character != NULL &&
+                           g_strcmp0 (lanlan_character_get_provider (self->character),
+                                      provider->id) == 0
+                           ? lanlan_character_get_base_url (self->character) : "");
+    }
+
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   persona = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
 
@@ -380,7 +392,7 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
   lanlan_character_set_name (c, name);
   lanlan_character_set_persona (c, persona);
   lanlan_character_set_provider (c, provider->id);
-  lanlan_character_set_base_url (c, provider->url == NULL ? base_url : "");
+  lanlan_character_set_base_url (c, base_url);
   lanlan_character_set_model (c, model);
   lanlan_character_set_voice (c, voice);
   if (lang < self->language_tags->len)

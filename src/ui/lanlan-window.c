@@ -247,10 +247,11 @@ update_swap (LanlanWindow *self)
       break;
     }
 
+  /* The label stays (empty when idle): screen readers follow a label
+   * whose text changes more surely than one that comes and goes. */
   gtk_label_set_text (self->swap_label, text ? text : "");
   gtk_spinner_set_spinning (self->swap_spinner, busy);
   gtk_widget_set_visible (GTK_WIDGET (self->swap_spinner), busy);
-  gtk_widget_set_visible (GTK_WIDGET (self->swap_box), text != NULL);
 }
 
 static void
@@ -367,6 +368,15 @@ new_conversation_action (GtkWidget  *widget,
   gtk_widget_grab_focus (GTK_WIDGET (self->entry));
 }
 
+/* Only a conversation with something in it can be exported. */
+static void
+update_actions (LanlanWindow *self)
+{
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.export",
+                                 lanlan_conversation_get_id (self->conversation) != NULL &&
+                                 lanlan_conversation_get_store (self->conversation) != NULL);
+}
+
 static void
 on_mic_active (LanlanWindow *self)
 {
@@ -405,6 +415,7 @@ lanlan_window_constructed (GObject *object)
   update_error_banner (self);
   update_onboarding (self);
   on_mic_active (self);
+  update_actions (self);
   self->stick_to_end = TRUE;
 }
 
@@ -423,6 +434,9 @@ lanlan_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->toast, self);
   self->toast = NULL;
   g_clear_pointer (&self->app_error, g_free);
+  if (self->export_chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->export_chooser));
+  g_clear_object (&self->export_chooser);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->conversation);
@@ -558,6 +572,7 @@ lanlan_window_init (LanlanWindow *self)
   g_signal_group_connect_swapped (self->signals, "notify::error", G_CALLBACK (update_error_banner), self);
   g_signal_group_connect_swapped (self->signals, "notify::has-api-key", G_CALLBACK (update_onboarding), self);
   g_signal_group_connect_swapped (self->signals, "notify::microphone-active", G_CALLBACK (on_mic_active), self);
+  g_signal_group_connect_swapped (self->signals, "notify::id", G_CALLBACK (update_actions), self);
   g_signal_group_connect_swapped (self->signals, "toast", G_CALLBACK (lanlan_window_show_toast), self);
   g_signal_group_connect_swapped (self->signals, "agent-notification",
                                   G_CALLBACK (on_agent_notification), self);

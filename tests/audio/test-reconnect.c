@@ -174,7 +174,9 @@ test_reconnect_restart (void)
   wait_main (FALSE, 1500);
   cpu = cpu_seconds () - cpu;
   g_test_message ("CPU while PipeWire was away for 1.5 s: %.3f s", cpu);
-  g_assert_cmpfloat (cpu, <, 0.15);
+  /* A spinning retry would take most of the 1.5 s; memcheck slows
+   * everything about tenfold. */
+  g_assert_cmpfloat (cpu, <, g_getenv ("LANLAN_UNDER_VALGRIND") ? 1.0 : 0.15);
 
   audio_ctl ("start");
   wait_main (lanlan_audio_playback_get_available (pb) && lanlan_audio_capture_get_available (cap), 10000);

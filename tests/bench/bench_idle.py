@@ -7,8 +7,8 @@ baseline) and Lanlan with 1, then 3 character windows, no conversation
 going. For each: CPU over the idle window, normalized to seconds per 30 s
 (from /proc/PID/stat utime+stime, in clock ticks, and from the summed
 per-thread /proc/PID/task/*/schedstat, in ns, which the ratio uses since
-ticks are too coarse for two nearly idle apps; 1 ms per 30 s is added to
-both sides of the ratio so that two sleeping apps compare as 1), RSS and thread count; the
+ticks are too coarse for two nearly idle apps; one tick per 30 s is added
+to both sides of the ratio so that two sleeping apps compare as 1), RSS and thread count; the
 ratio Lanlan / baseline; and the busiest threads. Then a streamed voice
 turn against the loopback realtime server (tests/ui/fake-realtime-server)
 with every character speaking at once: CPU per character.
@@ -23,6 +23,7 @@ Environment:
 Prints figures; fails only if an app does not start or dies.
 """
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,9 +41,10 @@ BASELINE = os.environ["LANLAN_BASELINE_APP"]
 LANLAN = os.environ["LANLAN_BINARY"]
 VOICE_SECONDS = 2.0          # of speech per answer
 TURN_WINDOW = 6.0            # measured from the first send
-# Added to both sides of the idle ratio (CPU s per 30 s): two apps that
-# both sleep compare as 1, not as noise over noise.
-EPS = 0.001
+# Added to both sides of the idle ratio (CPU s per 30 s): one clock tick,
+# the resolution of /proc/PID/stat, so that two apps that both sleep
+# compare as 1, not as noise over noise.
+EPS = 1.0 / HZ
 
 
 def real_process(pid, exe):
@@ -96,10 +98,17 @@ def per30(x, seconds):
     return x * 30.0 / seconds
 
 
+def thread_ns(s0, s1):
+    """CPU ns between two samples of the threads alive at the second (a
+    thread that ended in between takes its time with it; new ones count
+    whole)."""
+    return sum(ns - s0.threads.get(tid, (name, 0))[1] for tid, (name, ns) in s1.threads.items())
+
+
 class Measurement:
     def __init__(self, s0, s1, seconds):
         self.cpu_ticks = per30((s1.ticks - s0.ticks) / HZ, seconds)
-        self.cpu_ns = per30((s1.ns - s0.ns) / 1e9, seconds)
+        self.cpu_ns = per30(thread_ns(s0, s1) / 1e9, seconds)
         self.rss_mb = s1.rss_mb
         self.n_threads = s1.n_threads
         self.busiest = sorted(((ns - s0.threads.get(tid, (name, 0))[1], name, tid)
@@ -129,11 +138,11 @@ def settle(pids, timeout=30.0):
     CPU in the last second (start-up work done), or timeout."""
     time.sleep(SETTLE)
     deadline = time.monotonic() + timeout
-    last = [Sample(p).ns for p in pids]
+    last = [Sample(p) for p in pids]
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = [Sample(p).ns for p in pids]
-        if all(b - a < 10e6 for a, b in zip(last, now)):
+        now = [Sample(p) for p in pids]
+        if all(thread_ns(a, b) < 10e6 for a, b in zip(last, now)):
             return
         last = now
 
@@ -180,6 +189,45 @@ def run_idle(n_chars, server, log):
         stop(base)
 
 
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_windows(server, log):
+    """Marginal cost of two more windows within one process, for Lanlan
+    (app.open-character over D-Bus) and the baseline (SIGUSR1): RSS and
+    threads before and after, settled."""
+    chars = [character(server.url, name=name, cid="c%d" % i) for i, name in enumerate(names(3))]
+    for c in chars[1:]:
+        c["open-on-start"] = False
+    write_characters(chars)
+    base = start(BASELINE, log)
+    app = start(LANLAN, log)
+    try:
+        wait_windows(["Baseline", names(1)[0]], [base, app])
+        pids = [real_process(base.pid, BASELINE), real_process(app.pid, LANLAN)]
+        settle(pids)
+        before = [Sample(p) for p in pids]
+        for i in (1, 2):
+            os.kill(pids[0], signal.SIGUSR1)
+            subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.lanlan.Lanlan",
+                            "--object-path", "/io/github/lanlan/Lanlan",
+                            "--method", "org.gtk.Actions.Activate", "open-character",
+                            "[<'c%d'>]" % i, "{}"], check=True, stdout=subprocess.DEVNULL)
+        wait_windows(names(3), [base, app])
+        settle(pids)
+        after = [Sample(p) for p in pids]
+        return [((a.rss_mb - b.rss_mb) / 2, (a.n_threads - b.n_threads) / 2)
+                for b, a in zip(before, after)]
+    finally:
+        stop(app)
+        stop(base)
+
+
 def run_voice(n_chars, log):
     """Every character answers a typed message with VOICE_SECONDS of
     streamed speech at once; returns CPU seconds per character over the
@@ -215,7 +263,7 @@ def run_voice(n_chars, log):
         s1 = Sample(pid)
         seconds = time.monotonic() - t0
         answered = sum(1 for (f, name) in zip(frames, names(n_chars)) if bubbles(f, name))
-        cpu = (s1.ns - s0.ns) / 1e9
+        cpu = max(thread_ns(s0, s1) / 1e9, (s1.ticks - s0.ticks) / HZ)
         return cpu / n_chars, seconds, answered, Measurement(s0, s1, seconds).busiest
     finally:
         app.stop()
@@ -251,6 +299,7 @@ def main():
     try:
         for n in (1, 3):
             results[n] = [run_idle(n, server, log) for _ in range(RUNS)]
+        extra = [run_windows(server, log) for _ in range(RUNS)]
     finally:
         server.stop()
 
@@ -276,7 +325,12 @@ def main():
     rss3 = statistics.median(a.rss_mb for _, a in results[3])
     thr1 = statistics.median(a.n_threads for _, a in results[1])
     thr3 = statistics.median(a.n_threads for _, a in results[3])
-    print("per extra character window: %.1f MB RSS, %.1f threads" % ((rss3 - rss1) / 2, (thr3 - thr1) / 2))
+    print("per extra character window, 1 vs 3 characters in separate processes: %.1f MB RSS, %.1f threads"
+          " (RSS of separate runs varies by tens of MB)" % ((rss3 - rss1) / 2, (thr3 - thr1) / 2))
+    print("per extra window opened in the same process (median): Lanlan %.1f MB RSS, %.1f threads; "
+          "baseline window %.1f MB RSS, %.1f threads" % (
+              statistics.median(e[1][0] for e in extra), statistics.median(e[1][1] for e in extra),
+              statistics.median(e[0][0] for e in extra), statistics.median(e[0][1] for e in extra)))
     print("busiest Lanlan threads idle (3 characters, last run): %s" % fmt_threads(results[3][-1][1].busiest))
 
     for n in (1, 3):

@@ -2,11 +2,13 @@
  *
  * A plain AdwApplication with one window (a header bar, a label and an
  * entry), nothing else: what any GTK 4 + libadwaita app costs sitting
- * idle in the same session.
+ * idle in the same session. SIGUSR1 opens one more window, to measure
+ * what a window costs.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <adwaita.h>
+#include <glib-unix.h>
 
 static void
 on_activate (GtkApplication *app)
@@ -26,6 +28,13 @@ on_activate (GtkApplication *app)
   gtk_window_present (GTK_WINDOW (window));
 }
 
+static gboolean
+on_sigusr1 (gpointer app)
+{
+  on_activate (app);
+  return G_SOURCE_CONTINUE;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -34,5 +43,6 @@ main (int   argc,
                                                        G_APPLICATION_NON_UNIQUE);
 
   g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+  g_unix_signal_add (SIGUSR1, on_sigusr1, app);
   return g_application_run (G_APPLICATION (app), argc, argv);
 }

@@ -501,6 +501,50 @@ test_models_and_check (Fixture       *f,
 }
 
 static void
+test_transcribe (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *model = NULL;
+  g_autofree char *language = NULL;
+  g_autoptr(GArray) received = NULL;
+  gint16 pcm[1601];
+  guint rate = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (pcm); i++)
+    pcm[i] = (gint16) (i * 37 - 30000);
+  fake_chat_server_set_transcript (f->server, " Hello, Lanlan. ");
+  lanlan_chat_client_transcribe_async (f->client, "whisper-1", pcm, G_N_ELEMENTS (pcm), 16000,
+                                       "ja-JP", NULL, on_models, f);
+  wait_result (f);
+  text = lanlan_chat_client_transcribe_finish (f->client, f->result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (text, ==, "Hello, Lanlan.");
+
+  /* The server got a WAV file with exactly these samples, and the fields. */
+  g_assert_cmpuint (fake_chat_server_get_n_transcriptions (f->server), ==, 1);
+  received = fake_chat_server_dup_transcription_audio (f->server, 0, &rate);
+  g_assert_cmpuint (rate, ==, 16000);
+  g_assert_cmpuint (received->len, ==, G_N_ELEMENTS (pcm));
+  g_assert_cmpmem (received->data, received->len * 2, pcm, sizeof pcm);
+  model = fake_chat_server_dup_transcription_field (f->server, 0, "model");
+  language = fake_chat_server_dup_transcription_field (f->server, 0, "language");
+  g_assert_cmpstr (model, ==, "whisper-1");
+  g_assert_cmpstr (language, ==, "ja");
+
+  /* A wrong key is refused like everywhere else. */
+  fake_chat_server_set_expected_key (f->server, "sk-right");
+  g_clear_object (&f->result);
+  g_clear_pointer (&text, g_free);
+  lanlan_chat_client_transcribe_async (f->client, "whisper-1", pcm, 100, 16000, NULL, NULL, on_models, f);
+  wait_result (f);
+  text = lanlan_chat_client_transcribe_finish (f->client, f->result, &error);
+  g_assert_null (text);
+  g_assert_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH);
+}
+
+static void
 test_presets (void)
 {
   const LanlanChatPreset **list;
@@ -564,6 +608,7 @@ main (int argc, char *argv[])
   ADD ("images", test_images);
   ADD ("raw-events", test_raw);
   ADD ("models-and-check", test_models_and_check);
+  ADD ("transcribe", test_transcribe);
 #undef ADD
   g_test_add_func ("/chat/presets", test_presets);
 

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "lanlan-fake-chat-server.h"
@@ -32,7 +33,14 @@ typedef struct {
   GPtrArray            *swaps;
   GPtrArray            *errors;
   guint                 n_turns;
+  guint                 n_speech;
 } Fixture;
+
+static void
+on_speech (LanlanSessionManager *m, Fixture *f)
+{
+  f->n_speech++;
+}
 
 static void
 on_state (LanlanSessionManager *m, LanlanSessionState state, Fixture *f)
@@ -134,6 +142,7 @@ create_manager (Fixture *f)
   g_signal_connect (f->manager, "interrupted", G_CALLBACK (on_interrupted), f);
   g_signal_connect (f->manager, "hot-swap", G_CALLBACK (on_swap), f);
   g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  g_signal_connect (f->manager, "speech-started", G_CALLBACK (on_speech), f);
 }
 
 static void
@@ -510,6 +519,136 @@ test_swap_at_turn_end (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (second, "\"model\":\"qwen2.5\""));
 }
 
+/* @ms of room noise or of something voice-like, at 16 kHz, in 20 ms blocks. */
+static void
+talk (Fixture  *f,
+      guint     ms,
+      gboolean  voice)
+{
+  static guint32 seed = 7;
+  static gsize offset;
+  gint16 block[320];
+
+  for (guint b = 0; b < ms / 20; b++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (block); i++)
+        {
+          double t = (offset + i) / 16000.0;
+          double noise = ((seed = seed * 1664525u + 1013904223u) >> 16) / 65536.0 - 0.5;
+
+          block[i] = (gint16) (noise * 60 + (voice ? 5000 * sin (2 * G_PI * 210 * t) *
+                                                     (0.6 + 0.4 * sin (2 * G_PI * 4 * t)) : 0));
+        }
+      offset += G_N_ELEMENTS (block);
+      lanlan_session_manager_stream_audio (f->manager, block, G_N_ELEMENTS (block));
+    }
+}
+
+static gboolean
+connected (gpointer data)
+{
+  Fixture *f = data;
+  return lanlan_session_manager_get_state (f->manager) == LANLAN_SESSION_STATE_CONNECTED;
+}
+
+static void
+test_voice (Fixture *f, gconstpointer data)
+{
+  Want one = { f, 1 };
+  g_autoptr(GArray) audio = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *model = NULL;
+  guint rate = 0;
+
+  fake_chat_server_set_transcript (f->server, "What time is it?");
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  WAIT (connected, f);
+  g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
+
+  talk (f, 1000, FALSE);
+  talk (f, 1200, TRUE);
+  talk (f, 1500, FALSE);
+  WAIT (turns_at_least, &one);
+
+  g_assert_cmpuint (f->n_speech, ==, 1);
+  g_assert_cmpuint (fake_chat_server_get_n_transcriptions (f->server), ==, 1);
+  audio = fake_chat_server_dup_transcription_audio (f->server, 0, &rate);
+  g_assert_cmpuint (rate, ==, 16000);
+  /* 300 ms before the voice was heard, the voice, 700 ms after it. */
+  g_assert_cmpuint (audio->len, >=, 16000 * 19 / 10);
+  g_assert_cmpuint (audio->len, <=, 16000 * 23 / 10);
+  model = fake_chat_server_dup_transcription_field (f->server, 0, "model");
+  g_assert_cmpstr (model, ==, "whisper-1");
+  g_assert_true (done_has (f, "user:What time is it?"));
+  body = fake_chat_server_dup_request (f->server, 0);
+  g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"What time is it?\"}"));
+}
+
+static gboolean
+speech_heard (gpointer data)
+{
+  Fixture *f = data;
+  return f->n_speech > 0;
+}
+
+static void
+test_voice_barge_in (Fixture *f, gconstpointer data)
+{
+  FakeChatScript slow = { .reply = "One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.",
+                          .delta_interval_ms = 150 };
+  Want two = { f, 2 };
+
+  fake_chat_server_set_script (f->server, 0, &slow);
+  fake_chat_server_set_transcript (f->server, "Wait");
+  create_manager (f);
+  lanlan_session_manager_send_text (f->manager, "m1", "Count to ten");
+  WAIT (three_arrived, f);
+  /* Speaking over the character stops it as soon as speech is sure. */
+  talk (f, 300, TRUE);
+  WAIT (speech_heard, f);
+  WAIT (aborted, f);
+  g_assert_cmpuint (f->interrupted->len, ==, 1);
+  talk (f, 1000, FALSE);
+  WAIT (turns_at_least, &two);
+  g_assert_true (done_has (f, "user:Wait"));
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 2);
+}
+
+/* Audio mode with another engine's voice: the realtime model writes, the
+ * TTS worker (espeak-ng here) speaks. */
+static void
+test_custom_voice_audio_mode (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .text_only = TRUE, .n_deltas = 4 };
+  g_autofree char *url = fake_server_get_url (realtime, NULL);
+  g_autoptr(GPtrArray) received = NULL;
+  Want one = { f, 1 };
+  Want audio = { f, LANLAN_MODEL_RATE / 10 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_voice (f->character, "espeak:en");
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_stream_text (f->manager, "Speak");
+  WAIT (turns_at_least, &one);
+  WAIT (sink_has_audio, &audio);
+
+  received = fake_server_dup_received (realtime, 0);
+  /* Text out, and the provider's own voice name, not ours. */
+  g_assert_nonnull (strstr (g_ptr_array_index (received, 0), "\"output_modalities\":[\"text\"]"));
+  g_assert_null (strstr (g_ptr_array_index (received, 0), "espeak:"));
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -526,6 +665,9 @@ main (int argc, char *argv[])
   ADD ("broken-answer", test_broken_answer);
   ADD ("hot-swap", test_hot_swap);
   ADD ("swap-at-turn-end", test_swap_at_turn_end);
+  ADD ("voice", test_voice);
+  ADD ("voice-barge-in", test_voice_barge_in);
+  ADD ("custom-voice-audio-mode", test_custom_voice_audio_mode);
 #undef ADD
 
   return g_test_run ();

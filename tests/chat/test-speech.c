@@ -14,6 +14,9 @@
 #include "lanlan-audio-playback.h"
 #include "lanlan-speech-chunker.h"
 #include "lanlan-tts-espeak.h"
+#include "lanlan-tts-qwen.h"
+#include "lanlan-fake-tts-server.h"
+#include "lanlan-vad.h"
 #include "audio-test-util.h"
 #include "audio-test-recorder.h"
 
@@ -263,6 +266,156 @@ test_espeak_at_sink (void)
   g_array_unref (c.pcm);
 }
 
+/* Quiet room noise, then something voice-like, in 20 ms blocks. */
+static void
+fill (gint16 *pcm, gsize n, gsize offset, gboolean voice, guint32 *seed)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      double t = (offset + i) / 16000.0;
+      double noise = ((*seed = *seed * 1664525u + 1013904223u) >> 16) / 65536.0 - 0.5;
+
+      pcm[i] = (gint16) (noise * 60 + (voice ? 5000 * sin (2 * G_PI * 210 * t) *
+                                               (0.6 + 0.4 * sin (2 * G_PI * 4 * t)) : 0));
+    }
+}
+
+static void
+test_vad (void)
+{
+  g_autoptr(LanlanVad) vad = lanlan_vad_new (16000);
+  gint16 block[320];
+  guint32 seed = 1;
+  gsize offset = 0;
+  gint started_at = -1, ended_at = -1;
+  g_autoptr(GArray) utterance = NULL;
+
+  /* 1 s quiet, 1.2 s voice, a 40 ms click-free gap is not an end,
+   * 1.5 s quiet. */
+  for (guint b = 0; b < 50 + 60 + 75; b++)
+    {
+      gboolean voice = b >= 50 && b < 110;
+      LanlanVadState state;
+
+      fill (block, G_N_ELEMENTS (block), offset, voice, &seed);
+      offset += G_N_ELEMENTS (block);
+      state = lanlan_vad_process (vad, block, G_N_ELEMENTS (block));
+      if (state == LANLAN_VAD_STARTED)
+        {
+          g_assert_cmpint (started_at, ==, -1);
+          started_at = b;
+        }
+      else if (state == LANLAN_VAD_ENDED)
+        {
+          g_assert_cmpint (ended_at, ==, -1);
+          ended_at = b;
+        }
+    }
+  /* Starts after 100 ms of voice, ends after 700 ms of quiet. */
+  g_assert_cmpint (started_at, ==, 50 + 4);
+  g_assert_cmpint (ended_at, ==, 110 + 34);
+  utterance = lanlan_vad_take_utterance (vad);
+  g_assert_nonnull (utterance);
+  /* 300 ms before the start, the voice and the 700 ms after it. */
+  g_assert_cmpuint (utterance->len, ==, 16000 * 3 / 10 + 320 * (ended_at - started_at));
+  g_assert_null (lanlan_vad_take_utterance (vad));
+  g_assert_cmpfloat (lanlan_vad_get_noise_db (vad), <, -50.0);
+
+  /* A click (40 ms) is not speech. */
+  {
+    g_autoptr(LanlanVad) quiet = lanlan_vad_new (16000);
+    for (guint b = 0; b < 100; b++)
+      {
+        fill (block, G_N_ELEMENTS (block), offset, b == 50 || b == 51, &seed);
+        offset += G_N_ELEMENTS (block);
+        g_assert_cmpint (lanlan_vad_process (quiet, block, G_N_ELEMENTS (block)), ==, LANLAN_VAD_SILENCE);
+      }
+  }
+}
+
+static void
+test_qwen (void)
+{
+  FakeTtsServer *server = fake_tts_server_new ("sk-dash");
+  g_autofree char *url = fake_tts_server_get_url (server);
+  g_autoptr(GPtrArray) events = NULL;
+  Collected c = { g_array_new (FALSE, FALSE, sizeof (gint16)) };
+
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-dash", NULL, "Ethan"), NULL, NULL);
+
+    /* Two pieces of one answer, one connection. */
+    lanlan_tts_worker_speak (worker, 1, "Hello.");
+    lanlan_tts_worker_speak (worker, 1, "How are you?");
+    lanlan_tts_worker_end_turn (worker, 1);
+    collect (worker, 1, &c);
+    g_assert_cmpuint (c.errors, ==, 0);
+    g_assert_cmpuint (c.pcm->len, ==, (6 + 12) * 480);
+    g_assert_cmpfloat (audio_test_frequency_median ((gint16 *) c.pcm->data, 0, c.pcm->len, 24000), >, 430);
+    g_assert_cmpfloat (audio_test_frequency_median ((gint16 *) c.pcm->data, 0, c.pcm->len, 24000), <, 450);
+    g_assert_cmpuint (fake_tts_server_get_n_connections (server), ==, 1);
+
+    events = fake_tts_server_dup_events (server);
+    g_assert_cmpuint (events->len, ==, 5);
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"type\":\"session.update\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"voice\":\"Ethan\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 0), "\"mode\":\"commit\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 1), "\"text\":\"Hello.\""));
+    g_assert_nonnull (strstr (g_ptr_array_index (events, 2), "input_text_buffer.commit"));
+  }
+
+  /* Interrupted mid-piece: stops at once, the next piece comes through
+   * on a fresh connection with nothing of the old one. */
+  fake_tts_server_set_chunk_interval (server, 100);
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-dash", NULL, NULL), NULL, NULL);
+    g_autoptr(LanlanTtsResponse) first = NULL;
+    gint64 start;
+
+    lanlan_tts_worker_speak (worker, 1, "A long piece of text that takes seconds to say.");
+    do
+      {
+        g_clear_pointer (&first, lanlan_tts_response_free);
+        first = lanlan_tts_worker_pop (worker, 10000);
+        g_assert_nonnull (first);
+      }
+    while (first->type == LANLAN_TTS_RESPONSE_READY);
+    g_assert_cmpint (first->type, ==, LANLAN_TTS_RESPONSE_AUDIO);
+    start = g_get_monotonic_time ();
+    lanlan_tts_worker_interrupt (worker);
+    lanlan_tts_worker_speak (worker, 2, "Hi.");
+    lanlan_tts_worker_end_turn (worker, 2);
+    g_array_set_size (c.pcm, 0);
+    collect (worker, 2, &c);
+    g_assert_cmpuint (c.pcm->len, ==, 3 * 480);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  }
+
+  /* A wrong key: a clear error, no audio. */
+  {
+    g_autoptr(LanlanTtsWorker) worker =
+      lanlan_tts_worker_new (lanlan_tts_backend_new_qwen (url, "sk-wrong", NULL, NULL), NULL, NULL);
+    g_autoptr(LanlanTtsResponse) r = NULL;
+
+    lanlan_tts_worker_speak (worker, 1, "Hello.");
+    do
+      {
+        g_clear_pointer (&r, lanlan_tts_response_free);
+        r = lanlan_tts_worker_pop (worker, 30000);
+        g_assert_nonnull (r);
+      }
+    while (r->type == LANLAN_TTS_RESPONSE_READY);
+    g_assert_cmpint (r->type, ==, LANLAN_TTS_RESPONSE_ERROR);
+    g_assert_error (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_null (strstr (r->error->message, "sk-wrong"));
+  }
+
+  g_array_unref (c.pcm);
+  fake_tts_server_free (server);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -270,9 +423,11 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/speech/chunker", test_chunker);
   g_test_add_func ("/speech/chunker-bounded", test_chunker_bounded);
+  g_test_add_func ("/speech/vad", test_vad);
   g_test_add_func ("/speech/espeak-languages", test_espeak_languages);
   g_test_add_func ("/speech/espeak-interrupt", test_espeak_interrupt);
   g_test_add_func ("/speech/espeak-at-sink", test_espeak_at_sink);
+  g_test_add_func ("/speech/qwen-realtime", test_qwen);
 
   return g_test_run ();
 }

@@ -86,7 +86,6 @@ child_talk_with_key (void)
   lanlan_character_store_load (store, NULL);
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
-  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
   lanlan_character_store_add (store, c);
   g_assert_true (lanlan_character_store_save (store, &error));
 

@@ -57,7 +57,22 @@ class FakeRealtimeServer:
                 self.proc.wait()
 
 
+DATABASE = os.path.join(os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")),
+                        "lanlan", "lanlan.db")
+
+
+def clear_conversations():
+    """Removes the conversation database (and its WAL), for a fresh start."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(DATABASE + suffix)
+        except FileNotFoundError:
+            pass
+
+
 def write_characters(characters):
+    """A fresh start with these characters: no conversations stored yet."""
+    clear_conversations()
     os.makedirs(os.path.dirname(CONFIG), exist_ok=True)
     with open(CONFIG, "w", encoding="utf-8") as f:
         json.dump({"version": 1, "characters": characters}, f)

@@ -183,8 +183,9 @@ class AgentTest(unittest.TestCase):
                     "status": "completed", "success": True, "summary": "Package tracked",
                     "text": "The package arrives tomorrow before noon."})
 
-        wait_until(lambda: "Package tracked" in showing_texts(frame), timeout=10,
-                   what="the agent's result as a toast")
+        # The result's text, as a toast (one toast shows the newest of a burst)
+        wait_until(lambda: "The package arrives tomorrow before noon." in showing_texts(frame),
+                   timeout=10, what="the agent's result as a toast")
         screenshot("agent-toast")
 
         def injected():

@@ -392,6 +392,27 @@ class PreferencesTest(unittest.TestCase):
         click(find(frame, button("Dismiss"), what="dismiss button"))
         wait_until(lambda: not any("damaged" in t for t in showing_texts(frame)), what="banner gone")
 
+    def test_edit_keeps_endpoint_override(self):
+        """A built-in service's base-URL override (another region) survives
+        an edit in the character editor, which hides the address field."""
+        intl = "wss://dashscope-intl.aliyuncs.com/api-ws/v1/realtime"
+        write_config([
+            {"id": "q1", "name": "Qiu", "provider": "qwen", "voice": "Cherry",
+             "base-url": intl, "open-on-start": True},
+        ])
+        app = self.start()
+        find(app.app, by_role(pyatspi.ROLE_FRAME, "Qiu"), what="Qiu's window")
+        prefs = self.open_preferences(app)
+        click(find(prefs, lambda n: button("Edit Qiu")(n) and showing(n), what="edit button"))
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
+        wait_until(lambda: get_text(name) == "Qiu", what="editor loaded")
+        set_text(name, "Qiu Qiu")
+        click(find(prefs, lambda n: button("Save")(n) and showing(n), what="save button"))
+        wait_until(lambda: character_in_config("Qiu Qiu") is not None, what="edit saved")
+        edited = character_in_config("Qiu Qiu")
+        self.assertEqual(edited["provider"], "qwen")
+        self.assertEqual(edited["base-url"], intl)
+
     def test_several_windows(self):
         write_config([
             {"id": "a1", "name": "Alpha", "provider": "openai", "open-on-start": True},
