@@ -133,6 +133,63 @@ def open_page(prefs, title):
     click(page)
 
 
+class FakeChatServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 (port 0), as strict as
+    the real ones on what Check sends: GET /v1/models, and POST
+    /v1/chat/completions with a known model, messages and stream=true."""
+
+    def __init__(self, models=("tiny-llm",)):
+        import http.server
+        import threading
+        outer = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, code, body, ctype="application/json"):
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                outer.requests.append(("GET", self.path))
+                if self.path != "/v1/models":
+                    return self.reply(404, '{"error":{"message":"not found"}}')
+                self.reply(200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"}
+                                                                       for m in models]}))
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.requests.append(("POST", self.path))
+                try:
+                    req = json.loads(body)
+                except ValueError:
+                    return self.reply(400, '{"error":{"message":"bad json"}}')
+                if self.path != "/v1/chat/completions":
+                    return self.reply(404, '{"error":{"message":"not found"}}')
+                if req.get("model") not in models or not req.get("messages") or req.get("stream") is not True:
+                    return self.reply(400, '{"error":{"message":"bad request"}}')
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "model": req["model"],
+                         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"},
+                                      "finish_reason": None}]}
+                self.reply(200, "data: %s\n\ndata: [DONE]\n\n" % json.dumps(chunk), "text/event-stream")
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/v1" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()   # connections are refused from now on
+            self.httpd = None
+
+
 class PreferencesTest(unittest.TestCase):
     def setUp(self):
         for name in os.listdir(os.path.dirname(CONFIG)) if os.path.isdir(os.path.dirname(CONFIG)) else []:
@@ -344,6 +401,35 @@ class PreferencesTest(unittest.TestCase):
         wait_until(lambda: not find_all(prefs, lambda n: text_field("Name")(n) and showing(n)),
                    what="editor closed", timeout=30)
         self.assertNotIn("Discard Changes?", [w.name for w in app.windows()])
+
+    def test_typing_only_check(self):
+        """A typing-only character's editor offers chat services and a Check
+        button that asks the real (fake) server, then lists its models."""
+        server = FakeChatServer()
+        self.addCleanup(server.stop)
+        write_config([{"id": "t1", "name": "Tex", "provider": "openai-compatible",
+                       "base-url": server.url, "model": "tiny-llm", "input-mode": "text",
+                       "open-on-start": False}])
+        app = self.start()
+        find(app.app, by_role(pyatspi.ROLE_FRAME), what="window", timeout=30)
+        prefs = self.open_preferences(app)
+        click(find(prefs, lambda n: button("Edit Tex")(n) and showing(n), what="edit button", timeout=30))
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field", timeout=30)
+        wait_until(lambda: get_text(name) == "Tex", what="editor loaded", timeout=30)
+        self.assertIn("OpenAI-compatible (chat)", showing_texts(prefs))
+        click(find(prefs, lambda n: button("Check")(n) and showing(n), what="check button", timeout=30))
+        dialog = window_named(app, "The Service Answers", timeout=30)
+        answer = " ".join(showing_texts(dialog))
+        self.assertIn("tiny-llm", answer)
+        screenshot("editor-check")
+        self.assertIn(("POST", "/v1/chat/completions"), server.requests)
+        click(find(dialog, button("Close"), what="close", timeout=30))
+        find(prefs, lambda n: button("Choose a Model")(n) and showing(n), what="model list", timeout=30)
+
+        # A server that is down: the whole error, in a dialog.
+        server.stop()
+        click(find(prefs, lambda n: button("Check")(n) and showing(n), what="check button", timeout=30))
+        window_named(app, "The Service Does Not Answer", timeout=30)
 
     def test_plain_words(self):
         """No raw port numbers or protocol jargon up front; screenshots of the
