@@ -20,6 +20,21 @@ sys.path.insert(0, os.path.dirname(__file__))
 import pyatspi  # noqa: E402
 from lanlan_atspi import (AppUnderTest, app_action, by_role, click, find, find_all, get_text,  # noqa: E402
                           frames, screenshot, set_text, texts, wait_until, window_named)
+import lanlan_atspi  # noqa: E402
+
+
+# Under a loaded CI machine the editor's slide-in alone can take seconds:
+# these tests wait for conditions, up to 30 s, never for fixed times.
+def find(root, pred, timeout=30, what="element"):
+    return lanlan_atspi.find(root, pred, timeout, what)
+
+
+def wait_until(cond, timeout=30, what="condition"):
+    return lanlan_atspi.wait_until(cond, timeout, what)
+
+
+def window_named(app, name, timeout=30):
+    return lanlan_atspi.window_named(app, name, timeout)
 
 CONFIG = os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")),
                       "lanlan", "characters.json")
