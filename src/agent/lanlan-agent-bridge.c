@@ -440,11 +440,13 @@ hold_event (LanlanAgentBridge *self,
 }
 
 /* Calls the callbacks registered for @name (every character when NULL,
- * none when "") and the task watchers. Returns whether anyone took it. */
+ * none when "") and, if @watchers, the task watchers. Returns whether
+ * anyone took it. */
 static gboolean
 deliver (LanlanAgentBridge *self,
          LanlanAgentEvent  *event,
-         const char        *name)
+         const char        *name,
+         gboolean           watchers)
 {
   g_autoptr(GPtrArray) snapshot = NULL;
   gboolean watchers_only = name != NULL && *name == '\0';
@@ -464,7 +466,7 @@ deliver (LanlanAgentBridge *self,
         continue;
 
       if (reg->task_id != NULL)
-        match = event->task_id != NULL && g_str_equal (reg->task_id, event->task_id);
+        match = watchers && event->task_id != NULL && g_str_equal (reg->task_id, event->task_id);
       else if (watchers_only)
         match = FALSE;
       else
@@ -556,7 +558,7 @@ dispatch_event (LanlanAgentBridge *self,
               hold_event (self, event, size);
             }
           /* A task watcher may still want it. */
-          if (deliver (self, event, ""))
+          if (deliver (self, event, "", TRUE))
             self->n_dispatched++;
           return;
         }
@@ -568,13 +570,13 @@ dispatch_event (LanlanAgentBridge *self,
           log_unrouted (self, event,
                         self->registrations->len > 0 ? "no such character, and several are open"
                                                      : "no character is open");
-          deliver (self, event, "");
+          deliver (self, event, "", TRUE);
           return;
         }
       break;
     }
 
-  if (deliver (self, event, target))
+  if (deliver (self, event, target, TRUE))
     self->n_dispatched++;
   else
     {
@@ -610,7 +612,8 @@ held_idle_cb (gpointer user_data)
     {
       Held *held = g_ptr_array_index (ready, i);
 
-      if (deliver (self, held->event, held->name))
+      /* Task watchers had it when it came. */
+      if (deliver (self, held->event, held->name, FALSE))
         self->n_dispatched++;
     }
   g_object_unref (self);

@@ -566,7 +566,9 @@ queue_result (LanlanAgentLink *self,
       self->pending_bytes -= strlen (g_ptr_array_index (self->pending, 0));
       g_ptr_array_remove_index (self->pending, 0);
       self->omitted++;
-      self->stats.n_dropped++;
+      if (self->stats.n_dropped++ == 0)
+        g_message ("Agent: results for “%s” come faster than they can be given to the model; "
+                   "the oldest waiting ones are left out (counted from now on)", self->name);
     }
 
   flush_pending (self);

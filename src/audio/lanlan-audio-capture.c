@@ -13,6 +13,11 @@
  * start/stop/set_muted are meant for one controlling thread (the UI or a
  * session thread); get_level and the counters may be read from any.
  *
+ * While running, the capture keeps its connection to PipeWire through
+ * LanlanPwClient: if the daemon goes away, "available" goes FALSE with an
+ * "error" for the user, and the stream comes back by itself when the
+ * daemon does (the worker thread and the resampler carry on meanwhile).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -51,8 +56,10 @@ struct _LanlanAudioCapture
   gpointer           user_data;
   GDestroyNotify     notify;
 
+  LanlanPwClient        *client;
   struct pw_thread_loop *loop;
   struct pw_stream      *stream;
+  struct spa_hook        stream_listener;
   enum pw_stream_state   state;
   char                  *stream_error;
 
@@ -70,6 +77,15 @@ struct _LanlanAudioCapture
 };
 
 G_DEFINE_FINAL_TYPE (LanlanAudioCapture, lanlan_audio_capture, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_AVAILABLE,
+  PROP_ERROR,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static inline void
 store_float (_Atomic uint32_t *dst,
@@ -137,9 +153,15 @@ on_state_changed (void                 *data,
   self->state = state;
   if (state == PW_STREAM_STATE_ERROR)
     {
+      g_autofree char *msg = NULL;
+
       g_free (self->stream_error);
       self->stream_error = g_strdup (error ? error : "unknown error");
+      msg = g_strdup_printf (_("The microphone stream failed: %s"), self->stream_error);
+      lanlan_pw_client_lost (self->client, msg);
     }
+  else if (state == PW_STREAM_STATE_PAUSED || state == PW_STREAM_STATE_STREAMING)
+    lanlan_pw_client_ready (self->client);
   pw_thread_loop_signal (self->loop, FALSE);
 }
 
@@ -241,6 +263,9 @@ worker_main (gpointer data)
   return NULL;
 }
 
+static void teardown (LanlanAudioCapture *self,
+                      gboolean            notify);
+
 /* --- public ----------------------------------------------------------- */
 
 static void
@@ -248,7 +273,7 @@ lanlan_audio_capture_finalize (GObject *object)
 {
   LanlanAudioCapture *self = LANLAN_AUDIO_CAPTURE (object);
 
-  lanlan_audio_capture_stop (self);
+  teardown (self, FALSE);
 
   if (self->notify)
     self->notify (self->user_data);
@@ -260,9 +285,55 @@ lanlan_audio_capture_finalize (GObject *object)
 }
 
 static void
+lanlan_audio_capture_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  LanlanAudioCapture *self = LANLAN_AUDIO_CAPTURE (object);
+
+  switch (prop_id)
+    {
+    case PROP_AVAILABLE:
+      g_value_set_boolean (value, lanlan_audio_capture_get_available (self));
+      break;
+    case PROP_ERROR:
+      g_value_take_string (value, lanlan_audio_capture_dup_error (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 lanlan_audio_capture_class_init (LanlanAudioCaptureClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = lanlan_audio_capture_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = lanlan_audio_capture_finalize;
+  object_class->get_property = lanlan_audio_capture_get_property;
+
+  /**
+   * LanlanAudioCapture:available:
+   *
+   * %FALSE while the capture runs but PipeWire is gone or its stream
+   * failed; it connects again by itself. %TRUE otherwise (stopped
+   * included). Notified on the main context of the thread that started
+   * the capture.
+   */
+  properties[PROP_AVAILABLE] =
+    g_param_spec_boolean ("available", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * LanlanAudioCapture:error:
+   *
+   * Why the microphone is not available, a sentence for the user; %NULL
+   * while it is.
+   */
+  properties[PROP_ERROR] =
+    g_param_spec_string ("error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -322,17 +393,15 @@ lanlan_audio_capture_set_capture_sink (LanlanAudioCapture *self,
 }
 
 static void
-teardown (LanlanAudioCapture *self)
+teardown (LanlanAudioCapture *self,
+          gboolean            notify)
 {
-  if (self->loop)
+  gboolean was_unavailable = FALSE;
+
+  if (self->client)
     {
-      pw_thread_loop_lock (self->loop);
-      if (self->stream)
-        pw_stream_destroy (self->stream);
-      self->stream = NULL;
-      pw_thread_loop_unlock (self->loop);
-      pw_thread_loop_stop (self->loop);
-      pw_thread_loop_destroy (self->loop);
+      was_unavailable = !lanlan_pw_client_get_available (self->client);
+      g_clear_pointer (&self->client, lanlan_pw_client_free);
       self->loop = NULL;
     }
   if (self->worker)
@@ -355,64 +424,27 @@ teardown (LanlanAudioCapture *self)
   g_clear_pointer (&self->ring, lanlan_ring_free);
   store_float (&self->level_rms, 0.0f);
   store_float (&self->level_peak, 0.0f);
+
+  /* Stopped is not "unavailable": a banner about it can go. */
+  if (was_unavailable && notify)
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AVAILABLE]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+    }
 }
 
-/**
- * lanlan_audio_capture_start:
- *
- * Opens the stream and starts the worker thread. Does nothing if
- * already running.
- *
- * Returns: %FALSE with @error set if the rate is unsupported or the
- *   stream could not be opened.
- */
-gboolean
-lanlan_audio_capture_start (LanlanAudioCapture  *self,
-                            GError             **error)
+/* Loop thread, loop locked. */
+static gboolean
+connect_stream (gpointer         data,
+                struct pw_core  *core,
+                GError         **error)
 {
+  LanlanAudioCapture *self = data;
   struct pw_properties *props;
   guint8 buffer[1024];
   struct spa_pod_builder b = SPA_POD_BUILDER_INIT (buffer, sizeof (buffer));
   const struct spa_pod *params[1];
   int res;
-
-  g_return_val_if_fail (LANLAN_IS_AUDIO_CAPTURE (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (self->loop != NULL)
-    return TRUE;
-
-  if (self->resampler == NULL)
-    {
-      self->resampler = lanlan_resampler_new (LANLAN_DEVICE_RATE, self->out_rate, error);
-      if (self->resampler == NULL)
-        return FALSE;
-    }
-  lanlan_resampler_reset (self->resampler);
-
-  lanlan_audio_ensure_pipewire ();
-
-  self->ring = lanlan_ring_new (RING_CAPACITY, sizeof (gint16));
-  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->wake_fd < 0)
-    {
-      int saved = errno;
-
-      teardown (self);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_FAILED,
-                   "eventfd: %s", g_strerror (saved));
-      return FALSE;
-    }
-  atomic_store (&self->stopping, false);
-
-  self->loop = pw_thread_loop_new ("lanlan-capture", NULL);
-  if (self->loop == NULL)
-    {
-      teardown (self);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop"));
-      return FALSE;
-    }
 
   props = pw_properties_new (PW_KEY_MEDIA_TYPE, "Audio",
                              PW_KEY_MEDIA_CATEGORY, "Capture",
@@ -428,18 +460,16 @@ lanlan_audio_capture_start (LanlanAudioCapture  *self,
   if (self->capture_sink)
     pw_properties_set (props, PW_KEY_STREAM_CAPTURE_SINK, "true");
 
-  pw_thread_loop_lock (self->loop);
   self->state = PW_STREAM_STATE_UNCONNECTED;
-  self->stream = pw_stream_new_simple (pw_thread_loop_get_loop (self->loop),
-                                       "lanlan-capture", props, &stream_events, self);
+  self->stream = pw_stream_new (core, "lanlan-capture", props);
   if (self->stream == NULL)
     {
-      pw_thread_loop_unlock (self->loop);
-      teardown (self);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not connect to PipeWire: %s"), g_strerror (errno));
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
+                   _("Could not open the microphone stream: %s"), g_strerror (errno));
       return FALSE;
     }
+  spa_zero (self->stream_listener);
+  pw_stream_add_listener (self->stream, &self->stream_listener, &stream_events, self);
 
   params[0] = spa_format_audio_raw_build (&b, SPA_PARAM_EnumFormat,
                                           &SPA_AUDIO_INFO_RAW_INIT (
@@ -455,44 +485,104 @@ lanlan_audio_capture_start (LanlanAudioCapture  *self,
                            params, 1);
   if (res < 0)
     {
-      pw_thread_loop_unlock (self->loop);
-      teardown (self);
+      spa_hook_remove (&self->stream_listener);
+      g_clear_pointer (&self->stream, pw_stream_destroy);
       g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
                    _("Could not open the microphone stream: %s"), g_strerror (-res));
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Loop thread, loop locked. */
+static void
+disconnect_stream (gpointer data)
+{
+  LanlanAudioCapture *self = data;
+
+  if (self->stream != NULL)
+    {
+      spa_hook_remove (&self->stream_listener);
+      g_clear_pointer (&self->stream, pw_stream_destroy);
+    }
+  self->state = PW_STREAM_STATE_UNCONNECTED;
+}
+
+static const LanlanPwClientFuncs client_funcs = {
+  .connect = connect_stream,
+  .disconnect = disconnect_stream,
+};
+
+/**
+ * lanlan_audio_capture_start:
+ *
+ * Opens the stream and starts the worker thread. Does nothing if
+ * already running. Without PipeWire the capture runs anyway, not
+ * #LanlanAudioCapture:available, and records once the daemon is back.
+ *
+ * Returns: %FALSE with @error set if the rate is unsupported or the
+ *   loop thread cannot start.
+ */
+gboolean
+lanlan_audio_capture_start (LanlanAudioCapture  *self,
+                            GError             **error)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_CAPTURE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->client != NULL)
+    return TRUE;
+
+  if (self->resampler == NULL)
+    {
+      self->resampler = lanlan_resampler_new (LANLAN_DEVICE_RATE, self->out_rate, error);
+      if (self->resampler == NULL)
+        return FALSE;
+    }
+  lanlan_resampler_reset (self->resampler);
+
+  self->ring = lanlan_ring_new (RING_CAPACITY, sizeof (gint16));
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd < 0)
+    {
+      int saved = errno;
+
+      teardown (self, TRUE);
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_FAILED,
+                   "eventfd: %s", g_strerror (saved));
+      return FALSE;
+    }
+  atomic_store (&self->stopping, false);
+
+  self->client = lanlan_pw_client_new ("lanlan-capture", G_OBJECT (self),
+                                       properties[PROP_AVAILABLE], properties[PROP_ERROR],
+                                       &client_funcs, self, error);
+  if (self->client == NULL)
+    {
+      teardown (self, TRUE);
+      return FALSE;
+    }
+  self->loop = lanlan_pw_client_get_thread_loop (self->client);
 
   self->worker = g_thread_new ("lanlan-capture-worker", worker_main, self);
 
-  if (pw_thread_loop_start (self->loop) < 0)
+  if (!lanlan_pw_client_start (self->client, error))
     {
-      pw_thread_loop_unlock (self->loop);
-      teardown (self);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop thread"));
+      teardown (self, TRUE);
       return FALSE;
     }
 
   {
     gint64 deadline = g_get_monotonic_time () + 3 * G_TIME_SPAN_SECOND;
 
-    while ((self->state == PW_STREAM_STATE_UNCONNECTED ||
+    pw_thread_loop_lock (self->loop);
+    while (self->stream != NULL &&
+           (self->state == PW_STREAM_STATE_UNCONNECTED ||
             self->state == PW_STREAM_STATE_CONNECTING) &&
            g_get_monotonic_time () < deadline)
       pw_thread_loop_timed_wait (self->loop, 1);
+    pw_thread_loop_unlock (self->loop);
   }
-
-  if (self->state == PW_STREAM_STATE_ERROR)
-    {
-      g_autofree char *msg = g_strdup (self->stream_error);
-
-      pw_thread_loop_unlock (self->loop);
-      teardown (self);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
-                   _("The microphone stream failed: %s"), msg);
-      return FALSE;
-    }
-  pw_thread_loop_unlock (self->loop);
 
   return TRUE;
 }
@@ -507,14 +597,38 @@ void
 lanlan_audio_capture_stop (LanlanAudioCapture *self)
 {
   g_return_if_fail (LANLAN_IS_AUDIO_CAPTURE (self));
-  teardown (self);
+  teardown (self, TRUE);
 }
 
 gboolean
 lanlan_audio_capture_is_running (LanlanAudioCapture *self)
 {
   g_return_val_if_fail (LANLAN_IS_AUDIO_CAPTURE (self), FALSE);
-  return self->loop != NULL;
+  return self->client != NULL;
+}
+
+/**
+ * lanlan_audio_capture_get_available:
+ *
+ * Returns: the #LanlanAudioCapture:available property
+ */
+gboolean
+lanlan_audio_capture_get_available (LanlanAudioCapture *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_CAPTURE (self), FALSE);
+  return self->client == NULL || lanlan_pw_client_get_available (self->client);
+}
+
+/**
+ * lanlan_audio_capture_dup_error:
+ *
+ * Returns: (transfer full) (nullable): the #LanlanAudioCapture:error property
+ */
+char *
+lanlan_audio_capture_dup_error (LanlanAudioCapture *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_CAPTURE (self), NULL);
+  return self->client != NULL ? lanlan_pw_client_dup_error (self->client) : NULL;
 }
 
 void

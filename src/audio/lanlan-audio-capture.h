@@ -34,6 +34,8 @@ gboolean            lanlan_audio_capture_start        (LanlanAudioCapture  *self
                                                        GError             **error);
 void                lanlan_audio_capture_stop         (LanlanAudioCapture  *self);
 gboolean            lanlan_audio_capture_is_running   (LanlanAudioCapture  *self);
+gboolean            lanlan_audio_capture_get_available (LanlanAudioCapture *self);
+char               *lanlan_audio_capture_dup_error    (LanlanAudioCapture  *self);
 void                lanlan_audio_capture_set_muted    (LanlanAudioCapture  *self,
                                                        gboolean             muted);
 gboolean            lanlan_audio_capture_get_muted    (LanlanAudioCapture  *self);

@@ -19,6 +19,20 @@
  * (resampler, overflow buffer, ring writes) is guarded by a mutex that
  * only write(), flush() and that timer take, never the realtime thread.
  *
+ * Idle costs nothing: the stream is connected inactive (linked, but not
+ * scheduled by the graph) and the timer is off. The first write() wakes
+ * the loop thread through an event, which activates the stream and arms
+ * the timer; what was written waits in the ring, so nothing is lost. Once
+ * the queue has been empty for IDLE_PAUSE_US the loop thread pauses the
+ * stream again and disarms the timer. A paused stream also lets the
+ * graph, and an echo canceller in it, stop.
+ *
+ * If PipeWire goes away, the object becomes unavailable ("available" and
+ * "error" notify on the creating thread's main context), drops what was
+ * queued and what is written meanwhile (stale speech is not played
+ * later), and connects again by itself when the daemon is back
+ * (LanlanPwClient).
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -46,7 +60,18 @@
 /* ...once fewer than this many device samples are left to play. */
 #define TAIL_LOW_FILL   (LANLAN_DEVICE_RATE / 20)
 #define TIMER_PERIOD_NS (10 * SPA_NSEC_PER_MSEC)
+/* Pause the stream after the queue has been empty this long. */
+#define IDLE_PAUSE_US   (1000 * G_TIME_SPAN_MILLISECOND)
 #define NO_FLUSH        UINT64_MAX
+
+enum {
+  PROP_0,
+  PROP_AVAILABLE,
+  PROP_ERROR,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 struct _LanlanAudioPlayback
 {
@@ -55,12 +80,21 @@ struct _LanlanAudioPlayback
   char   *target;
   guint   channels;
 
+  LanlanPwClient        *client;
   struct pw_thread_loop *loop;
   struct pw_stream      *stream;
   struct spa_hook        stream_listener;
   struct spa_source     *tail_timer;
+  struct spa_source     *wake_event;
   enum pw_stream_state   state;
   char                  *stream_error;
+  /* Loop thread. */
+  bool                   active;       /* stream set active, timer armed */
+  gint64                 quiet_since;  /* queue first seen empty, or 0 */
+  guint64                activations;
+
+  _Atomic bool     want_active;  /* write() asked for the stream to run */
+  _Atomic bool     connected;    /* a stream is up; else write() drops */
 
   LanlanRing *ring;            /* mono int16 at LANLAN_DEVICE_RATE */
 
@@ -175,6 +209,32 @@ on_process (void *data)
 /* --- loop thread (not realtime) ----------------------------------------- */
 
 static void
+set_timer (LanlanAudioPlayback *self,
+           gboolean             on)
+{
+  struct timespec ts = { .tv_sec = 0, .tv_nsec = on ? TIMER_PERIOD_NS : 0 };
+
+  pw_loop_update_timer (pw_thread_loop_get_loop (self->loop), self->tail_timer,
+                        on ? &ts : NULL, on ? &ts : NULL, false);
+}
+
+/* Loop thread: run the stream (and the tail timer) or pause both. */
+static void
+set_active (LanlanAudioPlayback *self,
+            bool                 active)
+{
+  if (self->active == active)
+    return;
+  self->active = active;
+  self->quiet_since = 0;
+  if (active)
+    self->activations++;
+  if (self->stream != NULL)
+    pw_stream_set_active (self->stream, active);
+  set_timer (self, active);
+}
+
+static void
 on_state_changed (void                 *data,
                   enum pw_stream_state  old,
                   enum pw_stream_state  state,
@@ -185,9 +245,16 @@ on_state_changed (void                 *data,
   self->state = state;
   if (state == PW_STREAM_STATE_ERROR)
     {
+      g_autofree char *msg = NULL;
+
       g_free (self->stream_error);
       self->stream_error = g_strdup (error ? error : "unknown error");
+      msg = g_strdup_printf (_("The playback stream failed: %s"), self->stream_error);
+      atomic_store_explicit (&self->connected, false, memory_order_release);
+      lanlan_pw_client_lost (self->client, msg);
     }
+  else if (state == PW_STREAM_STATE_PAUSED || state == PW_STREAM_STATE_STREAMING)
+    lanlan_pw_client_ready (self->client);
   pw_thread_loop_signal (self->loop, FALSE);
 }
 
@@ -245,18 +312,29 @@ drain_tail_locked (LanlanAudioPlayback *self)
   lanlan_resampler_reset (self->resampler);
 }
 
+static gboolean
+queue_empty_locked (LanlanAudioPlayback *self)
+{
+  return lanlan_ring_read_space (self->ring) == 0 &&
+         self->overflow_len == 0 &&
+         !lanlan_resampler_is_pending (self->resampler) &&
+         atomic_load_explicit (&self->flush_target, memory_order_acquire) == NO_FLUSH;
+}
+
+/* Loop thread, every 10 ms while the stream runs. */
 static void
 on_tail_timer (void     *data,
                uint64_t  expirations)
 {
   LanlanAudioPlayback *self = data;
+  gint64 now = g_get_monotonic_time ();
 
   if (!g_mutex_trylock (&self->producer_lock))
     return;
 
   push_overflow (self);
   if (lanlan_resampler_is_pending (self->resampler) &&
-      g_get_monotonic_time () - self->last_write_us >= TAIL_IDLE_US &&
+      now - self->last_write_us >= TAIL_IDLE_US &&
       lanlan_ring_read_space (self->ring) + self->overflow_len < TAIL_LOW_FILL)
     {
       drain_tail_locked (self);
@@ -266,7 +344,33 @@ on_tail_timer (void     *data,
                                memory_order_release);
     }
 
+  /* Nothing left to play for a while: pause. A write() after this sees
+   * want_active cleared (both happen under producer_lock) and wakes us. */
+  if (!queue_empty_locked (self))
+    self->quiet_since = 0;
+  else if (self->quiet_since == 0)
+    self->quiet_since = now;
+  else if (now - self->quiet_since >= IDLE_PAUSE_US)
+    {
+      atomic_store_explicit (&self->want_active, false, memory_order_release);
+      set_active (self, false);
+      /* Empty, the producer locked out, the realtime side reading
+       * nothing: the old speech's pages can go. */
+      lanlan_ring_release (self->ring);
+    }
+
   g_mutex_unlock (&self->producer_lock);
+}
+
+/* Loop thread: write() wants the stream running. */
+static void
+on_wake (void     *data,
+         uint64_t  count)
+{
+  LanlanAudioPlayback *self = data;
+
+  if (atomic_load_explicit (&self->want_active, memory_order_acquire))
+    set_active (self, true);
 }
 
 /* --- LanlanAudioSink ------------------------------------------------------ */
@@ -283,6 +387,10 @@ lanlan_audio_playback_write (LanlanAudioSink *sink,
 
   if (n_samples == 0)
     return 0;
+
+  /* No PipeWire: speech is dropped rather than played stale later. */
+  if (!atomic_load_explicit (&self->connected, memory_order_acquire))
+    return n_samples;
 
   g_mutex_lock (&self->producer_lock);
 
@@ -310,6 +418,11 @@ lanlan_audio_playback_write (LanlanAudioSink *sink,
         break;
     }
   self->last_write_us = g_get_monotonic_time ();
+
+  /* Paused: wake the loop thread to run the stream. The samples wait in
+   * the ring meanwhile, so the first syllable is not lost. */
+  if (done > 0 && !atomic_exchange_explicit (&self->want_active, true, memory_order_acq_rel))
+    pw_loop_signal_event (pw_thread_loop_get_loop (self->loop), self->wake_event);
 
   g_mutex_unlock (&self->producer_lock);
 
@@ -390,24 +503,140 @@ lanlan_audio_playback_sink_init (LanlanAudioSinkInterface *iface)
   iface->get_queued = lanlan_audio_playback_get_queued;
 }
 
+/* --- connection (loop thread, loop locked) ------------------------------- */
+
+static struct pw_properties *
+stream_props (LanlanAudioPlayback *self)
+{
+  struct pw_properties *props;
+
+  props = pw_properties_new (PW_KEY_MEDIA_TYPE, "Audio",
+                             PW_KEY_MEDIA_CATEGORY, "Playback",
+                             PW_KEY_MEDIA_ROLE, "Communication",
+                             PW_KEY_APP_NAME, "Lanlan",
+                             PW_KEY_NODE_NAME, "lanlan-playback",
+                             PW_KEY_NODE_DESCRIPTION, "Lanlan voice",
+                             NULL);
+  /* 10 ms quanta keep barge-in snappy without waking the graph too often. */
+  pw_properties_setf (props, PW_KEY_NODE_LATENCY, "%u/%u", LANLAN_DEVICE_RATE / 100,
+                      LANLAN_DEVICE_RATE);
+  if (self->target != NULL && *self->target != '\0')
+    pw_properties_set (props, PW_KEY_TARGET_OBJECT, self->target);
+  return props;
+}
+
+static gboolean
+connect_stream (gpointer         data,
+                struct pw_core  *core,
+                GError         **error)
+{
+  LanlanAudioPlayback *self = data;
+  guint8 buffer[1024];
+  struct spa_pod_builder b = SPA_POD_BUILDER_INIT (buffer, sizeof (buffer));
+  const struct spa_pod *params[1];
+  struct spa_audio_info_raw info;
+  int res;
+
+  self->state = PW_STREAM_STATE_UNCONNECTED;
+  self->stream = pw_stream_new (core, "lanlan-playback", stream_props (self));
+  if (self->stream == NULL)
+    {
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
+                   _("Could not open the playback stream: %s"), g_strerror (errno));
+      return FALSE;
+    }
+  spa_zero (self->stream_listener);
+  pw_stream_add_listener (self->stream, &self->stream_listener, &stream_events, self);
+
+  info = (struct spa_audio_info_raw) {
+    .format = SPA_AUDIO_FORMAT_S16,
+    .rate = LANLAN_DEVICE_RATE,
+    .channels = self->channels,
+  };
+  if (self->channels == 1)
+    info.position[0] = SPA_AUDIO_CHANNEL_MONO;
+  else
+    {
+      info.position[0] = SPA_AUDIO_CHANNEL_FL;
+      info.position[1] = SPA_AUDIO_CHANNEL_FR;
+    }
+  params[0] = spa_format_audio_raw_build (&b, SPA_PARAM_EnumFormat, &info);
+
+  /* Linked but inactive until there is something to play. */
+  self->active = false;
+  atomic_store_explicit (&self->want_active, false, memory_order_release);
+  set_timer (self, FALSE);
+  res = pw_stream_connect (self->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
+                           PW_STREAM_FLAG_AUTOCONNECT |
+                           PW_STREAM_FLAG_MAP_BUFFERS |
+                           PW_STREAM_FLAG_RT_PROCESS |
+                           PW_STREAM_FLAG_INACTIVE,
+                           params, 1);
+  if (res < 0)
+    {
+      spa_hook_remove (&self->stream_listener);
+      g_clear_pointer (&self->stream, pw_stream_destroy);
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
+                   _("Could not open the playback stream: %s"), g_strerror (-res));
+      return FALSE;
+    }
+
+  atomic_store_explicit (&self->connected, true, memory_order_release);
+  return TRUE;
+}
+
+static void
+disconnect_stream (gpointer data)
+{
+  LanlanAudioPlayback *self = data;
+
+  atomic_store_explicit (&self->connected, false, memory_order_release);
+  if (self->stream != NULL)
+    {
+      spa_hook_remove (&self->stream_listener);
+      g_clear_pointer (&self->stream, pw_stream_destroy);
+    }
+  self->state = PW_STREAM_STATE_UNCONNECTED;
+  self->active = false;
+  if (self->tail_timer != NULL)
+    set_timer (self, FALSE);
+  /* What was queued is stale by the time a new stream plays. */
+  lanlan_audio_sink_flush (LANLAN_AUDIO_SINK (self));
+}
+
+static const LanlanPwClientFuncs client_funcs = {
+  .connect = connect_stream,
+  .disconnect = disconnect_stream,
+};
+
 /* --- GObject ------------------------------------------------------------- */
+
+static void
+lanlan_audio_playback_dispose (GObject *object)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (object);
+
+  if (self->client != NULL)
+    {
+      pw_thread_loop_lock (self->loop);
+      if (self->tail_timer)
+        pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->tail_timer);
+      self->tail_timer = NULL;
+      if (self->wake_event)
+        pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->wake_event);
+      self->wake_event = NULL;
+      pw_thread_loop_unlock (self->loop);
+      g_clear_pointer (&self->client, lanlan_pw_client_free);
+      self->loop = NULL;
+    }
+
+  G_OBJECT_CLASS (lanlan_audio_playback_parent_class)->dispose (object);
+}
 
 static void
 lanlan_audio_playback_finalize (GObject *object)
 {
   LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (object);
-
-  if (self->loop)
-    {
-      pw_thread_loop_lock (self->loop);
-      if (self->tail_timer)
-        pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->tail_timer);
-      if (self->stream)
-        pw_stream_destroy (self->stream);
-      pw_thread_loop_unlock (self->loop);
-      pw_thread_loop_stop (self->loop);
-      pw_thread_loop_destroy (self->loop);
-    }
 
   g_clear_pointer (&self->ring, lanlan_ring_free);
   g_clear_pointer (&self->resampler, lanlan_resampler_free);
@@ -421,9 +650,56 @@ lanlan_audio_playback_finalize (GObject *object)
 }
 
 static void
+lanlan_audio_playback_get_property (GObject    *object,
+                                    guint       prop_id,
+                                    GValue     *value,
+                                    GParamSpec *pspec)
+{
+  LanlanAudioPlayback *self = LANLAN_AUDIO_PLAYBACK (object);
+
+  switch (prop_id)
+    {
+    case PROP_AVAILABLE:
+      g_value_set_boolean (value, lanlan_audio_playback_get_available (self));
+      break;
+    case PROP_ERROR:
+      g_value_take_string (value, lanlan_audio_playback_dup_error (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 lanlan_audio_playback_class_init (LanlanAudioPlaybackClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = lanlan_audio_playback_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = lanlan_audio_playback_dispose;
+  object_class->finalize = lanlan_audio_playback_finalize;
+  object_class->get_property = lanlan_audio_playback_get_property;
+
+  /**
+   * LanlanAudioPlayback:available:
+   *
+   * Whether the stream is connected to PipeWire. It goes %FALSE when
+   * the daemon goes away or the stream fails, and %TRUE again once the
+   * playback has connected again by itself. Notified on the main
+   * context of the thread that made the playback.
+   */
+  properties[PROP_AVAILABLE] =
+    g_param_spec_boolean ("available", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * LanlanAudioPlayback:error:
+   *
+   * Why the playback is not available, a sentence for the user; %NULL
+   * while it is.
+   */
+  properties[PROP_ERROR] =
+    g_param_spec_string ("error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -436,6 +712,8 @@ lanlan_audio_playback_init (LanlanAudioPlayback *self)
   atomic_init (&self->played_base, 0);
   atomic_init (&self->underruns, 0);
   atomic_init (&self->quantum, 0);
+  atomic_init (&self->want_active, false);
+  atomic_init (&self->connected, false);
 }
 
 /* Waits (loop locked) until the stream leaves CONNECTING or @timeout_ms. */
@@ -445,8 +723,9 @@ wait_for_stream (LanlanAudioPlayback *self,
 {
   gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
 
-  while (self->state == PW_STREAM_STATE_CONNECTING ||
-         self->state == PW_STREAM_STATE_UNCONNECTED)
+  while (self->stream != NULL &&
+         (self->state == PW_STREAM_STATE_CONNECTING ||
+          self->state == PW_STREAM_STATE_UNCONNECTED))
     {
       gint64 left = deadline - g_get_monotonic_time ();
 
@@ -464,10 +743,13 @@ wait_for_stream (LanlanAudioPlayback *self,
  *   the default sink
  * @channels: 1 or 2 output channels (mono speech is copied to both)
  *
- * Connects a playback stream at 48 kHz and starts its loop thread.
+ * Connects a playback stream at 48 kHz, paused until the first write(),
+ * and starts its loop thread. If PipeWire is not running, the playback
+ * is made anyway, not #LanlanAudioPlayback:available, and connects once
+ * the daemon is there.
  *
  * Returns: (transfer full) (nullable): the sink, or %NULL with @error
- *   set when PipeWire is not reachable or the stream fails.
+ *   set when the loop thread or the resampler cannot be made.
  */
 LanlanAudioPlayback *
 lanlan_audio_playback_new (const char  *target_node,
@@ -475,17 +757,8 @@ lanlan_audio_playback_new (const char  *target_node,
                            GError     **error)
 {
   g_autoptr(LanlanAudioPlayback) self = NULL;
-  struct pw_properties *props;
-  guint8 buffer[1024];
-  struct spa_pod_builder b = SPA_POD_BUILDER_INIT (buffer, sizeof (buffer));
-  const struct spa_pod *params[1];
-  struct spa_audio_info_raw info;
-  struct timespec ts;
-  int res;
 
   g_return_val_if_fail (channels == 1 || channels == 2, NULL);
-
-  lanlan_audio_ensure_pipewire ();
 
   self = g_object_new (LANLAN_TYPE_AUDIO_PLAYBACK, NULL);
   self->target = g_strdup (target_node);
@@ -499,93 +772,71 @@ lanlan_audio_playback_new (const char  *target_node,
   self->overflow_cap = 8192;
   self->overflow = g_new (gint16, self->overflow_cap);
 
-  self->loop = pw_thread_loop_new ("lanlan-playback", NULL);
-  if (self->loop == NULL)
-    {
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop: %s"), g_strerror (errno));
-      return NULL;
-    }
-
-  props = pw_properties_new (PW_KEY_MEDIA_TYPE, "Audio",
-                             PW_KEY_MEDIA_CATEGORY, "Playback",
-                             PW_KEY_MEDIA_ROLE, "Communication",
-                             PW_KEY_APP_NAME, "Lanlan",
-                             PW_KEY_NODE_NAME, "lanlan-playback",
-                             PW_KEY_NODE_DESCRIPTION, "Lanlan voice",
-                             NULL);
-  /* 10 ms quanta keep barge-in snappy without waking the graph too often. */
-  pw_properties_setf (props, PW_KEY_NODE_LATENCY, "%u/%u", LANLAN_DEVICE_RATE / 100,
-                      LANLAN_DEVICE_RATE);
-  if (target_node != NULL && *target_node != '\0')
-    pw_properties_set (props, PW_KEY_TARGET_OBJECT, target_node);
+  self->client = lanlan_pw_client_new ("lanlan-playback", G_OBJECT (self),
+                                       properties[PROP_AVAILABLE], properties[PROP_ERROR],
+                                       &client_funcs, self, error);
+  if (self->client == NULL)
+    return NULL;
+  self->loop = lanlan_pw_client_get_thread_loop (self->client);
 
   pw_thread_loop_lock (self->loop);
-
-  self->state = PW_STREAM_STATE_UNCONNECTED;
-  self->stream = pw_stream_new_simple (pw_thread_loop_get_loop (self->loop),
-                                       "lanlan-playback", props, &stream_events, self);
-  if (self->stream == NULL)
-    {
-      pw_thread_loop_unlock (self->loop);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not connect to PipeWire: %s"), g_strerror (errno));
-      return NULL;
-    }
-
-  info = (struct spa_audio_info_raw) {
-    .format = SPA_AUDIO_FORMAT_S16,
-    .rate = LANLAN_DEVICE_RATE,
-    .channels = channels,
-  };
-  if (channels == 1)
-    info.position[0] = SPA_AUDIO_CHANNEL_MONO;
-  else
-    {
-      info.position[0] = SPA_AUDIO_CHANNEL_FL;
-      info.position[1] = SPA_AUDIO_CHANNEL_FR;
-    }
-  params[0] = spa_format_audio_raw_build (&b, SPA_PARAM_EnumFormat, &info);
-
-  res = pw_stream_connect (self->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
-                           PW_STREAM_FLAG_AUTOCONNECT |
-                           PW_STREAM_FLAG_MAP_BUFFERS |
-                           PW_STREAM_FLAG_RT_PROCESS,
-                           params, 1);
-  if (res < 0)
-    {
-      pw_thread_loop_unlock (self->loop);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
-                   _("Could not open the playback stream: %s"), g_strerror (-res));
-      return NULL;
-    }
-
   self->tail_timer = pw_loop_add_timer (pw_thread_loop_get_loop (self->loop),
                                         on_tail_timer, self);
-  ts.tv_sec = 0;
-  ts.tv_nsec = TIMER_PERIOD_NS;
-  pw_loop_update_timer (pw_thread_loop_get_loop (self->loop), self->tail_timer,
-                        &ts, &ts, false);
+  self->wake_event = pw_loop_add_event (pw_thread_loop_get_loop (self->loop), on_wake, self);
+  pw_thread_loop_unlock (self->loop);
 
-  if (pw_thread_loop_start (self->loop) < 0)
-    {
-      pw_thread_loop_unlock (self->loop);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop thread"));
-      return NULL;
-    }
+  if (!lanlan_pw_client_start (self->client, error))
+    return NULL;
 
+  pw_thread_loop_lock (self->loop);
   wait_for_stream (self, 3000);
-  if (self->state == PW_STREAM_STATE_ERROR)
-    {
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
-                   _("The playback stream failed: %s"), self->stream_error);
-      pw_thread_loop_unlock (self->loop);
-      return NULL;
-    }
   pw_thread_loop_unlock (self->loop);
 
   return g_steal_pointer (&self);
+}
+
+/**
+ * lanlan_audio_playback_get_available:
+ *
+ * Returns: the #LanlanAudioPlayback:available property
+ */
+gboolean
+lanlan_audio_playback_get_available (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), FALSE);
+  return self->client != NULL && lanlan_pw_client_get_available (self->client);
+}
+
+/**
+ * lanlan_audio_playback_dup_error:
+ *
+ * Returns: (transfer full) (nullable): the #LanlanAudioPlayback:error property
+ */
+char *
+lanlan_audio_playback_dup_error (LanlanAudioPlayback *self)
+{
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), NULL);
+  return self->client != NULL ? lanlan_pw_client_dup_error (self->client) : NULL;
+}
+
+/**
+ * lanlan_audio_playback_get_running:
+ *
+ * Returns: whether the stream is active (something is being played, or
+ *   was less than a second ago); %FALSE while it idles paused.
+ */
+gboolean
+lanlan_audio_playback_get_running (LanlanAudioPlayback *self)
+{
+  gboolean running;
+
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), FALSE);
+  if (self->loop == NULL)
+    return FALSE;
+  pw_thread_loop_lock (self->loop);
+  running = self->active;
+  pw_thread_loop_unlock (self->loop);
+  return running;
 }
 
 const char *

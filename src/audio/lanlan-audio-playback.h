@@ -32,5 +32,8 @@ guint                lanlan_audio_playback_get_channels   (LanlanAudioPlayback *
 guint64              lanlan_audio_playback_get_underruns  (LanlanAudioPlayback *self);
 guint                lanlan_audio_playback_get_quantum    (LanlanAudioPlayback *self);
 gint64               lanlan_audio_playback_get_latency_us (LanlanAudioPlayback *self);
+gboolean             lanlan_audio_playback_get_available  (LanlanAudioPlayback *self);
+char                *lanlan_audio_playback_dup_error      (LanlanAudioPlayback *self);
+gboolean             lanlan_audio_playback_get_running    (LanlanAudioPlayback *self);
 
 G_END_DECLS

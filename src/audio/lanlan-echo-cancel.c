@@ -9,6 +9,12 @@
  * LANLAN_ECHO_CANCEL_SOURCE, that capture targets (the microphone with
  * that reference subtracted). One instance serves the whole app.
  *
+ * The module runs on this object's own connection (LanlanPwClient). It
+ * does work only while a stream linked to its nodes runs: a paused
+ * playback and a stopped microphone let the graph, and the canceller,
+ * sleep. If PipeWire goes away the module unloads itself; it is loaded
+ * again when the daemon is back, and "available" says which.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -29,12 +35,23 @@ struct _LanlanEchoCancel
 {
   GObject parent_instance;
 
-  struct pw_thread_loop *loop;
-  struct pw_context     *context;
+  char                  *args;
+  LanlanPwClient        *client;
+  GError                *load_error;   /* the first load's, for new() */
+  gboolean               loaded_once;
   struct pw_impl_module *module;
+  struct spa_hook        module_listener;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanEchoCancel, lanlan_echo_cancel, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_AVAILABLE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static char *
 find_in_dirs (const char *env,
@@ -71,30 +88,131 @@ lanlan_echo_cancel_is_available (void)
   return module != NULL && plugin != NULL;
 }
 
+/* Loop thread: the module unloads itself when its core goes. */
+static void
+on_module_destroy (void *data)
+{
+  LanlanEchoCancel *self = data;
+
+  spa_hook_remove (&self->module_listener);
+  self->module = NULL;
+}
+
+static const struct pw_impl_module_events module_events = {
+  PW_VERSION_IMPL_MODULE_EVENTS,
+  .destroy = on_module_destroy,
+};
+
+/* Loop thread, loop locked: load the module. */
+static gboolean
+load_module (gpointer         data,
+             struct pw_core  *core,
+             GError         **error)
+{
+  LanlanEchoCancel *self = data;
+  struct pw_context *context = lanlan_pw_client_get_context (self->client);
+
+  /* The module makes its own connection (PipeWire 0.3.65's leaves its
+   * listeners on a core it is lent), and unloads itself when that one
+   * breaks; @core only tells this object when the daemon is back. */
+  self->module = pw_context_load_module (context, MODULE_NAME, self->args, NULL);
+  if (self->module == NULL)
+    {
+      int saved = errno;
+
+      g_set_error (error, LANLAN_AUDIO_ERROR,
+                   saved == ENOENT ? LANLAN_AUDIO_ERROR_UNAVAILABLE : LANLAN_AUDIO_ERROR_FAILED,
+                   _("Could not load PipeWire’s echo cancellation module: %s"),
+                   g_strerror (saved));
+      if (!self->loaded_once && self->load_error == NULL)
+        self->load_error = g_error_copy (*error);
+      return FALSE;
+    }
+  self->loaded_once = TRUE;
+  spa_zero (self->module_listener);
+  pw_impl_module_add_listener (self->module, &self->module_listener, &module_events, self);
+  return TRUE;
+}
+
+/* Loop thread, loop locked. */
+static void
+unload_module (gpointer data)
+{
+  LanlanEchoCancel *self = data;
+
+  if (self->module != NULL)
+    pw_impl_module_destroy (self->module);   /* clears self->module */
+}
+
+static const LanlanPwClientFuncs client_funcs = {
+  .connect = load_module,
+  .disconnect = unload_module,
+};
+
 static void
 lanlan_echo_cancel_dispose (GObject *object)
 {
   LanlanEchoCancel *self = LANLAN_ECHO_CANCEL (object);
 
-  if (self->loop)
+  /* Not g_clear_pointer(): unload_module() still needs the client. */
+  if (self->client != NULL)
     {
-      pw_thread_loop_lock (self->loop);
-      if (self->module)
-        pw_impl_module_destroy (self->module);
-      self->module = NULL;
-      pw_thread_loop_unlock (self->loop);
-      pw_thread_loop_stop (self->loop);
-      g_clear_pointer (&self->context, pw_context_destroy);
-      g_clear_pointer (&self->loop, pw_thread_loop_destroy);
+      lanlan_pw_client_free (self->client);
+      self->client = NULL;
     }
 
   G_OBJECT_CLASS (lanlan_echo_cancel_parent_class)->dispose (object);
 }
 
 static void
+lanlan_echo_cancel_finalize (GObject *object)
+{
+  LanlanEchoCancel *self = LANLAN_ECHO_CANCEL (object);
+
+  g_free (self->args);
+  g_clear_error (&self->load_error);
+
+  G_OBJECT_CLASS (lanlan_echo_cancel_parent_class)->finalize (object);
+}
+
+static void
+lanlan_echo_cancel_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  LanlanEchoCancel *self = LANLAN_ECHO_CANCEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_AVAILABLE:
+      g_value_set_boolean (value, self->client != NULL &&
+                                  lanlan_pw_client_get_available (self->client));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 lanlan_echo_cancel_class_init (LanlanEchoCancelClass *klass)
 {
-  G_OBJECT_CLASS (klass)->dispose = lanlan_echo_cancel_dispose;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = lanlan_echo_cancel_dispose;
+  object_class->finalize = lanlan_echo_cancel_finalize;
+  object_class->get_property = lanlan_echo_cancel_get_property;
+
+  /**
+   * LanlanEchoCancel:available:
+   *
+   * Whether the module is loaded; %FALSE while PipeWire is away (it is
+   * loaded again when the daemon is back).
+   */
+  properties[PROP_AVAILABLE] =
+    g_param_spec_boolean ("available", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -112,6 +230,8 @@ lanlan_echo_cancel_init (LanlanEchoCancel *self)
  *
  * Returns: (transfer full) (nullable): the canceller, or %NULL with
  *   @error set (LANLAN_AUDIO_ERROR_UNAVAILABLE if it is not installed).
+ *   If PipeWire is not running, the canceller is made, not available,
+ *   and loads the module once the daemon is there.
  */
 LanlanEchoCancel *
 lanlan_echo_cancel_new (const char  *source_node,
@@ -120,25 +240,17 @@ lanlan_echo_cancel_new (const char  *source_node,
 {
   g_autoptr(LanlanEchoCancel) self = NULL;
   g_autoptr(GString) args = g_string_new (NULL);
+  g_autofree char *message = NULL;
 
-  lanlan_audio_ensure_pipewire ();
+  if (!lanlan_echo_cancel_is_available ())
+    {
+      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_UNAVAILABLE,
+                   _("Could not load PipeWire’s echo cancellation module: %s"),
+                   g_strerror (ENOENT));
+      return NULL;
+    }
 
   self = g_object_new (LANLAN_TYPE_ECHO_CANCEL, NULL);
-
-  self->loop = pw_thread_loop_new ("lanlan-echo-cancel", NULL);
-  if (self->loop == NULL)
-    {
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop"));
-      return NULL;
-    }
-  self->context = pw_context_new (pw_thread_loop_get_loop (self->loop), NULL, 0);
-  if (self->context == NULL)
-    {
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not create a PipeWire context"));
-      return NULL;
-    }
 
   /* Node names are quoted; the descriptions are what device lists show. */
   g_string_append_printf (args,
@@ -160,28 +272,21 @@ lanlan_echo_cancel_new (const char  *source_node,
                           sink_node ? "target.object = \"" : "",
                           sink_node ? sink_node : "",
                           sink_node ? "\"" : "");
+  self->args = g_string_free (g_steal_pointer (&args), FALSE);
 
-  pw_thread_loop_lock (self->loop);
-  if (pw_thread_loop_start (self->loop) < 0)
+  self->client = lanlan_pw_client_new ("lanlan-echo-cancel", G_OBJECT (self),
+                                       properties[PROP_AVAILABLE], NULL,
+                                       &client_funcs, self, error);
+  if (self->client == NULL || !lanlan_pw_client_start (self->client, error))
+    return NULL;
+
+  /* A module that is there but will not load is an error to report now;
+   * a daemon that is not there yet is only waited for. */
+  if (self->load_error != NULL)
     {
-      pw_thread_loop_unlock (self->loop);
-      g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_NO_PIPEWIRE,
-                   _("Could not start the PipeWire loop thread"));
+      g_propagate_error (error, g_steal_pointer (&self->load_error));
       return NULL;
     }
-  self->module = pw_context_load_module (self->context, MODULE_NAME, args->str, NULL);
-  if (self->module == NULL)
-    {
-      int saved = errno;
-
-      pw_thread_loop_unlock (self->loop);
-      g_set_error (error, LANLAN_AUDIO_ERROR,
-                   saved == ENOENT ? LANLAN_AUDIO_ERROR_UNAVAILABLE : LANLAN_AUDIO_ERROR_FAILED,
-                   _("Could not load PipeWire’s echo cancellation module: %s"),
-                   g_strerror (saved));
-      return NULL;
-    }
-  pw_thread_loop_unlock (self->loop);
 
   return g_steal_pointer (&self);
 }

@@ -9,6 +9,11 @@
  * a power of two so a position maps to a slot with a mask. Elements are
  * fixed-size (int16 or float samples, or interleaved frames).
  *
+ * A big ring (a playback's holds 43 s) is its own anonymous mapping:
+ * pages cost memory only once written, and lanlan_ring_release() gives
+ * them back while the ring is empty and both sides are idle, so a window
+ * that has spoken once does not keep megabytes of old speech resident.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -16,8 +21,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lanlan-ring.h"
+
+/* From this size on the data is mmap()ed rather than malloc()ed. */
+#define MAP_MIN_BYTES (64 * 1024)
 
 struct _LanlanRing
 {
@@ -29,6 +38,7 @@ struct _LanlanRing
   gsize mask;
   gsize elem_size;
   guint8 *data;
+  gboolean mapped;
 };
 
 /**
@@ -59,7 +69,19 @@ lanlan_ring_new (gsize capacity,
   ring->capacity = cap;
   ring->mask = cap - 1;
   ring->elem_size = elem_size;
-  ring->data = g_malloc0 (cap * elem_size);
+  if (cap * elem_size >= MAP_MIN_BYTES)
+    {
+      void *data = mmap (NULL, cap * elem_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+      if (data != MAP_FAILED)
+        {
+          ring->data = data;
+          ring->mapped = TRUE;
+        }
+    }
+  if (ring->data == NULL)
+    ring->data = g_malloc0 (cap * elem_size);
 
   return ring;
 }
@@ -69,8 +91,26 @@ lanlan_ring_free (LanlanRing *ring)
 {
   if (ring == NULL)
     return;
-  g_free (ring->data);
+  if (ring->mapped)
+    munmap (ring->data, ring->capacity * ring->elem_size);
+  else
+    g_free (ring->data);
   g_aligned_free (ring);
+}
+
+/**
+ * lanlan_ring_release:
+ *
+ * Returns the memory of a mapped ring's slots to the system (they read
+ * as zeros and cost nothing until written again). Only while neither
+ * side reads or writes, e.g. with the producer's lock held and the
+ * consumer stopped, and the ring empty: its contents are lost.
+ */
+void
+lanlan_ring_release (LanlanRing *ring)
+{
+  if (ring->mapped)
+    madvise (ring->data, ring->capacity * ring->elem_size, MADV_DONTNEED);
 }
 
 gsize

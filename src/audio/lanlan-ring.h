@@ -13,6 +13,7 @@ typedef struct _LanlanRing LanlanRing;
 LanlanRing *lanlan_ring_new          (gsize        capacity,
                                       gsize        elem_size);
 void        lanlan_ring_free         (LanlanRing  *ring);
+void        lanlan_ring_release      (LanlanRing  *ring);
 
 gsize       lanlan_ring_get_capacity (LanlanRing  *ring);
 gsize       lanlan_ring_get_elem_size (LanlanRing *ring);

@@ -11,7 +11,8 @@
  * queued, runs it in one transaction and commits; then it waits for more.
  * A write the disk refuses (full, read-only, I/O error) is rolled back and
  * kept, in order, in front of the queue; it is retried at the next save or
- * flush, so nothing is lost while the app runs. "write-failed" is emitted
+ * flush (and every few seconds on its own), so nothing is lost while the
+ * app runs. "write-failed" is emitted
  * once per streak of failures, "write-succeeded" at the first commit after.
  *
  * Reads (list, load, search, summary, export) run on the caller's thread
@@ -102,6 +103,8 @@ static const char * const migrations[] = {
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
 
+#define RETRY_INTERVAL_S 5
+
 static const char * const required_tables[] = {
   "conversations", "messages", "messages_fts",
 };
@@ -115,6 +118,7 @@ typedef enum {
   OP_DELETE_CONVERSATION,
   OP_DELETE_CHARACTER,
   OP_SET_SUMMARY,
+  OP_REBUILD_INDEX,
 } OpKind;
 
 typedef struct {
@@ -204,17 +208,39 @@ is_disk_error (int rc)
     }
 }
 
+typedef enum {
+  ACTION_READ,
+  ACTION_OPEN,
+  ACTION_SAVE,
+  ACTION_SEARCH,
+} Action;
+
 static void
 set_sqlite_error (GError     **error,
                   sqlite3     *db,
                   int          rc,
-                  const char  *what)
+                  Action       action)
 {
   const char *detail = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
+  const char *format;
 
-  g_set_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO,
-               /* Translators: %s: what was being done; %s: SQLite's reason */
-               _("The conversation history could not be %s: %s"), what, detail);
+  /* Translators: %s is SQLite's reason, in English */
+  switch (action)
+    {
+    case ACTION_OPEN:
+      format = _("The conversation history could not be opened: %s");
+      break;
+    case ACTION_SAVE:
+      format = _("The conversation history could not be saved: %s");
+      break;
+    case ACTION_SEARCH:
+      format = _("The conversation history could not be searched: %s");
+      break;
+    case ACTION_READ:
+    default:
+      format = _("The conversation history could not be read: %s");
+    }
+  g_set_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO, format, detail);
 }
 
 static gboolean
@@ -248,7 +274,7 @@ prepare (sqlite3     *db,
 
   if (rc != SQLITE_OK)
     {
-      set_sqlite_error (error, db, rc, _("read"));
+      set_sqlite_error (error, db, rc, ACTION_READ);
       return NULL;
     }
   return stmt;
@@ -398,13 +424,9 @@ check_existing (const char  *path,
               goto bad;
             }
         }
-      /* The FTS index's own consistency check. */
-      if (!exec (db, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)",
-                 NULL, NULL))
-        {
-          g_string_append (problems, "search index damaged");
-          goto bad;
-        }
+      /* The FTS index's own 'integrity-check' is not run here: it costs
+       * four times the whole integrity_check, and the index can be rebuilt
+       * from the messages (a search that finds it damaged does so). */
     }
 
   sqlite3_db_config (db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
@@ -558,6 +580,7 @@ typedef struct {
   sqlite3_stmt *delete_conversation;
   sqlite3_stmt *delete_character;
   sqlite3_stmt *set_summary;
+  sqlite3_stmt *rebuild_index;
 } Writer;
 
 static void
@@ -570,6 +593,7 @@ writer_close (Writer *w)
   g_clear_pointer (&w->delete_conversation, sqlite3_finalize);
   g_clear_pointer (&w->delete_character, sqlite3_finalize);
   g_clear_pointer (&w->set_summary, sqlite3_finalize);
+  g_clear_pointer (&w->rebuild_index, sqlite3_finalize);
   g_clear_pointer (&w->db, sqlite3_close);
 }
 
@@ -597,6 +621,7 @@ writer_open (LanlanStore  *self,
     { &w->delete_conversation, "DELETE FROM conversations WHERE id = ?1" },
     { &w->delete_character, "DELETE FROM conversations WHERE character_id = ?1" },
     { &w->set_summary, "UPDATE conversations SET summary = ?2, summary_upto = ?3 WHERE id = ?1" },
+    { &w->rebuild_index, "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')" },
   };
 
   if (w->db)
@@ -605,7 +630,7 @@ writer_open (LanlanStore  *self,
   w->db = open_connection (self->path, SQLITE_OPEN_READWRITE, &rc);
   if (w->db == NULL)
     {
-      set_sqlite_error (error, NULL, rc, _("opened"));
+      set_sqlite_error (error, NULL, rc, ACTION_OPEN);
       return FALSE;
     }
   configure (w->db);
@@ -616,7 +641,7 @@ writer_open (LanlanStore  *self,
                                statements[i].stmt, NULL);
       if (rc != SQLITE_OK)
         {
-          set_sqlite_error (error, w->db, rc, _("opened"));
+          set_sqlite_error (error, w->db, rc, ACTION_OPEN);
           writer_close (w);
           return FALSE;
         }
@@ -672,6 +697,9 @@ writer_run (Writer *w,
       bind_text (stmt, 2, op->text);
       bind_text (stmt, 3, op->heard);
       break;
+    case OP_REBUILD_INDEX:
+      stmt = w->rebuild_index;
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -722,7 +750,7 @@ writer_commit (LanlanStore  *self,
     return TRUE;
 
 failed:
-  set_sqlite_error (error, w->db, rc, _("saved"));
+  set_sqlite_error (error, w->db, rc, ACTION_SAVE);
   if (w->db && !sqlite3_get_autocommit (w->db))
     sqlite3_exec (w->db, "ROLLBACK", NULL, NULL, NULL);
   /* Start from a fresh connection next time: after an I/O error the old
@@ -745,9 +773,17 @@ writer_thread (gpointer data)
       guint64 upto;
       gboolean ok;
 
+      /* While the disk refuses, try again at the next save or flush, and
+       * on our own every RETRY_INTERVAL_S so the app recovers when idle. */
       while (!self->quit &&
              (self->failing ? !self->retry : g_queue_is_empty (&self->queue)))
-        g_cond_wait (&self->cond, &self->lock);
+        {
+          if (!self->failing)
+            g_cond_wait (&self->cond, &self->lock);
+          else if (!g_cond_wait_until (&self->cond, &self->lock,
+                                       g_get_monotonic_time () + RETRY_INTERVAL_S * G_TIME_SPAN_SECOND))
+            self->retry = TRUE;
+        }
 
       if (g_queue_is_empty (&self->queue) && batch.length == 0)
         {
@@ -1217,7 +1253,7 @@ lanlan_store_list_conversations (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("read"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_READ);
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -1424,7 +1460,7 @@ lanlan_store_load_messages (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("read"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_READ);
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -1562,7 +1598,8 @@ like_pattern (const char *word)
  * Finds messages whose text or translation contains every word of @query
  * (substring match, case-insensitive, any script). Words of three
  * characters or more use the trigram index; shorter queries fall back to
- * a scan (LIKE). Newest first.
+ * a scan (LIKE). Newest first, in the order messages were first saved
+ * (a message keeps its place when it is saved again).
  *
  * Returns: (transfer container): LanlanStoreHit*
  */
@@ -1607,13 +1644,16 @@ lanlan_store_search (LanlanStore  *self,
           quoted = g_strjoinv ("\"\"", pieces);
           g_string_append_printf (match, "%s\"%s\"", i ? " AND " : "", quoted);
         }
+      /* Newest first by rowid, which FTS5 walks in order without
+       * sorting, so LIMIT stops early even when everything matches;
+       * snippets are made only for the rows returned. */
       g_string_append (sql,
                        "SELECT m.conversation_id, c.character_id, m.id, m.role,"
                        " snippet(messages_fts, -1, '', '', '…', 16), m.created"
                        " FROM messages_fts f JOIN messages m ON m.num = f.rowid"
                        " JOIN conversations c ON c.id = m.conversation_id"
                        " WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR c.character_id = ?2)"
-                       " ORDER BY m.created DESC, m.num DESC LIMIT ?3");
+                       " ORDER BY f.rowid DESC LIMIT ?3");
       stmt = prepare (self->read_db, sql->str, error);
       if (stmt == NULL)
         return NULL;
@@ -1629,7 +1669,7 @@ lanlan_store_search (LanlanStore  *self,
       for (guint i = 0; i < words->len; i++)
         g_string_append_printf (sql, " AND (m.text LIKE ?%u ESCAPE '\\'"
                                 " OR m.translation LIKE ?%u ESCAPE '\\')", i + 4, i + 4);
-      g_string_append (sql, " ORDER BY m.created DESC, m.num DESC LIMIT ?3");
+      g_string_append (sql, " ORDER BY m.num DESC LIMIT ?3");
       stmt = prepare (self->read_db, sql->str, error);
       if (stmt == NULL)
         return NULL;
@@ -1670,8 +1710,17 @@ lanlan_store_search (LanlanStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      set_sqlite_error (error, self->read_db, rc, _("searched"));
+      set_sqlite_error (error, self->read_db, rc, ACTION_SEARCH);
       sqlite3_finalize (stmt);
+      if ((rc & 0xff) == SQLITE_CORRUPT)
+        {
+          /* The search index is made from the messages: make it again. */
+          Op *op = g_new0 (Op, 1);
+
+          g_message ("The search index is damaged; rebuilding it");
+          op->kind = OP_REBUILD_INDEX;
+          enqueue (self, op);
+        }
       return NULL;
     }
   sqlite3_finalize (stmt);

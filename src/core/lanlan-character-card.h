@@ -1,4 +1,4 @@
-/* lanlan-character-card.h — import SillyTavern / Tavern character cards
+/* lanlan-character-card.h — import and export SillyTavern / Tavern character cards
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "lanlan-character.h"
+#include "lanlan-character-store.h"
 
 G_BEGIN_DECLS
 
@@ -33,5 +34,13 @@ LanlanCharacter *lanlan_character_card_parse       (const guint8  *data,
 LanlanCharacter *lanlan_character_card_load        (GFile         *file,
                                                     GCancellable  *cancellable,
                                                     GError       **error);
+LanlanCharacter *lanlan_character_card_import      (LanlanCharacterStore *store,
+                                                    GFile         *file,
+                                                    GCancellable  *cancellable,
+                                                    GError       **error);
+GBytes          *lanlan_character_card_export_json (LanlanCharacter *character);
+GBytes          *lanlan_character_card_export_png  (LanlanCharacter *character,
+                                                    GBytes          *fallback_png,
+                                                    GError         **error);
 
 G_END_DECLS

@@ -25,6 +25,10 @@ gboolean              lanlan_character_store_save          (LanlanCharacterStore
                                                             GError              **error);
 const char           *lanlan_character_store_get_load_error  (LanlanCharacterStore *self);
 GFile                *lanlan_character_store_get_backup_file (LanlanCharacterStore *self);
+const char           *lanlan_character_store_get_save_error  (LanlanCharacterStore *self);
+gboolean              lanlan_character_store_get_write_blocked (LanlanCharacterStore *self);
+gboolean              lanlan_character_store_replace_unreadable (LanlanCharacterStore *self,
+                                                                 GError              **error);
 void                  lanlan_character_store_add           (LanlanCharacterStore *self,
                                                             LanlanCharacter      *character);
 gboolean              lanlan_character_store_remove        (LanlanCharacterStore *self,

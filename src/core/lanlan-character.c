@@ -1,14 +1,25 @@
 /* lanlan-character.c — one AI character's settings
  *
  * A character is plain data: name, persona (system prompt), language,
- * voice, provider, model and input mode. Every change bumps a serial so
- * a running session can tell that its settings are stale and hot swap.
+ * voice, provider, model and input mode, plus what a character card
+ * brings: greetings (the first one a new conversation starts with is
+ * chosen by greeting-index), a lorebook, and a picture. Every change that
+ * a session sends to the model bumps a serial so a running session can
+ * tell that its settings are stale and hot swap.
+ *
+ * The picture (a PNG) does not live in characters.json but in
+ * $XDG_DATA_HOME/lanlan/avatars/<id>.png: it is read when first asked for,
+ * and written by lanlan_character_save_avatar() after a change.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "lanlan-character.h"
 
@@ -27,6 +38,14 @@ struct _LanlanCharacter
   LanlanInputMode  input_mode;
   gboolean         open_on_start;
   guint64          serial;
+
+  char           **greetings;
+  guint            greeting_index;
+  LanlanLorebook  *lorebook;
+
+  GBytes          *avatar;
+  gboolean         avatar_loaded;
+  gboolean         avatar_dirty;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanCharacter, lanlan_character, G_TYPE_OBJECT)
@@ -44,6 +63,10 @@ enum {
   PROP_INPUT_MODE,
   PROP_OPEN_ON_START,
   PROP_SERIAL,
+  PROP_GREETINGS,
+  PROP_GREETING_INDEX,
+  PROP_LOREBOOK,
+  PROP_AVATAR,
   N_PROPS
 };
 
@@ -110,6 +133,9 @@ lanlan_character_finalize (GObject *object)
 
   for (guint p = PROP_ID; p <= PROP_BASE_URL; p++)
     g_free (*field_for_prop (self, p));
+  g_strfreev (self->greetings);
+  g_clear_object (&self->lorebook);
+  g_clear_pointer (&self->avatar, g_bytes_unref);
 
   G_OBJECT_CLASS (lanlan_character_parent_class)->finalize (object);
 }
@@ -140,6 +166,18 @@ lanlan_character_get_property (GObject    *object,
     case PROP_SERIAL:
       g_value_set_uint64 (value, self->serial);
       break;
+    case PROP_GREETINGS:
+      g_value_set_boxed (value, self->greetings);
+      break;
+    case PROP_GREETING_INDEX:
+      g_value_set_uint (value, self->greeting_index);
+      break;
+    case PROP_LOREBOOK:
+      g_value_set_object (value, self->lorebook);
+      break;
+    case PROP_AVATAR:
+      g_value_set_boxed (value, lanlan_character_get_avatar (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -169,6 +207,18 @@ lanlan_character_set_property (GObject      *object,
       break;
     case PROP_OPEN_ON_START:
       lanlan_character_set_open_on_start (self, g_value_get_boolean (value));
+      break;
+    case PROP_GREETINGS:
+      lanlan_character_set_greetings (self, g_value_get_boxed (value));
+      break;
+    case PROP_GREETING_INDEX:
+      lanlan_character_set_greeting_index (self, g_value_get_uint (value));
+      break;
+    case PROP_LOREBOOK:
+      lanlan_character_set_lorebook (self, g_value_get_object (value));
+      break;
+    case PROP_AVATAR:
+      lanlan_character_set_avatar (self, g_value_get_boxed (value));
       break;
     default:
       {
@@ -209,6 +259,20 @@ lanlan_character_class_init (LanlanCharacterClass *klass)
   properties[PROP_SERIAL] =
     g_param_spec_uint64 ("serial", NULL, NULL, 0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_GREETINGS] =
+    g_param_spec_boxed ("greetings", NULL, NULL, G_TYPE_STRV, flags);
+  properties[PROP_GREETING_INDEX] =
+    g_param_spec_uint ("greeting-index", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_LOREBOOK] =
+    g_param_spec_object ("lorebook", NULL, NULL, LANLAN_TYPE_LOREBOOK, flags);
+  /**
+   * LanlanCharacter:avatar:
+   *
+   * The character's picture as PNG data, or %NULL for none. Read it and
+   * change it on the main thread only.
+   */
+  properties[PROP_AVATAR] =
+    g_param_spec_boxed ("avatar", NULL, NULL, G_TYPE_BYTES, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -225,6 +289,7 @@ lanlan_character_init (LanlanCharacter *self)
   self->base_url = g_strdup ("");
   self->input_mode = LANLAN_INPUT_MODE_AUDIO;
   self->open_on_start = TRUE;
+  self->greetings = g_new0 (char *, 1);
 }
 
 LanlanCharacter *
@@ -243,8 +308,17 @@ lanlan_character_dup (LanlanCharacter *self)
 
   g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
 
+  LanlanCharacter *copy;
+
   node = lanlan_character_to_json (self);
-  return lanlan_character_new_from_json (json_node_get_object (node), NULL);
+  copy = lanlan_character_new_from_json (json_node_get_object (node), NULL);
+  if (copy != NULL && self->avatar_loaded)
+    {
+      copy->avatar = self->avatar ? g_bytes_ref (self->avatar) : NULL;
+      copy->avatar_loaded = TRUE;
+      copy->avatar_dirty = self->avatar_dirty;
+    }
+  return copy;
 }
 
 static const char *
@@ -275,8 +349,10 @@ lanlan_character_new_from_json (JsonObject  *object,
     "name", "persona", "language", "voice", "provider", "model", "base-url",
   };
   g_autoptr(LanlanCharacter) self = NULL;
+  g_autoptr(GError) local_error = NULL;
   const char *name;
   const char *mode;
+  JsonNode *node;
 
   g_return_val_if_fail (object != NULL, NULL);
 
@@ -330,6 +406,59 @@ lanlan_character_new_from_json (JsonObject  *object,
         self->open_on_start = json_node_get_boolean (node);
     }
 
+  node = json_object_get_member (object, "greetings");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+      JsonArray *array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+
+      for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
+        {
+          JsonNode *item = json_array_get_element (array, i);
+
+          if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+            {
+              array = NULL;
+              break;
+            }
+          g_strv_builder_add (builder, json_node_get_string (item));
+        }
+
+      if (array == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("Character “%s”: “%s” must be a list of texts"), name, "greetings");
+          return NULL;
+        }
+      g_strfreev (self->greetings);
+      self->greetings = g_strv_builder_end (builder);
+    }
+
+  node = json_object_get_member (object, "greeting-index");
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_INT64 &&
+      json_node_get_int (node) >= 0 &&
+      json_node_get_int (node) < g_strv_length (self->greetings))
+    self->greeting_index = json_node_get_int (node);
+
+  node = json_object_get_member (object, "lorebook");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("Character “%s”: the lorebook must be an object"), name);
+          return NULL;
+        }
+      self->lorebook = lanlan_lorebook_new_from_json (json_node_get_object (node), &local_error);
+      if (self->lorebook == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("Character “%s”: %s"), name, local_error->message);
+          return NULL;
+        }
+    }
+
   self->serial = 0;
   return g_steal_pointer (&self);
 }
@@ -363,6 +492,21 @@ lanlan_character_to_json (LanlanCharacter *self)
                                  self->input_mode == LANLAN_INPUT_MODE_TEXT ? "text" : "audio");
   json_builder_set_member_name (builder, "open-on-start");
   json_builder_add_boolean_value (builder, self->open_on_start);
+  if (self->greetings[0] != NULL)
+    {
+      json_builder_set_member_name (builder, "greetings");
+      json_builder_begin_array (builder);
+      for (guint i = 0; self->greetings[i] != NULL; i++)
+        json_builder_add_string_value (builder, self->greetings[i]);
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "greeting-index");
+      json_builder_add_int_value (builder, self->greeting_index);
+    }
+  if (self->lorebook != NULL)
+    {
+      json_builder_set_member_name (builder, "lorebook");
+      json_builder_add_value (builder, lanlan_lorebook_to_json (self->lorebook));
+    }
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);
@@ -484,4 +628,297 @@ lanlan_character_get_serial (LanlanCharacter *self)
 {
   g_return_val_if_fail (LANLAN_IS_CHARACTER (self), 0);
   return self->serial;
+}
+
+const char * const *
+lanlan_character_get_greetings (LanlanCharacter *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+  return (const char * const *) self->greetings;
+}
+
+/* Greetings are not sent to the model as settings, so they bump no serial. */
+void
+lanlan_character_set_greetings (LanlanCharacter    *self,
+                                const char * const *greetings)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_if_fail (LANLAN_IS_CHARACTER (self));
+
+  if (greetings == NULL)
+    greetings = none;
+  if (g_strv_equal ((const char * const *) self->greetings, greetings))
+    return;
+
+  g_strfreev (self->greetings);
+  self->greetings = g_strdupv ((char **) greetings);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GREETINGS]);
+
+  if (self->greeting_index >= g_strv_length (self->greetings))
+    {
+      self->greeting_index = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GREETING_INDEX]);
+    }
+}
+
+guint
+lanlan_character_get_greeting_index (LanlanCharacter *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), 0);
+  return self->greeting_index;
+}
+
+void
+lanlan_character_set_greeting_index (LanlanCharacter *self,
+                                     guint            index)
+{
+  g_return_if_fail (LANLAN_IS_CHARACTER (self));
+
+  if (index >= g_strv_length (self->greetings))
+    index = 0;
+  if (self->greeting_index == index)
+    return;
+
+  self->greeting_index = index;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_GREETING_INDEX]);
+}
+
+/**
+ * lanlan_character_get_greeting:
+ *
+ * Returns: (nullable): the message a new conversation with this character
+ *   starts with, or %NULL when the character has no greeting.
+ */
+const char *
+lanlan_character_get_greeting (LanlanCharacter *self)
+{
+  const char *greeting;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+
+  if (self->greetings[0] == NULL)
+    return NULL;
+  greeting = self->greetings[MIN (self->greeting_index, g_strv_length (self->greetings) - 1)];
+  return *greeting != '\0' ? greeting : NULL;
+}
+
+LanlanLorebook *
+lanlan_character_get_lorebook (LanlanCharacter *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+  return self->lorebook;
+}
+
+void
+lanlan_character_set_lorebook (LanlanCharacter *self,
+                               LanlanLorebook  *lorebook)
+{
+  g_return_if_fail (LANLAN_IS_CHARACTER (self));
+  g_return_if_fail (lorebook == NULL || LANLAN_IS_LOREBOOK (lorebook));
+
+  if (!g_set_object (&self->lorebook, lorebook))
+    return;
+
+  self->serial++;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOREBOOK]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SERIAL]);
+}
+
+/**
+ * lanlan_character_compose_instructions:
+ * @recent: (array length=n_recent) (nullable): the latest message texts,
+ *   oldest first
+ *
+ * The system instructions for the next turn: the persona, with the
+ * lorebook entries that @recent activates before and after it.
+ *
+ * Returns: (transfer full): the instructions
+ */
+char *
+lanlan_character_compose_instructions (LanlanCharacter    *self,
+                                       const char * const *recent,
+                                       gsize               n_recent)
+{
+  g_autoptr(GArray) matched = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  GString *out;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+
+  if (self->lorebook == NULL)
+    return g_strdup (self->persona);
+
+  matched = lanlan_lorebook_match (self->lorebook, recent, recent ? n_recent : 0);
+  before = lanlan_lorebook_render (self->lorebook, matched, LANLAN_LOREBOOK_BEFORE_CHAR);
+  after = lanlan_lorebook_render (self->lorebook, matched, LANLAN_LOREBOOK_AFTER_CHAR);
+
+  out = g_string_new (before);
+  if (out->len > 0 && *self->persona != '\0')
+    g_string_append (out, "\n\n");
+  g_string_append (out, self->persona);
+  if (out->len > 0 && *after != '\0')
+    g_string_append (out, "\n\n");
+  g_string_append (out, after);
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * lanlan_character_dup_avatar_file:
+ *
+ * Returns: (transfer full): where this character's picture is kept:
+ *   $XDG_DATA_HOME/lanlan/avatars/<id>.png
+ */
+GFile *
+lanlan_character_dup_avatar_file (LanlanCharacter *self)
+{
+  g_autofree char *basename = NULL;
+  g_autofree char *path = NULL;
+  gboolean plain = TRUE;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+
+  /* Ids come from a file the user may edit: never let one leave the folder. */
+  for (const char *p = self->id; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      plain = FALSE;
+
+  if (plain && *self->id != '\0' && strlen (self->id) <= 128)
+    basename = g_strconcat (self->id, ".png", NULL);
+  else
+    {
+      g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, self->id, -1);
+      basename = g_strconcat (hash, ".png", NULL);
+    }
+
+  path = g_build_filename (g_get_user_data_dir (), "lanlan", "avatars", basename, NULL);
+  return g_file_new_for_path (path);
+}
+
+/**
+ * lanlan_character_get_avatar:
+ *
+ * Returns: (transfer none) (nullable): the character's picture (PNG), read
+ *   from its file the first time; %NULL when it has none.
+ */
+GBytes *
+lanlan_character_get_avatar (LanlanCharacter *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), NULL);
+
+  if (!self->avatar_loaded)
+    {
+      g_autoptr(GFile) file = lanlan_character_dup_avatar_file (self);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *path = g_file_get_path (file);
+      char *contents = NULL;
+      gsize len = 0;
+
+      self->avatar_loaded = TRUE;
+      if (g_file_get_contents (path, &contents, &len, &error))
+        self->avatar = g_bytes_new_take (contents, len);
+      else if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Could not read the picture of “%s”: %s", self->name, error->message);
+    }
+
+  return self->avatar;
+}
+
+/**
+ * lanlan_character_set_avatar:
+ * @png: (nullable): PNG data, or %NULL to remove the picture
+ *
+ * Changes the picture in memory; lanlan_character_save_avatar() writes it.
+ */
+void
+lanlan_character_set_avatar (LanlanCharacter *self,
+                             GBytes          *png)
+{
+  g_return_if_fail (LANLAN_IS_CHARACTER (self));
+
+  if (self->avatar_loaded &&
+      (self->avatar == png || (self->avatar && png && g_bytes_equal (self->avatar, png))))
+    return;
+
+  g_clear_pointer (&self->avatar, g_bytes_unref);
+  self->avatar = png ? g_bytes_ref (png) : NULL;
+  self->avatar_loaded = TRUE;
+  self->avatar_dirty = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AVATAR]);
+}
+
+/**
+ * lanlan_character_save_avatar:
+ *
+ * Writes the picture to its file (atomically) if it changed since it was
+ * read, or removes the file when the picture was removed.
+ */
+gboolean
+lanlan_character_save_avatar (LanlanCharacter  *self,
+                              GError          **error)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
+  gsize len;
+  const char *data;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), FALSE);
+
+  if (!self->avatar_dirty)
+    return TRUE;
+
+  file = lanlan_character_dup_avatar_file (self);
+  path = g_file_get_path (file);
+
+  if (self->avatar == NULL)
+    {
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        {
+          int saved = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                       _("Could not remove the picture of “%s”: %s"),
+                       self->name, g_strerror (saved));
+          return FALSE;
+        }
+      self->avatar_dirty = FALSE;
+      return TRUE;
+    }
+
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("Could not save the picture of “%s”: %s"), self->name, g_strerror (saved));
+      return FALSE;
+    }
+
+  data = g_bytes_get_data (self->avatar, &len);
+  if (!g_file_set_contents_full (path, data ? data : "", len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    {
+      g_prefix_error (error, _("Could not save the picture of “%s”: "), self->name);
+      return FALSE;
+    }
+
+  self->avatar_dirty = FALSE;
+  return TRUE;
+}
+
+/**
+ * lanlan_character_delete_avatar:
+ *
+ * Removes the picture's file: for a character being deleted.
+ */
+gboolean
+lanlan_character_delete_avatar (LanlanCharacter  *self,
+                                GError          **error)
+{
+  g_return_val_if_fail (LANLAN_IS_CHARACTER (self), FALSE);
+
+  lanlan_character_set_avatar (self, NULL);
+  self->avatar_dirty = TRUE;
+  return lanlan_character_save_avatar (self, error);
 }

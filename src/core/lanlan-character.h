@@ -4,7 +4,10 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
+
+#include "lanlan-lorebook.h"
 
 G_BEGIN_DECLS
 
@@ -54,5 +57,29 @@ gboolean         lanlan_character_get_open_on_start (LanlanCharacter *self);
 void             lanlan_character_set_open_on_start (LanlanCharacter *self,
                                                      gboolean         open);
 guint64          lanlan_character_get_serial     (LanlanCharacter *self);
+
+const char * const *lanlan_character_get_greetings (LanlanCharacter    *self);
+void             lanlan_character_set_greetings  (LanlanCharacter    *self,
+                                                  const char * const *greetings);
+guint            lanlan_character_get_greeting_index (LanlanCharacter *self);
+void             lanlan_character_set_greeting_index (LanlanCharacter *self,
+                                                      guint            index);
+const char      *lanlan_character_get_greeting   (LanlanCharacter *self);
+
+LanlanLorebook  *lanlan_character_get_lorebook   (LanlanCharacter *self);
+void             lanlan_character_set_lorebook   (LanlanCharacter *self,
+                                                  LanlanLorebook  *lorebook);
+char            *lanlan_character_compose_instructions (LanlanCharacter    *self,
+                                                        const char * const *recent,
+                                                        gsize               n_recent);
+
+GFile           *lanlan_character_dup_avatar_file (LanlanCharacter *self);
+GBytes          *lanlan_character_get_avatar     (LanlanCharacter *self);
+void             lanlan_character_set_avatar     (LanlanCharacter *self,
+                                                  GBytes          *png);
+gboolean         lanlan_character_save_avatar    (LanlanCharacter *self,
+                                                  GError         **error);
+gboolean         lanlan_character_delete_avatar  (LanlanCharacter *self,
+                                                  GError         **error);
 
 G_END_DECLS

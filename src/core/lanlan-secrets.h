@@ -8,6 +8,22 @@
 
 G_BEGIN_DECLS
 
+#define LANLAN_SECRETS_ERROR (lanlan_secrets_error_quark ())
+GQuark lanlan_secrets_error_quark (void);
+
+/**
+ * LanlanSecretsError:
+ * @LANLAN_SECRETS_ERROR_MEMORY_ONLY: store: no keyring took the key; it
+ *   is kept in this process's memory until the app quits (lookups find
+ *   it), never on disk. The message says why.
+ * @LANLAN_SECRETS_ERROR_NO_KEYRING: lookup: there is no Secret Service
+ *   to ask, and no key was given in this run.
+ */
+typedef enum {
+  LANLAN_SECRETS_ERROR_MEMORY_ONLY,
+  LANLAN_SECRETS_ERROR_NO_KEYRING,
+} LanlanSecretsError;
+
 gboolean  lanlan_secrets_store_sync   (const char    *provider,
                                        const char    *api_key,
                                        GCancellable  *cancellable,

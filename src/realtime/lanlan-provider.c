@@ -15,20 +15,85 @@
 #include "lanlan-provider.h"
 #include "lanlan-realtime-events.h"
 
+/* OpenAI Realtime GA. Source: openai-python src/openai/types/realtime/
+ * (realtime_client_event.py: the eleven client events; output_audio_buffer.clear
+ * is WebRTC only and left out; realtime_audio_config_output.py: the built-in
+ * voices; audio_transcription.py: `language` is ISO-639-1; realtime_error.py:
+ * `error.event_id` names the client event that failed). */
 static const char * const openai_voices[] = {
   "marin", "cedar", "alloy", "ash", "ballad", "coral", "echo", "sage",
   "shimmer", "verse", NULL
 };
+static const char * const openai_events[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
+  "conversation.item.truncate", "conversation.item.delete", "response.create",
+  "response.cancel", NULL
+};
+
+/* Qwen-Omni-Realtime (DashScope). Source: Alibaba Cloud Model Studio,
+ * "Qwen-Omni-Realtime client events" (help.aliyun.com/zh/model-studio/client-events,
+ * docs.qwencloud.com/api-reference/real-time-multimodal/client-events): the
+ * client events are exactly these seven; input_audio_format only pcm16
+ * (16 kHz), output_audio_format only pcm24 (24 kHz); default voice Cherry for
+ * Qwen3-Omni-Flash-Realtime, Chelsie for Qwen-Omni-Turbo-Realtime; response.cancel
+ * "returns an error if no response is in progress". "Server events" page:
+ * session.created shows turn_detection.interrupt_response true, and the
+ * transcription model is fixed by the service ("不支持修改"), so we ask for none.
+ * Pictures only while audio is in the buffer and text priming through the
+ * instructions: N.E.K.O. main_logic/omni_realtime_client.py (stream_image,
+ * prime_context). No instructions limit is published; 16000 characters keeps
+ * a session.update far below the 256 KiB frame N.E.K.O. notes for DashScope. */
 static const char * const qwen_voices[] = {
   "Cherry", "Chelsie", "Ethan", "Serena", NULL
 };
-static const char * const glm_voices[] = {
-  "tongtong", "female-tianmei", "male-qn-daxuesheng", "male-qn-jingying",
-  "lovely_girl", "female-shaonv", NULL
+static const char * const qwen_events[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "input_image_buffer.append", "response.create",
+  "response.cancel", NULL
 };
+
+/* GLM-Realtime (Zhipu). Source: MetaGLM/glm-realtime-sdk
+ * GLM-Realtime-doc-for-llm.md ("客户端事件"): session.update,
+ * input_audio_buffer.append / .append_video_frame / .commit / .clear,
+ * conversation.item.create, response.create, response.cancel (no truncate);
+ * input_audio_format only "wav" (every append a base64 WAV file, 16 kHz by
+ * default); output_audio_format pcm (default) or mp3, played at 24 kHz by the
+ * SDK's pcmPlayer; turn_detection client_vad (default) or server_vad, where
+ * barge-in is "fully managed by the Realtime Server"; beta_fields.chat_mode
+ * audio or video_passive (frames only in video_passive); tts_source e2e.
+ * The doc lists no voices: "tongtong" is what N.E.K.O. sends. */
+static const char * const glm_voices[] = {
+  "tongtong", NULL
+};
+static const char * const glm_events[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.append_video_frame",
+  "input_audio_buffer.commit", "input_audio_buffer.clear", "conversation.item.create",
+  "response.create", "response.cancel", NULL
+};
+
+/* StepFun realtime. Source: platform.stepfun.com/docs api-reference/realtime/chat
+ * ("双向实时语音") and guides/developer/realtime: modalities fixed to
+ * ["text","audio"], input_audio_format only pcm16, turn_detection only
+ * server_vad (off by default), text input as conversation.item.create then
+ * response.create; with step-audio-2 / step-audio-2-mini only qingchunshaonv
+ * and wenrounansheng. The full client event list and the sample rates were not
+ * readable in the stored pages: truncate is left out (never sent), rates as
+ * before (24 kHz). */
 static const char * const stepfun_voices[] = {
-  "qingchunshaonv", "wenrounansheng", "elegantgentle-female",
-  "livelybreezy-female", NULL
+  "qingchunshaonv", "wenrounansheng", NULL
+};
+static const char * const stepfun_events[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "response.create",
+  "response.cancel", NULL
+};
+
+/* The beta protocol most OpenAI-compatible servers copied. */
+static const char * const beta_events[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "conversation.item.truncate",
+  "conversation.item.delete", "response.create", "response.cancel", NULL
 };
 static const char * const no_voices[] = { NULL };
 
@@ -43,6 +108,7 @@ static const LanlanProvider providers[] = {
     .input_rate = 24000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
     .transcription_model = "gpt-4o-mini-transcribe",
+    .client_events = openai_events, .server_vad_interrupts = TRUE,
     .http_url = "https://api.openai.com/v1", .chat_model = "gpt-4o-mini",
   },
   {
@@ -51,7 +117,11 @@ static const LanlanProvider providers[] = {
     .default_model = "qwen3-omni-flash-realtime", .voices = qwen_voices,
     .input_rate = 16000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
-    .beta_output_format = "pcm24", .transcription_model = "gummy-realtime-v1",
+    .beta_output_format = "pcm24", .beta_input_format = "pcm16",
+    .client_events = qwen_events,
+    .image_event = "input_image_buffer.append", .image_field = "image",
+    .image_needs_audio = TRUE, .server_vad_interrupts = TRUE,
+    .max_instructions = 16000,
     .http_url = "https://dashscope.aliyuncs.com/compatible-mode/v1", .chat_model = "qwen-plus",
   },
   {
@@ -60,7 +130,11 @@ static const LanlanProvider providers[] = {
     .default_model = "glm-realtime", .voices = glm_voices,
     .input_rate = 16000, .output_rate = 24000,
     .supports_images = TRUE, .dialect = LANLAN_REALTIME_DIALECT_BETA,
-    .beta_output_format = "pcm16",
+    .beta_output_format = "pcm", .beta_input_format = "wav", .wav_appends = TRUE,
+    .client_events = glm_events,
+    .image_event = "input_audio_buffer.append_video_frame", .image_field = "video_frame",
+    .image_needs_audio = TRUE, .chat_mode = "video_passive",
+    .manual_turn_detection = "client_vad", .server_vad_interrupts = TRUE,
     .http_url = "https://open.bigmodel.cn/api/paas/v4", .chat_model = "glm-4-flash",
   },
   {
@@ -69,7 +143,8 @@ static const LanlanProvider providers[] = {
     .default_model = "step-audio-2", .voices = stepfun_voices,
     .input_rate = 24000, .output_rate = 24000,
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
-    .beta_output_format = "pcm16",
+    .beta_output_format = "pcm16", .beta_input_format = "pcm16",
+    .client_events = stepfun_events, .fixed_modalities = TRUE,
     .http_url = "https://api.stepfun.com/v1", .chat_model = "step-1-8k",
   },
   {
@@ -77,14 +152,18 @@ static const LanlanProvider providers[] = {
     .id = "custom", .display_name = N_("Custom (OpenAI GA)"),
     .model_in_query = TRUE, .default_model = "gpt-realtime",
     .voices = openai_voices, .input_rate = 24000, .output_rate = 24000,
-    .dialect = LANLAN_REALTIME_DIALECT_GA, .chat_model = FALLBACK_CHAT_MODEL,
+    .dialect = LANLAN_REALTIME_DIALECT_GA,
+    .client_events = openai_events, .server_vad_interrupts = TRUE,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     .id = "custom-beta", .display_name = N_("Custom (beta protocol)"),
     .model_in_query = TRUE, .default_model = "",
     .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
     .dialect = LANLAN_REALTIME_DIALECT_BETA,
-    .beta_output_format = "pcm16", .chat_model = FALLBACK_CHAT_MODEL,
+    .beta_output_format = "pcm16", .beta_input_format = "pcm16",
+    .client_events = beta_events, .server_vad_interrupts = TRUE,
+    .chat_model = FALLBACK_CHAT_MODEL,
   },
   {
     /* A model that only writes text; the TTS worker speaks for it. */
@@ -92,6 +171,7 @@ static const LanlanProvider providers[] = {
     .model_in_query = TRUE, .default_model = "",
     .voices = no_voices, .input_rate = 24000, .output_rate = 24000,
     .text_only = TRUE, .dialect = LANLAN_REALTIME_DIALECT_GA,
+    .client_events = openai_events, .server_vad_interrupts = TRUE,
     .chat_model = FALLBACK_CHAT_MODEL,
   },
 };
@@ -132,6 +212,23 @@ lanlan_provider_get_default_voice (const LanlanProvider *provider)
 {
   g_return_val_if_fail (provider != NULL, NULL);
   return provider->voices[0];
+}
+
+/**
+ * lanlan_provider_accepts:
+ * @client_event: a client event type, e.g. "conversation.item.truncate"
+ *
+ * Returns: whether the service takes this client event at all
+ */
+gboolean
+lanlan_provider_accepts (const LanlanProvider *provider,
+                         const char           *client_event)
+{
+  g_return_val_if_fail (provider != NULL && client_event != NULL, FALSE);
+
+  if (provider->client_events == NULL)
+    return TRUE;
+  return g_strv_contains ((const char * const *) provider->client_events, client_event);
 }
 
 /**

@@ -69,6 +69,9 @@ gboolean lanlan_realtime_client_truncate            (LanlanRealtimeClient *self,
                                                      guint                 content_index,
                                                      guint                 audio_end_ms);
 
+gsize    lanlan_realtime_client_take_unsent_audio    (LanlanRealtimeClient *self,
+                                                     GArray               *into);
+
 guint    lanlan_realtime_client_get_n_bad_events     (LanlanRealtimeClient *self);
 guint    lanlan_realtime_client_get_n_unknown_events (LanlanRealtimeClient *self);
 guint64  lanlan_realtime_client_get_samples_sent     (LanlanRealtimeClient *self);

@@ -101,6 +101,7 @@ lanlan_realtime_event_clear (LanlanRealtimeEvent *event)
   g_free (event->error_type);
   g_free (event->error_code);
   g_free (event->error_message);
+  g_free (event->error_event_id);
   memset (event, 0, sizeof *event);
   event->content_index = -1;
 }
@@ -297,6 +298,7 @@ lanlan_realtime_parse_event (const char           *data,
           ok &= get_string (sub, "type", &out->error_type);
           ok &= get_string (sub, "code", &out->error_code);
           ok &= get_string (sub, "message", &out->error_message);
+          ok &= get_string (sub, "event_id", &out->error_event_id);
         }
       else
         ok &= get_string (object, "message", &out->error_message);

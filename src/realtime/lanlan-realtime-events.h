@@ -58,6 +58,9 @@ typedef enum {
  * @audio: decoded little-endian PCM16 of an audio delta
  * @status: `response.status` of response.done
  * @error_type, @error_code, @error_message: of an `error` event
+ * @error_event_id: `error.event_id`, the client event the error answers
+ * @request_type: (not owned): the type of that client event when the
+ *   client still knows it, filled in by LanlanRealtimeClient
  *
  * Plain data; clear with lanlan_realtime_event_clear().
  */
@@ -75,6 +78,8 @@ typedef struct {
   char                    *error_type;
   char                    *error_code;
   char                    *error_message;
+  char                    *error_event_id;
+  const char              *request_type;
 } LanlanRealtimeEvent;
 
 gboolean  lanlan_realtime_parse_event     (const char           *data,

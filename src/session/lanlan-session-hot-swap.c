@@ -37,7 +37,6 @@ _lanlan_session_finish_swap (Worker *w)
   w->turns = 0;
   w->session_started = g_get_monotonic_time ();
   w->force_swap = FALSE;
-  w->reconnect_attempt = 0;
   g_ptr_array_set_size (w->agent_context, 0);
   g_mutex_lock (&w->lock);
   w->input_rate = fresh->provider->input_rate;
@@ -130,7 +129,7 @@ _lanlan_session_maybe_swap (Worker *w)
   instructions = _lanlan_session_build_instructions (w->settings);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
+  config.voice = _lanlan_session_model_voice (w->settings, w->pending->provider);
   config.language = lanlan_character_get_language (w->settings);
   config.text_only = w->pending->text_only;
   config.server_vad = TRUE;

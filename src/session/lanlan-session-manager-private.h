@@ -23,6 +23,7 @@ typedef enum {
 } ConnKind;
 
 typedef struct _Worker Worker;
+typedef struct _ChatEngine ChatEngine;
 
 typedef struct {
   Worker               *w;
@@ -96,7 +97,12 @@ struct _Worker
   GArray               *mic_cache;
   gint64                cache_started;
 
-  guint                 reconnect_attempt;
+  guint                 reconnect_attempt;  /* in a row, by sessions that did not live */
+  guint                 reconnect_max;
+  guint                 reconnect_delay_ms;
+  gint64                reconnect_times[6]; /* the last attempts, a ring */
+  guint                 reconnect_head;
+  guint                 reconnect_n;
   GSource              *reconnect_timer;
   GError               *last_error;
 
@@ -111,6 +117,8 @@ struct _Worker
   guint                 speech_id;
   GString              *tts_buffer;
   guint                 n_texts;
+
+  ChatEngine           *chat;     /* text mode (lanlan-session-chat.c) */
 };
 
 typedef struct {
@@ -150,5 +158,57 @@ void     _lanlan_session_on_pending_event    (Worker             *w,
                                               Conn               *conn,
                                               const LanlanRealtimeEvent *event);
 void     _lanlan_session_after_turn          (Worker             *w);
+
+/* lanlan-session-manager.c, for the chat engine */
+Worker  *_lanlan_session_worker_ref          (Worker             *w);
+void     _lanlan_session_worker_unref        (Worker             *w);
+void     _lanlan_session_emit_text           (Worker             *w,
+                                              gboolean            done,
+                                              const char         *role,
+                                              const char         *turn_id,
+                                              const char         *text);
+void     _lanlan_session_emit_turn_ended     (Worker             *w);
+void     _lanlan_session_emit_error          (Worker             *w,
+                                              const GError       *error);
+void     _lanlan_session_emit_text_sent      (Worker             *w,
+                                              const char         *message_id);
+void     _lanlan_session_emit_speech_started (Worker             *w);
+void     _lanlan_session_emit_interrupted    (Worker             *w,
+                                              const char         *turn_id,
+                                              const char         *heard,
+                                              guint64             played,
+                                              guint64             received);
+void     _lanlan_session_fail_session        (Worker             *w,
+                                              const GError       *error);
+void     _lanlan_session_history_add         (Worker             *w,
+                                              const char         *role,
+                                              const char         *text);
+GPtrArray *_lanlan_session_history_dup       (Worker             *w);
+void     _lanlan_session_stats_add           (Worker             *w,
+                                              guint64            *field,
+                                              guint64             n);
+void     _lanlan_session_stats_add_reconnect (Worker             *w);
+void     _lanlan_session_close_realtime      (Worker             *w);
+void     _lanlan_session_restart             (Worker             *w);
+const char *_lanlan_session_model_voice      (LanlanCharacter    *settings,
+                                              const LanlanProvider *provider);
+
+/* lanlan-session-chat.c: text mode. The hooks return TRUE when the chat
+ * engine handled the call. */
+gboolean _lanlan_session_chat_wanted         (Worker             *w);
+gboolean _lanlan_session_chat_is_active      (Worker             *w);
+void     _lanlan_session_chat_start          (Worker             *w);
+gboolean _lanlan_session_chat_flush_input    (Worker             *w);
+gboolean _lanlan_session_chat_barge_in       (Worker             *w);
+gboolean _lanlan_session_chat_context        (Worker             *w,
+                                              const char         *text);
+gboolean _lanlan_session_chat_image          (Worker             *w,
+                                              GBytes             *jpeg);
+gboolean _lanlan_session_chat_mic            (Worker             *w,
+                                              const gint16       *pcm,
+                                              gsize               n_samples);
+gboolean _lanlan_session_chat_settings_changed (Worker           *w);
+void     _lanlan_session_chat_end            (Worker             *w);
+void     _lanlan_session_chat_free           (Worker             *w);
 
 G_END_DECLS

@@ -26,9 +26,21 @@
 #include "lanlan-realtime-client.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager-private.h"
+#include "lanlan-tts-select.h"
 
 #define MIC_CACHE_SECONDS   30
-#define MAX_RECONNECTS      8
+
+/* Reconnecting. A server that accepts a session and closes it at once
+ * must not get a connection (and the primed history) every 100 ms
+ * forever: the attempt counter only resets once a session has lived
+ * (SESSION_LIVED_SECONDS, or answered a turn), each attempt waits twice
+ * as long as the one before (from the "reconnect-delay-ms" setting up to
+ * RECONNECT_MAX_DELAY_MS), no more than RECONNECTS_PER_MINUTE start in
+ * any minute, and after "reconnect-attempts" in a row the session stops
+ * in ERROR, with a message, until the user retries. */
+#define SESSION_LIVED_SECONDS   30
+#define RECONNECT_MAX_DELAY_MS  30000
+#define RECONNECTS_PER_MINUTE   G_N_ELEMENTS (((Worker *) NULL)->reconnect_times)
 
 G_DEFINE_ENUM_TYPE (LanlanSessionState, lanlan_session_state,
   G_DEFINE_ENUM_VALUE (LANLAN_SESSION_STATE_IDLE, "idle"),
@@ -391,6 +403,8 @@ fail_session (Worker       *w,
     }
   emit_error (w, error);
   _lanlan_session_set_state (w, LANLAN_SESSION_STATE_ERROR);
+  /* Also when the state already was ERROR (typing after a failure). */
+  fail_pending_texts (w, error);
 }
 
 /* --- History ------------------------------------------------------------- */
@@ -727,8 +741,12 @@ ensure_tts (Worker *w)
 
       if (http == NULL)
         http = lanlan_provider_build_http_url (lanlan_provider_get_default (), NULL, NULL);
-      backend = lanlan_tts_backend_new_http (http, w->api_key, NULL,
-                                             lanlan_character_get_voice (w->settings));
+      backend = lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings))
+        ? lanlan_tts_backend_new_for_voice (lanlan_character_get_voice (w->settings),
+                                            lanlan_character_get_language (w->settings),
+                                            http, w->api_key)
+        : lanlan_tts_backend_new_http (http, w->api_key, NULL,
+                                       lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
@@ -808,6 +826,9 @@ barge_in (Worker *w)
 {
   guint64 played = 0;
   gsize queued = 0;
+
+  if (_lanlan_session_chat_barge_in (w))
+    return;
 
   if (w->sink != NULL)
     {
@@ -971,6 +992,7 @@ on_active_event (Worker                    *w,
       if (conn->text_only && !w->assistant_done)
         tts_feed (w, "", TRUE);
       reset_response (w);
+      w->reconnect_attempt = 0;   /* this session works */
       w->turns++;
       _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
       emit_simple (w, EMIT_TURN_ENDED);
@@ -984,9 +1006,12 @@ on_active_event (Worker                    *w,
         emit_error (w, error);
         if (g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_AUTH))
           worker_conn_lost (w, conn, g_steal_pointer (&error));
-        else if (w->in_flight && w->response_id == NULL)
+        else if (w->in_flight && w->response_id == NULL &&
+                 (event->request_type == NULL ||
+                  g_str_equal (event->request_type, "response.create")))
           {
-            /* response.create was refused: no answer is coming. */
+            /* response.create was refused: no answer is coming. (An error
+             * the client matched to another request leaves it alone.) */
             reset_response (w);
             _lanlan_session_set_state (w, LANLAN_SESSION_STATE_CONNECTED);
           }
@@ -1017,6 +1042,8 @@ _lanlan_session_flush_pending_input (Worker *w)
 {
   gboolean respond = FALSE;
 
+  if (_lanlan_session_chat_flush_input (w))
+    return;
   if (w->active == NULL || !w->active->ready || w->swapping)
     return;
   /* Typing while the character talks interrupts it, as speaking does. */
@@ -1081,8 +1108,34 @@ reconnect_cb (gpointer data)
 
   g_clear_pointer (&w->reconnect_timer, g_source_unref);
   if (w->started && w->active == NULL)
-    _lanlan_session_start_conn (w, CONN_RECONNECT);
+    {
+      guint slot = (w->reconnect_head + w->reconnect_n) % RECONNECTS_PER_MINUTE;
+
+      /* Remember when, for the rate cap; the oldest goes when full. */
+      w->reconnect_times[slot] = g_get_monotonic_time ();
+      if (w->reconnect_n < RECONNECTS_PER_MINUTE)
+        w->reconnect_n++;
+      else
+        w->reconnect_head = (w->reconnect_head + 1) % RECONNECTS_PER_MINUTE;
+      _lanlan_session_start_conn (w, CONN_RECONNECT);
+    }
   return G_SOURCE_REMOVE;
+}
+
+static void
+reset_reconnects (Worker *w)
+{
+  w->reconnect_attempt = 0;
+  w->reconnect_head = 0;
+  w->reconnect_n = 0;
+}
+
+/* A session that lasted or answered: the connection works after all. */
+static gboolean
+session_lived (Worker *w)
+{
+  return w->session_started != 0 &&
+         g_get_monotonic_time () - w->session_started >= SESSION_LIVED_SECONDS * G_USEC_PER_SEC;
 }
 
 static void
@@ -1092,15 +1145,28 @@ schedule_reconnect (Worker *w)
 
   if (w->reconnect_timer != NULL)
     return;
-  if (w->reconnect_attempt >= MAX_RECONNECTS)
+  if (w->reconnect_attempt >= w->reconnect_max)
     {
-      g_autoptr(GError) error = g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
-                                             _("Gave up reconnecting: %s"),
-                                             w->last_error ? w->last_error->message : _("unknown error"));
+      g_autoptr(GError) error =
+        g_error_new (LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK,
+                     g_dngettext (GETTEXT_PACKAGE,
+                                  "Stopped reconnecting after %u attempt in a row that failed or was closed at once: %s",
+                                  "Stopped reconnecting after %u attempts in a row that failed or were closed at once: %s",
+                                  w->reconnect_attempt),
+                     w->reconnect_attempt,
+                     w->last_error ? w->last_error->message : _("unknown error"));
       fail_session (w, error);
       return;
     }
-  delay = MIN (100u << MIN (w->reconnect_attempt, 7u), 10000u);
+  delay = (guint) MIN ((guint64) w->reconnect_delay_ms << MIN (w->reconnect_attempt, 16u),
+                       (guint64) RECONNECT_MAX_DELAY_MS);
+  if (w->reconnect_n == RECONNECTS_PER_MINUTE)
+    {
+      gint64 free_at = w->reconnect_times[w->reconnect_head] + 60 * G_USEC_PER_SEC;
+      gint64 wait_ms = (free_at - g_get_monotonic_time () + 999) / 1000;
+
+      delay = MAX (delay, (guint) CLAMP (wait_ms, 0, 60000));
+    }
   w->reconnect_attempt++;
   _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RECONNECTING);
   w->reconnect_timer = g_timeout_source_new (delay);
@@ -1133,6 +1199,20 @@ worker_conn_lost (Worker *w,
   reset_response (w);
   w->user_speaking = FALSE;
   w->active = NULL;
+  /* Microphone audio the client still held goes to the next session. */
+  {
+    g_autoptr(GArray) unsent = g_array_new (FALSE, FALSE, sizeof (gint16));
+
+    if (lanlan_realtime_client_take_unsent_audio (conn->client, unsent) > 0)
+      {
+        /* Older than anything cached meanwhile: it goes first. */
+        if (w->mic_cache->len == 0)
+          w->cache_started = g_get_monotonic_time ();
+        g_array_prepend_vals (w->mic_cache, unsent->data, unsent->len);
+        stats_add (w, &w->stats.mic_samples_sent, -(guint64) unsent->len);
+        stats_add (w, &w->stats.mic_samples_cached, unsent->len);
+      }
+  }
   _lanlan_session_conn_free (conn);
   w->swapping = FALSE;
   if (w->swap_timer != NULL)
@@ -1167,6 +1247,8 @@ worker_conn_lost (Worker *w,
   g_mutex_lock (&w->lock);
   w->stats.n_reconnects++;
   g_mutex_unlock (&w->lock);
+  if (session_lived (w))
+    w->reconnect_attempt = 0;
 
   /* A primed replacement is already waiting: use it. */
   if (w->pending != NULL && w->pending->ready)
@@ -1256,7 +1338,6 @@ on_conn_ready (GObject      *source,
   _lanlan_session_prime (w, conn, 0);
   _lanlan_session_prime_context (w, conn);
   g_ptr_array_set_size (w->agent_context, 0);
-  w->reconnect_attempt = 0;
   w->turns = 0;
   w->active_serial = conn->serial;
   w->session_started = g_get_monotonic_time ();
@@ -1301,7 +1382,9 @@ _lanlan_session_start_conn (Worker   *w,
   conn->kind = kind;
   conn->provider = provider;
   conn->serial = w->settings_serial;
-  conn->text_only = provider->text_only;
+  /* A custom voice (another engine's) speaks the model's text. */
+  conn->text_only = provider->text_only ||
+                    lanlan_tts_voice_is_external (lanlan_character_get_voice (w->settings));
   conn->client = lanlan_realtime_client_new (provider, url, w->api_key);
   lanlan_realtime_client_set_timeouts (conn->client, w->connect_ms, w->response_ms);
   g_signal_connect (conn->client, "event", G_CALLBACK (on_client_event), conn);
@@ -1311,9 +1394,9 @@ _lanlan_session_start_conn (Worker   *w,
   instructions = _lanlan_session_build_instructions (w->settings);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
-  config.voice = lanlan_character_get_voice (w->settings);
+  config.voice = _lanlan_session_model_voice (w->settings, provider);
   config.language = lanlan_character_get_language (w->settings);
-  config.text_only = provider->text_only;
+  config.text_only = conn->text_only;
   config.server_vad = TRUE;
 
   if (kind == CONN_SWAP)
@@ -1325,7 +1408,7 @@ _lanlan_session_start_conn (Worker   *w,
                                          : LANLAN_SESSION_STATE_RECONNECTING);
     }
 
-  if (provider->text_only)
+  if (conn->text_only)
     ensure_tts (w);
 
   lanlan_realtime_client_connect_async (conn->client, &config, NULL, on_conn_ready, w);
@@ -1384,6 +1467,7 @@ cmd_free (gpointer data)
 static void
 worker_end (Worker *w)
 {
+  _lanlan_session_chat_end (w);
   w->started = FALSE;
   if (w->reconnect_timer != NULL)
     {
@@ -1434,7 +1518,12 @@ static void
 worker_start (Worker *w)
 {
   w->started = TRUE;
-  w->reconnect_attempt = 0;
+  reset_reconnects (w);   /* the user's start or Retry */
+  if (_lanlan_session_chat_wanted (w))
+    {
+      _lanlan_session_chat_start (w);
+      return;
+    }
   if (!w->have_key)
     {
       g_autoptr(GError) error = NULL;
@@ -1501,6 +1590,8 @@ run_cmd (gpointer data)
       break;
 
     case CMD_CONTEXT:
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
       if (lanlan_character_get_input_mode (w->settings) == LANLAN_INPUT_MODE_TEXT &&
           w->active != NULL && w->active->ready)
         {
@@ -1521,6 +1612,8 @@ run_cmd (gpointer data)
     case CMD_SETTINGS:
       g_set_object (&w->settings, c->settings);
       w->settings_serial = c->serial;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (w->active == NULL || !w->active->ready)
         {
           const LanlanProvider *p = settings_provider (w->settings);
@@ -1551,6 +1644,8 @@ run_cmd (gpointer data)
 
     case CMD_SWAP_NOW:
       w->force_swap = TRUE;
+      if (_lanlan_session_chat_settings_changed (w))
+        break;
       if (!w->in_flight)
         _lanlan_session_after_turn (w);
       break;
@@ -1566,12 +1661,15 @@ run_cmd (gpointer data)
       break;
 
     case CMD_IMAGE:
+      if (_lanlan_session_chat_image (w, c->bytes))
+        break;
       if (w->active != NULL && w->active->ready)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
       break;
 
     case CMD_QUIT:
       worker_end (w);
+      _lanlan_session_chat_free (w);
       g_clear_object (&w->tts);
       g_main_loop_quit (w->loop);
       break;
@@ -1622,6 +1720,8 @@ drain_mic (gpointer data)
 
       if (!w->started)
         stats_add (w, &w->stats.mic_samples_dropped, size / 2);
+      else if (_lanlan_session_chat_mic (w, pcm, size / 2))
+        ;   /* text mode: voice activity and transcription */
       else if (can_send_mic (w) && w->mic_cache->len == 0)
         send_mic (w, pcm, size / 2);
       else
@@ -1779,12 +1879,19 @@ load_hot_swap_defaults (Worker *w)
 
   w->hot_swap_turns = 10;
   w->hot_swap_seconds = 1500;
+  w->reconnect_max = 8;
+  w->reconnect_delay_ms = 250;
   if (source == NULL || (schema = g_settings_schema_source_lookup (source, APP_ID, TRUE)) == NULL ||
       !g_settings_schema_has_key (schema, "hot-swap-turns"))
     return;
   settings = g_settings_new (APP_ID);
   w->hot_swap_turns = g_settings_get_uint (settings, "hot-swap-turns");
   w->hot_swap_seconds = g_settings_get_uint (settings, "hot-swap-seconds");
+  if (g_settings_schema_has_key (schema, "reconnect-attempts"))
+    {
+      w->reconnect_max = g_settings_get_uint (settings, "reconnect-attempts");
+      w->reconnect_delay_ms = g_settings_get_uint (settings, "reconnect-delay-ms");
+    }
 }
 
 /**
@@ -2197,4 +2304,149 @@ lanlan_session_manager_get_stats (LanlanSessionManager *self,
   g_mutex_lock (&self->worker->lock);
   *stats = self->worker->stats;
   g_mutex_unlock (&self->worker->lock);
+}
+
+/* --- For the chat engine (lanlan-session-chat.c) ---------------------------- */
+
+Worker *
+_lanlan_session_worker_ref (Worker *w)
+{
+  return worker_ref (w);
+}
+
+void
+_lanlan_session_worker_unref (Worker *w)
+{
+  worker_unref (w);
+}
+
+void
+_lanlan_session_emit_text (Worker     *w,
+                           gboolean    done,
+                           const char *role,
+                           const char *turn_id,
+                           const char *text)
+{
+  emit_text (w, done ? EMIT_DONE : EMIT_DELTA, role, turn_id, text);
+}
+
+void
+_lanlan_session_emit_turn_ended (Worker *w)
+{
+  emit_simple (w, EMIT_TURN_ENDED);
+}
+
+void
+_lanlan_session_emit_speech_started (Worker *w)
+{
+  emit_simple (w, EMIT_SPEECH_STARTED);
+}
+
+void
+_lanlan_session_emit_error (Worker       *w,
+                            const GError *error)
+{
+  emit_error (w, error);
+}
+
+void
+_lanlan_session_emit_text_sent (Worker     *w,
+                                const char *message_id)
+{
+  emit_text_sent (w, message_id);
+}
+
+void
+_lanlan_session_emit_interrupted (Worker     *w,
+                                  const char *turn_id,
+                                  const char *heard,
+                                  guint64     played,
+                                  guint64     received)
+{
+  Emission *e = emission_new (w, EMIT_INTERRUPTED);
+
+  e->turn_id = g_strdup (turn_id);
+  e->text = g_strdup (heard);
+  e->played = played;
+  e->received = received;
+  post (e);
+}
+
+void
+_lanlan_session_fail_session (Worker       *w,
+                              const GError *error)
+{
+  fail_session (w, error);
+}
+
+void
+_lanlan_session_history_add (Worker     *w,
+                             const char *role,
+                             const char *text)
+{
+  history_add (w, role, text);
+}
+
+GPtrArray *
+_lanlan_session_history_dup (Worker *w)
+{
+  return history_dup_from (w, 0);
+}
+
+void
+_lanlan_session_stats_add (Worker  *w,
+                           guint64 *field,
+                           guint64  n)
+{
+  stats_add (w, field, n);
+}
+
+void
+_lanlan_session_stats_add_reconnect (Worker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->stats.n_reconnects++;
+  g_mutex_unlock (&w->lock);
+}
+
+/* Switching to text mode: the realtime connections go, the session stays. */
+void
+_lanlan_session_close_realtime (Worker *w)
+{
+  if (w->swap_timer != NULL)
+    {
+      g_source_destroy (w->swap_timer);
+      g_clear_pointer (&w->swap_timer, g_source_unref);
+    }
+  if (w->reconnect_timer != NULL)
+    {
+      g_source_destroy (w->reconnect_timer);
+      g_clear_pointer (&w->reconnect_timer, g_source_unref);
+    }
+  reset_response (w);
+  _lanlan_session_conn_free (g_steal_pointer (&w->pending));
+  _lanlan_session_conn_free (g_steal_pointer (&w->active));
+  w->swapping = FALSE;
+  if (w->tts != NULL)
+    lanlan_tts_worker_interrupt (w->tts);
+}
+
+/* Switching back to audio mode. */
+void
+_lanlan_session_restart (Worker *w)
+{
+  worker_start (w);
+}
+
+/* The voice to ask the realtime model for: the provider's own when the
+ * character's voice belongs to another engine. */
+const char *
+_lanlan_session_model_voice (LanlanCharacter      *settings,
+                             const LanlanProvider *provider)
+{
+  const char *voice = lanlan_character_get_voice (settings);
+
+  if (lanlan_tts_voice_is_external (voice))
+    return provider != NULL ? lanlan_provider_get_default_voice (provider) : NULL;
+  return voice;
 }

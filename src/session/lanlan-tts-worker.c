@@ -296,6 +296,7 @@ struct _LanlanTtsWorker
   guint             current_id;
   guint             floor;      /* speech ids below this are stale */
   guint             max_seen;
+  gboolean          piece_marks;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanTtsWorker, lanlan_tts_worker, G_TYPE_OBJECT)
@@ -412,6 +413,8 @@ worker_thread (gpointer data)
           g_mutex_lock (&self->lock);
           g_clear_object (&self->current);
           g_mutex_unlock (&self->lock);
+          if (g_atomic_int_get (&self->piece_marks) && !is_stale (self, request->speech_id))
+            push_response (self, LANLAN_TTS_RESPONSE_PIECE_END, request->speech_id, NULL, NULL);
         }
       request_free (request);
     }
@@ -523,6 +526,20 @@ lanlan_tts_worker_end_turn (LanlanTtsWorker *self,
 {
   g_return_if_fail (LANLAN_IS_TTS_WORKER (self));
   push_request (self, REQUEST_END_TURN, speech_id, NULL);
+}
+
+/**
+ * lanlan_tts_worker_set_piece_marks:
+ * @marks: queue %LANLAN_TTS_RESPONSE_PIECE_END after the audio of each
+ *   text given to lanlan_tts_worker_speak(), so a caller can tell which
+ *   text the audio played so far belongs to
+ */
+void
+lanlan_tts_worker_set_piece_marks (LanlanTtsWorker *self,
+                                   gboolean         marks)
+{
+  g_return_if_fail (LANLAN_IS_TTS_WORKER (self));
+  g_atomic_int_set (&self->piece_marks, marks);
 }
 
 /**

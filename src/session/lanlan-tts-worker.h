@@ -48,6 +48,7 @@ typedef enum {
   LANLAN_TTS_RESPONSE_AUDIO,
   LANLAN_TTS_RESPONSE_TURN_END,
   LANLAN_TTS_RESPONSE_ERROR,
+  LANLAN_TTS_RESPONSE_PIECE_END,  /* only with lanlan_tts_worker_set_piece_marks() */
 } LanlanTtsResponseType;
 
 typedef struct {
@@ -76,6 +77,8 @@ void               lanlan_tts_worker_speak     (LanlanTtsWorker  *self,
 void               lanlan_tts_worker_end_turn  (LanlanTtsWorker  *self,
                                                 guint             speech_id);
 void               lanlan_tts_worker_interrupt (LanlanTtsWorker  *self);
+void               lanlan_tts_worker_set_piece_marks (LanlanTtsWorker *self,
+                                                      gboolean         marks);
 LanlanTtsResponse *lanlan_tts_worker_pop       (LanlanTtsWorker  *self,
                                                 guint             timeout_ms);
 

@@ -4,7 +4,14 @@
  * Save: then all fields are applied to the character at once (with
  * notifications frozen, so a running session sees one change and hot-swaps
  * once), or, for a new character, it is added to the store and its window
- * opens. Delete asks for confirmation first.
+ * opens. Back with unsaved changes asks before discarding them; Delete
+ * asks for confirmation first.
+ *
+ * The picture (any image the pixbuf loaders read, kept as a PNG of at most
+ * 1024 px) is previewed in the LanlanAvatar at the top and written to its
+ * own file on Save. A card's greetings are offered as a choice; a
+ * character with one or none has a plain field for it. Export writes a V3
+ * card, as a PNG (the picture, or the generated initials) or as JSON.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -13,6 +20,8 @@
 #include <glib/gi18n.h>
 
 #include "lanlan-application.h"
+#include "lanlan-avatar.h"
+#include "lanlan-character-card.h"
 #include "lanlan-character-editor.h"
 #include "lanlan-languages.h"
 #include "lanlan-provider.h"
@@ -36,8 +45,18 @@ struct _LanlanCharacterEditor
   AdwComboRow          *input_mode_row;
   GtkSwitch            *open_on_start_switch;
   AdwPreferencesGroup  *actions_group;
+  LanlanAvatar         *avatar;
+  GtkWidget            *remove_picture_button;
+  AdwEntryRow          *greeting_row;
+  AdwComboRow          *greeting_choice_row;
+  AdwActionRow         *lorebook_row;
 
   GPtrArray            *language_tags;   /* parallel to language_row's model */
+  LanlanCharacter      *preview;         /* name and picture for the avatar */
+  GBytes               *picture;         /* the picture in the form */
+  gboolean              picture_changed;
+  char                 *loaded_state;    /* the form as loaded, to spot changes */
+  GtkFileChooserNative *chooser;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanCharacterEditor, lanlan_character_editor, GTK_TYPE_BOX)
@@ -140,6 +159,94 @@ select_language (LanlanCharacterEditor *self,
   adw_combo_row_set_selected (self->language_row, self->language_tags->len - 1);
 }
 
+static char *
+first_line (const char *text,
+            guint       max_chars)
+{
+  g_autofree char *line = g_strndup (text, strcspn (text, "\r\n"));
+  g_autofree char *stripped = g_strstrip (g_strdup (line));
+
+  if (g_utf8_strlen (stripped, -1) <= max_chars)
+    return g_steal_pointer (&stripped);
+  return g_strconcat (g_utf8_substring (stripped, 0, max_chars), "…", NULL);
+}
+
+static void
+load_greetings (LanlanCharacterEditor *self,
+                LanlanCharacter       *c)
+{
+  const char * const *greetings = lanlan_character_get_greetings (c);
+  guint n = g_strv_length ((char **) greetings);
+  LanlanLorebook *book = lanlan_character_get_lorebook (c);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->greeting_row), n <= 1);
+  gtk_widget_set_visible (GTK_WIDGET (self->greeting_choice_row), n > 1);
+  gtk_editable_set_text (GTK_EDITABLE (self->greeting_row), n == 1 ? greetings[0] : "");
+
+  if (n > 1)
+    {
+      g_autoptr(GtkStringList) model = gtk_string_list_new (NULL);
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *line = first_line (greetings[i], 60);
+          gtk_string_list_append (model, line);
+        }
+      adw_combo_row_set_model (self->greeting_choice_row, G_LIST_MODEL (model));
+      adw_combo_row_set_selected (self->greeting_choice_row, lanlan_character_get_greeting_index (c));
+    }
+
+  gtk_widget_set_visible (GTK_WIDGET (self->lorebook_row), book != NULL);
+  if (book != NULL)
+    {
+      guint entries = lanlan_lorebook_get_n_entries (book);
+      g_autofree char *subtitle =
+        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                      "%u entry, added to the conversation when its words come up",
+                                      "%u entries, added to the conversation when their words come up",
+                                      entries), entries);
+      adw_action_row_set_subtitle (self->lorebook_row, subtitle);
+    }
+}
+
+/* Everything the form holds, as one string: unsaved changes make it differ. */
+static char *
+form_state (LanlanCharacterEditor *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->persona_view);
+  g_autofree char *persona = NULL;
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  persona = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+
+  return g_strdup_printf ("%s\x1f%s\x1f%u\x1f%s\x1f%s\x1f%s\x1f%u\x1f%u\x1f%d\x1f%s\x1f%u\x1f%d",
+                          gtk_editable_get_text (GTK_EDITABLE (self->name_row)),
+                          persona,
+                          adw_combo_row_get_selected (self->provider_row),
+                          gtk_editable_get_text (GTK_EDITABLE (self->base_url_row)),
+                          gtk_editable_get_text (GTK_EDITABLE (self->model_row)),
+                          gtk_editable_get_text (GTK_EDITABLE (self->voice_row)),
+                          adw_combo_row_get_selected (self->language_row),
+                          adw_combo_row_get_selected (self->input_mode_row),
+                          gtk_switch_get_active (self->open_on_start_switch),
+                          gtk_editable_get_text (GTK_EDITABLE (self->greeting_row)),
+                          adw_combo_row_get_selected (self->greeting_choice_row),
+                          self->picture_changed);
+}
+
+/* Whether the form differs from what was loaded or last saved. */
+static gboolean
+lanlan_character_editor_has_changes (LanlanCharacterEditor *self)
+{
+  g_autofree char *now = NULL;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER_EDITOR (self), FALSE);
+
+  now = form_state (self);
+  return g_strcmp0 (now, self->loaded_state) != 0;
+}
+
 static void
 load_fields (LanlanCharacterEditor *self)
 {
@@ -192,6 +299,23 @@ load_fields (LanlanCharacterEditor *self)
   /* on_provider_selected() may replace an unknown voice; keep the saved one. */
   if (*lanlan_character_get_voice (c) != '\0')
     gtk_editable_set_text (GTK_EDITABLE (self->voice_row), lanlan_character_get_voice (c));
+
+  /* New characters do not all open at start; the user can ask for it. */
+  if (self->character == NULL)
+    gtk_switch_set_active (self->open_on_start_switch, FALSE);
+
+  load_greetings (self, c);
+
+  g_clear_pointer (&self->picture, g_bytes_unref);
+  if (self->character != NULL && lanlan_character_get_avatar (self->character) != NULL)
+    self->picture = g_bytes_ref (lanlan_character_get_avatar (self->character));
+  self->picture_changed = FALSE;
+  lanlan_character_set_name (self->preview, lanlan_character_get_name (c));
+  lanlan_character_set_avatar (self->preview, self->picture);
+  gtk_widget_set_visible (self->remove_picture_button, self->picture != NULL);
+
+  g_free (self->loaded_state);
+  self->loaded_state = form_state (self);
 }
 
 static char *
@@ -244,6 +368,18 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
         }
     }
 
+  /* A built-in service hides the address field, but a character may still
+   * carry an override of its endpoint (another region, a proxy): it stays
+   * as long as the service does. */
+  if (provider->url != NULL)
+    {
+      g_free (base_url);
+      base_url = g_strdup (self->character != NULL &&
+                           g_strcmp0 (lanlan_character_get_provider (self->character),
+                                      provider->id) == 0
+                           ? lanlan_character_get_base_url (self->character) : "");
+    }
+
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   persona = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
 
@@ -256,7 +392,7 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
   lanlan_character_set_name (c, name);
   lanlan_character_set_persona (c, persona);
   lanlan_character_set_provider (c, provider->id);
-  lanlan_character_set_base_url (c, provider->url == NULL ? base_url : "");
+  lanlan_character_set_base_url (c, base_url);
   lanlan_character_set_model (c, model);
   lanlan_character_set_voice (c, voice);
   if (lang < self->language_tags->len)
@@ -264,7 +400,23 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
   lanlan_character_set_input_mode (c, adw_combo_row_get_selected (self->input_mode_row) == 1
                                       ? LANLAN_INPUT_MODE_TEXT : LANLAN_INPUT_MODE_AUDIO);
   lanlan_character_set_open_on_start (c, gtk_switch_get_active (self->open_on_start_switch));
+  if (gtk_widget_get_visible (GTK_WIDGET (self->greeting_row)))
+    {
+      g_autofree char *greeting = stripped_text (self->greeting_row);
+      const char *one[] = { greeting, NULL };
+
+      lanlan_character_set_greetings (c, *greeting != '\0' ? one : NULL);
+    }
+  else
+    lanlan_character_set_greeting_index (c, adw_combo_row_get_selected (self->greeting_choice_row));
   g_object_thaw_notify (G_OBJECT (c));
+
+  if (self->picture_changed)
+    lanlan_character_set_avatar (c, self->picture);
+  /* Also writes a picture that came with a card and was not written yet. */
+  if (!lanlan_character_save_avatar (c, error))
+    return FALSE;
+  self->picture_changed = FALSE;
 
   if (created != NULL)
     {
@@ -273,6 +425,8 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHARACTER]);
     }
 
+  g_free (self->loaded_state);
+  self->loaded_state = form_state (self);
   return TRUE;
 }
 
@@ -287,16 +441,30 @@ get_app (LanlanCharacterEditor *self)
   return LANLAN_IS_APPLICATION (app) ? LANLAN_APPLICATION (app) : NULL;
 }
 
+/* A short message is a toast; a long one (a toast would cut it) is a
+ * dialog with the whole text, in any language. */
 static void
-toast (LanlanCharacterEditor *self,
-       const char            *message)
+show_error (LanlanCharacterEditor *self,
+            const char            *heading,
+            const char            *message)
 {
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *dialog;
 
-  if (ADW_IS_PREFERENCES_WINDOW (root))
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (message));
-  else
-    g_warning ("%s", message);
+  if (ADW_IS_PREFERENCES_WINDOW (root) && g_utf8_strlen (message, -1) <= 40)
+    {
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (message));
+      return;
+    }
+  if (!GTK_IS_WINDOW (root))
+    {
+      g_warning ("%s: %s", heading, message);
+      return;
+    }
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (root), heading, message);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -311,7 +479,7 @@ save_action (GtkWidget  *widget,
 
   if (!lanlan_character_editor_save (self, &error))
     {
-      toast (self, error->message);
+      show_error (self, _("Could Not Save"), error->message);
       return;
     }
 
@@ -323,11 +491,237 @@ save_action (GtkWidget  *widget,
 }
 
 static void
+on_discard_response (AdwMessageDialog      *dialog,
+                     const char            *response,
+                     LanlanCharacterEditor *self)
+{
+  if (g_strcmp0 (response, "discard") == 0)
+    g_signal_emit (self, signals[DONE], 0);
+}
+
+static void
 back_action (GtkWidget  *widget,
              const char *action_name,
              GVariant   *parameter)
 {
-  g_signal_emit (widget, signals[DONE], 0);
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWidget *dialog;
+
+  if (!lanlan_character_editor_has_changes (self) || !GTK_IS_WINDOW (root))
+    {
+      g_signal_emit (widget, signals[DONE], 0);
+      return;
+    }
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (root), _("Discard Changes?"),
+                                   _("The changes to this character have not been saved."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Editing"),
+                                    "discard", _("_Discard"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_discard_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* --- Picture and export ------------------------------------------------------ */
+
+#define PICTURE_MAX_SIDE 1024
+
+static void
+set_picture (LanlanCharacterEditor *self,
+             GBytes                *png)
+{
+  g_clear_pointer (&self->picture, g_bytes_unref);
+  self->picture = png ? g_bytes_ref (png) : NULL;
+  self->picture_changed = TRUE;
+  lanlan_character_set_avatar (self->preview, png);
+  gtk_widget_set_visible (self->remove_picture_button, png != NULL);
+}
+
+/* Any image the pixbuf loaders read, at most 1024 px, as PNG. */
+static GBytes *
+load_picture (GFile   *file,
+              GError **error)
+{
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+  char *buffer = NULL;
+  gsize len = 0;
+
+  stream = G_INPUT_STREAM (g_file_read (file, NULL, error));
+  if (stream == NULL)
+    return NULL;
+  pixbuf = gdk_pixbuf_new_from_stream_at_scale (stream, PICTURE_MAX_SIDE, PICTURE_MAX_SIDE,
+                                                TRUE, NULL, error);
+  if (pixbuf == NULL)
+    return NULL;
+  if (!gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &len, "png", error, NULL))
+    return NULL;
+  return g_bytes_new_take (buffer, len);
+}
+
+static void
+on_picture_chosen (GtkNativeDialog       *chooser,
+                   int                    response,
+                   LanlanCharacterEditor *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) png = file ? load_picture (file, &error) : NULL;
+
+      if (png != NULL)
+        set_picture (self, png);
+      else if (error != NULL)
+        show_error (self, _("Could Not Use the Picture"), error->message);
+    }
+
+  g_clear_object (&self->chooser);
+}
+
+static void
+choose_picture_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  g_autoptr(GtkFileFilter) images = gtk_file_filter_new ();
+
+  if (self->chooser != NULL)
+    return;
+
+  gtk_file_filter_set_name (images, _("Images"));
+  gtk_file_filter_add_pixbuf_formats (images);
+  self->chooser = gtk_file_chooser_native_new (_("Choose a Picture"),
+                                               GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                               GTK_FILE_CHOOSER_ACTION_OPEN, NULL, NULL);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), images);
+  g_signal_connect (self->chooser, "response", G_CALLBACK (on_picture_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+remove_picture_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  set_picture (LANLAN_CHARACTER_EDITOR (widget), NULL);
+}
+
+/* Writes the saved character as a V3 card, @format "png" or "json". A
+ * character without a picture of its own gets its initials as the PNG's. */
+static gboolean
+lanlan_character_editor_export (LanlanCharacterEditor  *self,
+                                GFile                  *file,
+                                const char             *format,
+                                GError                **error)
+{
+  g_autoptr(GBytes) data = NULL;
+
+  g_return_val_if_fail (LANLAN_IS_CHARACTER_EDITOR (self), FALSE);
+  g_return_val_if_fail (G_IS_FILE (file), FALSE);
+
+  if (self->character == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Save the character before exporting it"));
+      return FALSE;
+    }
+
+  if (g_strcmp0 (format, "json") == 0)
+    data = lanlan_character_card_export_json (self->character);
+  else
+    {
+      g_autoptr(LanlanAvatar) face = g_object_ref_sink (LANLAN_AVATAR (lanlan_avatar_new (self->character, 64)));
+      g_autoptr(GBytes) fallback = NULL;
+
+      if (lanlan_character_get_avatar (self->character) == NULL)
+        fallback = lanlan_avatar_render_png (face, 512);
+      data = lanlan_character_card_export_png (self->character, fallback, error);
+      if (data == NULL)
+        return FALSE;
+    }
+
+  return g_file_replace_contents (file, g_bytes_get_data (data, NULL), g_bytes_get_size (data),
+                                  NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION, NULL, NULL, error);
+}
+
+static void
+on_export_chosen (GtkNativeDialog       *chooser,
+                  int                    response,
+                  LanlanCharacterEditor *self)
+{
+  const char *format = g_object_get_data (G_OBJECT (chooser), "format");
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autoptr(GError) error = NULL;
+
+      if (file != NULL && !lanlan_character_editor_export (self, file, format, &error))
+        show_error (self, _("Could Not Export the Card"), error->message);
+      else if (file != NULL)
+        {
+          GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+          g_autofree char *name = g_file_get_basename (file);
+          g_autofree char *message = g_strdup_printf (_("Saved “%s”"), name);
+
+          if (ADW_IS_PREFERENCES_WINDOW (root))
+            adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (message));
+        }
+    }
+
+  g_clear_object (&self->chooser);
+}
+
+static void
+export_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  const char *format = g_variant_get_string (parameter, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *suggested = NULL;
+
+  if (self->chooser != NULL || self->character == NULL)
+    return;
+
+  /* Export what the user sees: save pending changes first. */
+  if (lanlan_character_editor_has_changes (self) && !lanlan_character_editor_save (self, &error))
+    {
+      show_error (self, _("Could Not Save"), error->message);
+      return;
+    }
+
+  suggested = g_strdup_printf ("%s.%s", lanlan_character_get_name (self->character),
+                               g_str_equal (format, "json") ? "json" : "png");
+  self->chooser = gtk_file_chooser_native_new (_("Export Character Card"),
+                                               GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                               GTK_FILE_CHOOSER_ACTION_SAVE, NULL, NULL);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), suggested);
+  g_object_set_data (G_OBJECT (self->chooser), "format",
+                     (gpointer) (g_str_equal (format, "json") ? "json" : "png"));
+  g_signal_connect (self->chooser, "response", G_CALLBACK (on_export_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+on_name_changed (LanlanCharacterEditor *self)
+{
+  g_autofree char *name = stripped_text (self->name_row);
+
+  lanlan_character_set_name (self->preview, name);
 }
 
 static void
@@ -348,6 +742,7 @@ on_delete_response (AdwMessageDialog      *dialog,
                     LanlanCharacterEditor *self)
 {
   g_autoptr(LanlanCharacter) c = NULL;
+  g_autoptr(GError) error = NULL;
   LanlanApplication *app;
 
   if (g_strcmp0 (response, "delete") != 0 || self->character == NULL)
@@ -358,6 +753,8 @@ on_delete_response (AdwMessageDialog      *dialog,
   if (app != NULL)
     lanlan_application_close_character (app, c);
   lanlan_character_store_remove (self->store, c);
+  if (!lanlan_character_delete_avatar (c, &error))
+    g_warning ("%s", error->message);
   g_signal_emit (self, signals[DONE], 0);
 }
 
@@ -422,6 +819,8 @@ lanlan_character_editor_constructed (GObject *object)
   load_fields (self);
   g_signal_connect_object (self->provider_row, "notify::selected",
                            G_CALLBACK (on_provider_selected), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->name_row, "changed",
+                           G_CALLBACK (on_name_changed), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -433,6 +832,14 @@ lanlan_character_editor_dispose (GObject *object)
   g_clear_object (&self->character);
   g_clear_object (&self->store);
   g_clear_pointer (&self->language_tags, g_ptr_array_unref);
+  g_clear_object (&self->preview);
+  g_clear_pointer (&self->picture, g_bytes_unref);
+  g_clear_pointer (&self->loaded_state, g_free);
+  if (self->chooser != NULL)
+    {
+      gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+      g_clear_object (&self->chooser);
+    }
 
   G_OBJECT_CLASS (lanlan_character_editor_parent_class)->dispose (object);
 }
@@ -506,6 +913,7 @@ lanlan_character_editor_class_init (LanlanCharacterEditorClass *klass)
   signals[DONE] = g_signal_new ("done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
+  g_type_ensure (LANLAN_TYPE_AVATAR);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_PREFIX "/lanlan-character-editor.ui");
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, window_title);
@@ -520,19 +928,29 @@ lanlan_character_editor_class_init (LanlanCharacterEditorClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, input_mode_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, open_on_start_switch);
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, actions_group);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, avatar);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, remove_picture_button);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, greeting_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, greeting_choice_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, lorebook_row);
 
   gtk_widget_class_install_action (widget_class, "editor.save", NULL, save_action);
   gtk_widget_class_install_action (widget_class, "editor.back", NULL, back_action);
   gtk_widget_class_install_action (widget_class, "editor.open", NULL, open_action);
   gtk_widget_class_install_action (widget_class, "editor.delete", NULL, delete_action);
   gtk_widget_class_install_action (widget_class, "editor.voice", "s", voice_action);
+  gtk_widget_class_install_action (widget_class, "editor.choose-picture", NULL, choose_picture_action);
+  gtk_widget_class_install_action (widget_class, "editor.remove-picture", NULL, remove_picture_action);
+  gtk_widget_class_install_action (widget_class, "editor.export", "s", export_action);
 }
 
 static void
 lanlan_character_editor_init (LanlanCharacterEditor *self)
 {
   self->language_tags = g_ptr_array_new_with_free_func (g_free);
+  self->preview = lanlan_character_new ("");
   gtk_widget_init_template (GTK_WIDGET (self));
+  lanlan_avatar_set_character (self->avatar, self->preview);
 }
 
 /**

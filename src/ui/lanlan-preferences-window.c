@@ -19,6 +19,7 @@
 #include "lanlan-application.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-devices.h"
+#include "lanlan-avatar.h"
 #include "lanlan-character-editor.h"
 #include "lanlan-log.h"
 #include "lanlan-languages.h"
@@ -175,6 +176,7 @@ create_character_row (gpointer item,
                                provider_to_subtitle, NULL, NULL, NULL);
   gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
   g_signal_connect_object (row, "activated", G_CALLBACK (on_row_activated), self, 0);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), lanlan_avatar_new (character, 32));
 
   add_row_button (self, row, character, "window-new-symbolic", _("Open Window"), open_label,
                   G_CALLBACK (on_open_clicked));
@@ -396,6 +398,16 @@ lanlan_preferences_window_show_keys (LanlanPreferencesWindow *self)
 
 /* --- Audio ------------------------------------------------------------------ */
 
+/* Lanlan's own echo-cancel nodes are plumbing, not devices to choose. */
+static gboolean
+is_user_device (gpointer item,
+                gpointer user_data)
+{
+  const char *name = lanlan_audio_device_get_name (item);
+
+  return name == NULL || !g_str_has_prefix (name, "lanlan_ec_");
+}
+
 /* "System Default" first, then the live PipeWire devices. */
 static GListModel *
 device_model (LanlanAudioDevicesFilter filter)
@@ -412,7 +424,13 @@ device_model (LanlanAudioDevicesFilter filter)
 
   devices = lanlan_audio_devices_new (filter, &error);
   if (devices != NULL)
-    g_list_store_append (models, devices);
+    {
+      GtkCustomFilter *own = gtk_custom_filter_new (is_user_device, NULL, NULL);
+      g_autoptr(GtkFilterListModel) shown =
+        gtk_filter_list_model_new (G_LIST_MODEL (g_object_ref (devices)), GTK_FILTER (own));
+
+      g_list_store_append (models, shown);
+    }
   else
     g_message ("No audio device list: %s", error->message);
 
@@ -641,8 +659,7 @@ update_agent_status (LanlanPreferencesWindow *self)
   if (!g_settings_get_boolean (self->settings, "agent-enabled"))
     subtitle = g_strdup (_("Off"));
   else if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_bridge (LANLAN_APPLICATION (app)))
-    subtitle = g_strdup_printf (_("Running: events on 127.0.0.1:%u"),
-                                g_settings_get_uint (self->settings, "agent-pub-port"));
+    subtitle = g_strdup (_("Running, reachable from this computer only"));
   else if (LANLAN_IS_APPLICATION (app) && lanlan_application_get_agent_error (LANLAN_APPLICATION (app)))
     subtitle = g_strdup_printf (_("Could not start: %s"),
                                 lanlan_application_get_agent_error (LANLAN_APPLICATION (app)));

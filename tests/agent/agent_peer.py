@@ -4,6 +4,9 @@
 # really interoperate: it connects SUB/PULL/PUSH to the bridge's endpoints,
 # acks one analyze_request, answers with a task_result carrying the first
 # user message, and exits 0 once it sees session_end for that character.
+# Like N.E.K.O.'s agent today it also sends agent_bridge_ready and a
+# heartbeat every second, and a plugin's music_play_url, which Lanlan
+# must ignore quietly.
 #
 # SPDX-License-Identifier: GPL-3.0-or-later
 import json
@@ -31,7 +34,9 @@ push.connect(pull_ep)
 # Tell the bridge we are here once the connections had time to complete:
 # a bound PUSH socket with no peer yet cannot send.
 time.sleep(0.2)
+push.send_json({"event_type": "agent_bridge_ready", "pid": 1})
 push.send_json({"event_type": "agent_status_update", "status": "ready"})
+last_beat = time.monotonic()
 
 deadline = time.monotonic() + 20
 poller = zmq.Poller()
@@ -41,6 +46,9 @@ name = None
 seen_ids = set()
 
 while time.monotonic() < deadline:
+    if time.monotonic() - last_beat >= 1.0:
+        push.send_json({"event_type": "agent_bridge_heartbeat", "pid": 1})
+        last_beat = time.monotonic()
     for sock, _ in poller.poll(100):
         msg = sock.recv_json()
         assert isinstance(msg, dict), msg
@@ -48,12 +56,16 @@ while time.monotonic() < deadline:
             assert msg["event_type"] == "analyze_request", msg
             assert msg["trigger"] in ("turn_end", "session_end"), msg
             assert all(set(m) == {"role", "content"} for m in msg["messages"]), msg
+            assert 1 <= len(msg["messages"]) <= 6, msg
+            assert isinstance(msg.get("conversation_id", ""), str), msg
             push.send_json({"event_type": "analyze_ack", "event_id": msg["event_id"]})
             if msg["event_id"] in seen_ids:
                 continue
             seen_ids.add(msg["event_id"])
             name = msg["lanlan_name"]
             first_user = next(m["content"] for m in msg["messages"] if m["role"] == "user")
+            push.send_json({"event_type": "music_play_url", "url": "http://127.0.0.1/a.mp3",
+                            "name": "Plugin Music", "artist": "External"})
             push.send_json({
                 "event_type": "task_result",
                 "lanlan_name": name,

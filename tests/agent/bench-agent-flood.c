@@ -23,6 +23,7 @@
 
 #include "lanlan-agent-link.h"
 #include "lanlan-counting-sink.h"
+#include "lanlan-fake-chat-server.h"
 #include "lanlan-fake-server.h"
 #include "lanlan-message.h"
 
@@ -178,6 +179,35 @@ on_notification (LanlanAgentLink *link,
   notifications++;
 }
 
+/* Distinct agent notices the model was given, over all requests. */
+static guint
+count_notices (FakeChatServer *server)
+{
+  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint r = 0; r < fake_chat_server_get_n_requests (server); r++)
+    {
+      g_autofree char *body = fake_chat_server_dup_request (server, r);
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *root;
+
+      if (body == NULL || !json_parser_load_from_data (parser, body, -1, NULL))
+        continue;
+      root = json_node_get_object (json_parser_get_root (parser));
+      if (!json_object_has_member (root, "messages"))
+        continue;
+      for (guint i = 0; i < json_array_get_length (json_object_get_array_member (root, "messages")); i++)
+        {
+          JsonObject *m = json_array_get_object_element (json_object_get_array_member (root, "messages"), i);
+          const char *content = json_object_get_string_member_with_default (m, "content", "");
+
+          if (strstr (content, "[System notice]") != NULL)
+            g_hash_table_add (found, g_strdup (content));
+        }
+    }
+  return g_hash_table_size (found);
+}
+
 static guint
 env_uint (const char *name,
           guint       fallback)
@@ -205,10 +235,9 @@ main (int   argc,
   g_autofree char *rate_s = NULL;
   g_autofree char *seconds_s = NULL;
   g_autofree char *bytes_s = NULL;
-  FakeScript script = { .on_response = FAKE_RESPONSE_STREAM, .n_deltas = 2, .samples_per_delta = 480, .text_only = TRUE };
   LanlanAgentLinkStats link_stats;
   LanlanAgentBridgeStats bridge_stats;
-  FakeServer *server;
+  FakeChatServer *server;
   Flooder fl;
   Tick tick = { 0 };
   guint flood_seconds = env_uint ("LANLAN_BENCH_FLOOD_SECONDS", 3);
@@ -221,9 +250,9 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  server = fake_server_new ();
-  fake_server_set_default_script (server, &script);
-  url = fake_server_get_url (server, "/v1/realtime");
+  server = fake_chat_server_new ();
+  fake_chat_server_add_model (server, "llama3.2", FALSE);
+  url = fake_chat_server_get_base_url (server);
 
   bridge = lanlan_agent_bridge_new_for_ports (0, 0, 0, &error);
   g_assert_no_error (error);
@@ -232,12 +261,14 @@ main (int   argc,
   push = lanlan_agent_bridge_dup_endpoint (bridge, LANLAN_AGENT_SOCKET_PUSH);
 
   character = lanlan_character_new ("Mio");
-  lanlan_character_set_provider (character, "custom");
-  lanlan_character_set_base_url (character, url);
   lanlan_character_set_input_mode (character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (character, "ollama");
+  lanlan_character_set_base_url (character, url);
+  lanlan_character_set_model (character, "llama3.2");
   sink = lanlan_counting_sink_new ();
   session = lanlan_session_manager_new (character, LANLAN_AUDIO_SINK (sink));
   lanlan_session_manager_set_api_key (session, "agent-flood-bench-key-0123456789");
+  lanlan_session_manager_set_tts_backend (session, lanlan_tts_backend_new_tone (1, 20, FALSE));
   transcript = g_list_store_new (LANLAN_TYPE_MESSAGE);
   link = lanlan_agent_link_new (bridge, session, G_LIST_MODEL (transcript));
   g_signal_connect (link, "notification", G_CALLBACK (on_notification), NULL);
@@ -295,14 +326,14 @@ main (int   argc,
   elapsed_us = MAX (elapsed_us, 1);
 
   lanlan_agent_link_get_stats (link, &link_stats);
-  items = fake_server_count_type (server, 0, "conversation.item.create");
-  responses = fake_server_count_type (server, 0, "response.create");
+  items = count_notices (server);
+  responses = fake_chat_server_get_n_requests (server);
   g_print ("agent-flood: proactive_message %s/s for %.1f s: sent %" G_GINT64_FORMAT ", refused by backpressure %" G_GINT64_FORMAT
            ", read by the bridge %" G_GUINT64_FORMAT "\n",
            rate_s, json_object_get_double_member (report, "seconds"),
            json_object_get_int_member (report, "sent"), json_object_get_int_member (report, "refused"),
            bridge_stats.n_received - received_before);
-  g_print ("agent-flood:   to the model: %u conversation.item.create, %u response.create "
+  g_print ("agent-flood:   to the model: %u agent system messages over %u chat requests "
            "(%" G_GUINT64_FORMAT " injections carrying %" G_GUINT64_FORMAT " results, %" G_GUINT64_FORMAT " left out); "
            "notifications %u (%" G_GUINT64_FORMAT " folded into them)\n",
            items, responses, link_stats.n_injections, link_stats.n_injections + link_stats.n_coalesced,
@@ -321,7 +352,8 @@ main (int   argc,
 
     g_assert_cmpuint (link_stats.n_injections, >=, 1);
     g_assert_cmpuint (link_stats.n_injections, <=, max_injections);
-    g_assert_cmpuint (items, <=, max_injections);
+    g_assert_cmpuint (items, ==, link_stats.n_injections);
+    g_assert_cmpuint (responses, <=, max_injections);
     g_assert_cmpuint (notifications, <=, 3 + max_injections);
   }
   g_clear_pointer (&report, json_object_unref);
@@ -371,6 +403,6 @@ main (int   argc,
   lanlan_session_manager_end_session (session);
   g_clear_object (&session);
   g_clear_object (&bridge);
-  fake_server_free (server);
+  fake_chat_server_free (server);
   return 0;
 }

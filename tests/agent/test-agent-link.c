@@ -1,6 +1,8 @@
 /* test-agent-link.c — a character's conversation joined to a real ZeroMQ agent
  *
- * A session manager talks with the loopback realtime server; a C ZeroMQ
+ * A text-mode session manager talks with the loopback OpenAI-compatible
+ * chat server (what the model is given is read back from its requests);
+ * a C ZeroMQ
  * peer plays N.E.K.O.'s agent on 127.0.0.1 (free ports): it acknowledges
  * each analyze_request and, as agent_server.py does, skips one whose
  * user text fingerprint is the one it analyzed last. The transcript is a
@@ -25,11 +27,12 @@
 
 #include "lanlan-agent-link.h"
 #include "lanlan-counting-sink.h"
+#include "lanlan-fake-chat-server.h"
 #include "lanlan-fake-server.h"
 #include "lanlan-message.h"
 
 typedef struct {
-  FakeServer           *server;
+  FakeChatServer       *server;
   LanlanAgentBridge    *bridge;
   LanlanSessionManager *session;
   LanlanCountingSink   *sink;
@@ -48,19 +51,52 @@ typedef struct {
   guint                 turns;
 } Fixture;
 
+/* A peer socket connected to the bridge, returned once its ZMTP
+ * handshake completed (a fixed sleep is not enough under load). */
 static void *
 peer_socket (Fixture           *f,
              int                type,
              LanlanAgentSocket  which)
 {
+  static guint n;
   g_autofree char *endpoint = lanlan_agent_bridge_dup_endpoint (f->bridge, which);
+  g_autofree char *address = g_strdup_printf ("inproc://link-handshake-%u", n++);
   void *sock = zmq_socket (f->ctx, type);
+  void *monitor = zmq_socket (f->ctx, ZMQ_PAIR);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
   int linger = 0;
+  int timeout = 100;
+  gboolean done = FALSE;
 
   zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
   if (type == ZMQ_SUB)
     zmq_setsockopt (sock, ZMQ_SUBSCRIBE, "", 0);
+  g_assert_cmpint (zmq_socket_monitor (sock, address, ZMQ_EVENT_HANDSHAKE_SUCCEEDED), ==, 0);
+  zmq_setsockopt (monitor, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+  zmq_setsockopt (monitor, ZMQ_LINGER, &linger, sizeof linger);
+  g_assert_cmpint (zmq_connect (monitor, address), ==, 0);
   g_assert_cmpint (zmq_connect (sock, endpoint), ==, 0);
+
+  while (!done && g_get_monotonic_time () < deadline)
+    {
+      zmq_msg_t msg;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      zmq_msg_init (&msg);
+      if (zmq_msg_recv (&msg, monitor, 0) >= 0)
+        {
+          guint16 event;
+
+          memcpy (&event, zmq_msg_data (&msg), sizeof event);
+          done = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+          zmq_msg_recv (&msg, monitor, 0);
+        }
+      zmq_msg_close (&msg);
+    }
+  g_assert_true (done);
+  zmq_socket_monitor (sock, NULL, 0);
+  zmq_close (monitor);
   return sock;
 }
 
@@ -273,14 +309,13 @@ fixture_setup (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
   g_autoptr(LanlanCharacter) hana = lanlan_character_new ("Hana");
-  FakeScript script = { .on_response = FAKE_RESPONSE_STREAM, .n_deltas = 2, .samples_per_delta = 480 };
 
   f->notifications = g_ptr_array_new_with_free_func (g_free);
   f->replies = g_ptr_array_new_with_free_func (g_free);
   f->transcript = g_list_store_new (LANLAN_TYPE_MESSAGE);
-  f->server = fake_server_new ();
-  fake_server_set_default_script (f->server, &script);
-  url = fake_server_get_url (f->server, "/v1/realtime");
+  f->server = fake_chat_server_new ();
+  fake_chat_server_add_model (f->server, "llama3.2", FALSE);
+  url = fake_chat_server_get_base_url (f->server);
 
   f->bridge = lanlan_agent_bridge_new_for_ports (0, 0, 0, &error);
   g_assert_no_error (error);
@@ -290,12 +325,12 @@ fixture_setup (Fixture       *f,
   f->agent_pull = peer_socket (f, ZMQ_PULL, LANLAN_AGENT_SOCKET_PUSH);
   f->agent_push = peer_socket (f, ZMQ_PUSH, LANLAN_AGENT_SOCKET_PULL);
   f->agent_sub = peer_socket (f, ZMQ_SUB, LANLAN_AGENT_SOCKET_PUB);
-  run_for (150);   /* let the TCP connections settle */
 
   f->character = lanlan_character_new ("Mio");
-  lanlan_character_set_provider (f->character, "custom");
-  lanlan_character_set_base_url (f->character, url);
   lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (f->character, "ollama");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_model (f->character, "llama3.2");
 
   /* The user's characters: Mio, and Hana, whose window is not open. */
   f->characters = g_list_store_new (LANLAN_TYPE_CHARACTER);
@@ -306,6 +341,7 @@ fixture_setup (Fixture       *f,
   f->sink = lanlan_counting_sink_new ();
   f->session = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
   lanlan_session_manager_set_api_key (f->session, "agent-link-test-key-0123456789");
+  lanlan_session_manager_set_tts_backend (f->session, lanlan_tts_backend_new_tone (1, 20, FALSE));
   g_signal_connect (f->session, "turn-ended", G_CALLBACK (on_turn_ended), f);
   g_signal_connect (f->session, "transcript-done", G_CALLBACK (on_transcript_done), f);
 
@@ -328,47 +364,65 @@ fixture_teardown (Fixture       *f,
   zmq_close (f->agent_sub);
   zmq_ctx_term (f->ctx);
   g_clear_object (&f->bridge);
-  fake_server_free (f->server);
+  fake_chat_server_free (f->server);
   g_clear_object (&f->transcript);
   g_ptr_array_unref (f->notifications);
   g_ptr_array_unref (f->replies);
   g_free (f->last_fingerprint);
 }
 
-/* An item the session gave the model that contains @needle. */
+/* The distinct system messages the model was given that contain
+ * @needle, over every request (each carries the history so far). */
+static GHashTable *
+dup_system_messages (Fixture    *f,
+                     const char *needle)
+{
+  GHashTable *found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint n = fake_chat_server_get_n_requests (f->server);
+
+  for (guint r = 0; r < n; r++)
+    {
+      g_autofree char *body = fake_chat_server_dup_request (f->server, r);
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *root;
+      JsonArray *messages;
+
+      if (body == NULL || !json_parser_load_from_data (parser, body, -1, NULL))
+        continue;
+      root = json_node_get_object (json_parser_get_root (parser));
+      if (!json_object_has_member (root, "messages"))
+        continue;
+      messages = json_object_get_array_member (root, "messages");
+      for (guint i = 0; i < json_array_get_length (messages); i++)
+        {
+          JsonObject *m = json_array_get_object_element (messages, i);
+          const char *content;
+
+          if (g_strcmp0 (json_object_get_string_member_with_default (m, "role", ""), "system") != 0)
+            continue;
+          content = json_object_get_string_member_with_default (m, "content", "");
+          if (strstr (content, needle) != NULL)
+            g_hash_table_add (found, g_strdup (content));
+        }
+    }
+  return found;
+}
+
+/* A message the session gave the model that contains @needle. */
 static gboolean
 has_item_with (Fixture    *f,
                const char *needle)
 {
-  guint n = fake_server_get_n_connections (f->server);
-
-  for (guint c = 0; c < n; c++)
-    {
-      g_autoptr(GPtrArray) items = fake_server_dup_items (f->server, c);
-
-      for (guint i = 0; i < items->len; i++)
-        if (strstr (g_ptr_array_index (items, i), needle) != NULL)
-          return TRUE;
-    }
-  return FALSE;
+  g_autoptr(GHashTable) found = dup_system_messages (f, needle);
+  return g_hash_table_size (found) > 0;
 }
 
 static guint
 count_items_with (Fixture    *f,
                   const char *needle)
 {
-  guint n = fake_server_get_n_connections (f->server);
-  guint count = 0;
-
-  for (guint c = 0; c < n; c++)
-    {
-      g_autoptr(GPtrArray) items = fake_server_dup_items (f->server, c);
-
-      for (guint i = 0; i < items->len; i++)
-        if (strstr (g_ptr_array_index (items, i), needle) != NULL)
-          count++;
-    }
-  return count;
+  g_autoptr(GHashTable) found = dup_system_messages (f, needle);
+  return g_hash_table_size (found);
 }
 
 typedef struct {
@@ -678,6 +732,102 @@ test_link_opens_later (Fixture       *f,
   g_assert_true (g_ptr_array_find_with_equal_func (f->notifications, "Your parcel has shipped", g_str_equal, NULL));
 }
 
+typedef struct {
+  void       *ctx;
+  char       *endpoint;
+  guint       n;
+  gboolean    done;
+} Pusher;
+
+static gpointer
+pusher_thread (gpointer data)
+{
+  Pusher *p = data;
+  void *sock = zmq_socket (p->ctx, ZMQ_PUSH);
+  int linger = 10000;   /* what is queued must still go */
+
+  zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+  g_assert_cmpint (zmq_connect (sock, p->endpoint), ==, 0);
+  for (guint i = 0; i < p->n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"event_type\":\"proactive_message\",\"lanlan_name\":\"Mio\","
+                                               "\"text\":\"Flood %u\"}", i);
+      g_assert_cmpint (zmq_send (sock, json, strlen (json), 0), ==, (int) strlen (json));
+    }
+  zmq_close (sock);
+  g_atomic_int_set (&p->done, TRUE);
+  return NULL;
+}
+
+static gboolean
+all_received (gpointer data)
+{
+  Fixture *f = data;
+  LanlanAgentBridgeStats stats;
+
+  lanlan_agent_bridge_get_stats (f->bridge, &stats);
+  return stats.n_received >= GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (f->bridge), "want"));
+}
+
+/* Issue #17: a flood of proactive messages reaches the model as a
+ * bounded number of injections (one per 2 s), and the window as a
+ * bounded number of notifications, the newest last. */
+static void
+test_link_flood (Fixture       *f,
+                 gconstpointer  data)
+{
+  /* Fewer under valgrind, which is some 50 times slower. */
+  guint n = g_getenv ("LANLAN_UNDER_VALGRIND") ? 2000 : 20000;
+  Pusher p = { f->ctx, lanlan_agent_bridge_dup_endpoint (f->bridge, LANLAN_AGENT_SOCKET_PULL), n, FALSE };
+  g_autofree char *newest = g_strdup_printf ("Flood %u", n - 1);
+  g_autofree char *newest_item = g_strdup_printf ("✅ Flood %u", n - 1);
+  LanlanAgentLinkStats stats;
+  GThread *thread;
+  gint64 start;
+  double seconds;
+  guint64 bound;
+  g_autofree char *last_line = NULL;
+
+  lanlan_session_manager_start_session (f->session);
+  g_assert_true (test_wait_until (is_connected, f, 10000));
+
+  start = g_get_monotonic_time ();
+  g_object_set_data (G_OBJECT (f->bridge), "want", GUINT_TO_POINTER (p.n));
+  thread = g_thread_new ("pusher", pusher_thread, &p);
+  if (!test_wait_until (all_received, f, 120000))
+    {
+      LanlanAgentBridgeStats bs;
+
+      lanlan_agent_bridge_get_stats (f->bridge, &bs);
+      g_error ("the bridge read %" G_GUINT64_FORMAT " of %u messages (pusher done: %d)",
+               bs.n_received, p.n, g_atomic_int_get (&p.done));
+    }
+  g_thread_join (thread);
+  /* The last batch goes out after the interval. */
+  run_for (2500);
+  seconds = (g_get_monotonic_time () - start) / 1e6;
+
+  lanlan_agent_link_get_stats (f->link, &stats);
+  bound = (guint64) (seconds / 2.0) + 2;
+  g_test_message ("flood: %u messages in %.1f s: %" G_GUINT64_FORMAT " injections, %" G_GUINT64_FORMAT
+                  " coalesced, %" G_GUINT64_FORMAT " left out, %u notifications",
+                  p.n, seconds, stats.n_injections, stats.n_coalesced, stats.n_dropped, f->notifications->len);
+  g_assert_cmpuint (stats.n_results, ==, p.n);
+  g_assert_cmpuint (stats.n_injections + stats.n_coalesced + stats.n_dropped, ==, p.n);
+  g_assert_cmpuint (stats.n_injections, >=, 1);
+  g_assert_cmpuint (stats.n_injections, <=, bound);
+  g_assert_cmpuint (count_items_with (f, "[System notice]"), ==, stats.n_injections);
+  g_assert_cmpuint (f->notifications->len, <=, 3 + bound);
+  g_assert_cmpuint (stats.n_notifications + stats.n_notifications_merged, ==, p.n);
+
+  /* Nothing is lost at the end: the newest message went to the model,
+   * and the newest notification names it. */
+  g_assert_true (has_item_with (f, newest_item));
+  last_line = g_strdup (g_ptr_array_index (f->notifications, f->notifications->len - 1));
+  g_assert_true (g_str_has_prefix (last_line, newest));
+  g_free (p.endpoint);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -687,6 +837,7 @@ main (int   argc,
   g_test_add ("/agent-link/results", Fixture, NULL, fixture_setup, test_link_results, fixture_teardown);
   g_test_add ("/agent-link/repeated-text", Fixture, NULL, fixture_setup, test_link_repeated, fixture_teardown);
   g_test_add ("/agent-link/history-cap", Fixture, NULL, fixture_setup, test_link_history_cap, fixture_teardown);
+  g_test_add ("/agent-link/flood", Fixture, NULL, fixture_setup, test_link_flood, fixture_teardown);
   g_test_add ("/agent-link/opens-later", Fixture, "no link", fixture_setup, test_link_opens_later, fixture_teardown);
   return g_test_run ();
 }

@@ -163,15 +163,20 @@ median (double *v,
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Bursts @gap_ms apart: 150 ms finds the stream running, 1300 ms finds
+ * it paused (it pauses after a second with nothing to play) and measures
+ * how fast it wakes. */
 static void
-bench_latency (guint burst_ms)
+bench_latency (guint burst_ms,
+               guint gap_ms)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(LanlanAudioPlayback) pb = lanlan_audio_playback_new (NULL, 2, &error);
   LanlanAudioSink *sink;
   g_autofree gint16 *tone = NULL;
   double first[12], reported[12];
-  guint trials = G_N_ELEMENTS (first);
+  guint trials = gap_ms > 1000 ? 6 : G_N_ELEMENTS (first);
+  guint paused = 0;
   gsize n;
 
   if (pb == NULL)
@@ -179,15 +184,12 @@ bench_latency (guint burst_ms)
   sink = LANLAN_AUDIO_SINK (pb);
   tone = audio_test_tone (LANLAN_MODEL_RATE, 440.0, burst_ms / 1000.0, 0.3, &n);
 
-  for (gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;
-       lanlan_audio_playback_get_quantum (pb) == 0 && g_get_monotonic_time () < end;)
-    g_usleep (1000);
-
   for (guint i = 0; i < trials; i++)
     {
       gint64 t0, deadline;
 
-      g_usleep (150 * 1000);   /* idle, drained */
+      g_usleep (gap_ms * 1000);   /* idle, drained */
+      paused += !lanlan_audio_playback_get_running (pb);
       lanlan_audio_sink_reset_played (sink);
       t0 = g_get_monotonic_time ();
       if (lanlan_audio_sink_write (sink, tone, n) != n)
@@ -203,8 +205,9 @@ bench_latency (guint burst_ms)
         g_usleep (1000);
     }
 
-  printf ("playback latency, %u ms bursts into an idle stream (quantum %u samples = %.1f ms):\n",
-          burst_ms, lanlan_audio_playback_get_quantum (pb),
+  printf ("playback latency, %u ms bursts %u ms apart into an idle stream, %u of %u found it paused"
+          " (quantum %u samples = %.1f ms):\n",
+          burst_ms, gap_ms, paused, trials, lanlan_audio_playback_get_quantum (pb),
           lanlan_audio_playback_get_quantum (pb) * 1000.0 / 48000);
   printf ("  write() -> first samples to the device: median %.1f ms\n", median (first, trials));
   printf ("  get_latency_us() right after write():   median %.1f ms (queue + quantum)\n",
@@ -217,7 +220,8 @@ main (int   argc,
 {
   bench_resampler (24000, 48000, TRUE);
   bench_resampler (48000, 16000, FALSE);
-  bench_latency (20);
-  bench_latency (100);
+  bench_latency (20, 150);
+  bench_latency (100, 150);
+  bench_latency (100, 1300);
   return 0;
 }

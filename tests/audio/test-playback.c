@@ -8,6 +8,9 @@
  */
 #include "config.h"
 
+#include <math.h>
+#include <string.h>
+
 #include "lanlan-audio-playback.h"
 #include "audio-test-util.h"
 #include "audio-test-recorder.h"
@@ -23,9 +26,10 @@ new_playback (const char *target,
 
   g_assert_no_error (error);
   g_assert_nonnull (pb);
-  /* Let the session manager link the stream and the first cycles run. */
-  audio_test_wait_for (lanlan_audio_playback_get_quantum (pb) > 0, 3000);
-  g_assert_cmpuint (lanlan_audio_playback_get_quantum (pb), >, 0);
+  /* Connected, and paused until the first write. */
+  g_assert_true (lanlan_audio_playback_get_available (pb));
+  g_assert_false (lanlan_audio_playback_get_running (pb));
+  g_assert_cmpuint (lanlan_audio_playback_get_quantum (pb), ==, 0);
   return pb;
 }
 
@@ -203,6 +207,108 @@ test_playback_full (void)
   g_assert_cmpuint (lanlan_audio_sink_write (sink, tone + accepted, 24000), ==, 24000);
 }
 
+/* Periods of about @period samples between positive zero crossings in
+ * [start, end): how many cycles of that tone were recorded. */
+static guint
+count_cycles (const gint16 *pcm,
+              gsize         start,
+              gsize         end,
+              double        period)
+{
+  gssize last = -1;
+  guint n = 0;
+
+  for (gsize i = start + 1; i < end; i++)
+    if (pcm[i - 1] < 0 && pcm[i] >= 0)
+      {
+        if (last >= 0 && fabs ((double) ((gssize) i - last) - period) <= period * 0.1)
+          n++;
+        last = i;
+      }
+  return n;
+}
+
+static int
+max_abs (const gint16 *pcm,
+         gsize         start,
+         gsize         end)
+{
+  int m = 0;
+
+  for (gsize i = start; i < end; i++)
+    m = MAX (m, ABS ((int) pcm[i]));
+  return m;
+}
+
+/* After a pause the stream wakes on the first write: record it back and
+ * find every cycle of the first "syllable" (60 ms at 1 kHz before 240 ms
+ * at 440 Hz), silence before it (no click), and the stream paused again
+ * afterwards. Twice, so the second wake is from a pause the playback
+ * chose itself. */
+static void
+test_playback_wake (void)
+{
+  g_autoptr(LanlanAudioPlayback) pb = new_playback (SINK, 1);
+  LanlanAudioSink *sink = LANLAN_AUDIO_SINK (pb);
+  g_autofree gint16 *hi = NULL, *lo = NULL, *burst = NULL;
+  g_autoptr(GArray) rec_pcm = NULL;
+  AudioTestRecorder *rec;
+  gsize n_hi, n_lo, n, from = 0;
+  const gint16 *pcm;
+
+  hi = audio_test_tone (LANLAN_MODEL_RATE, 1000.0, 0.06, 0.5, &n_hi);
+  lo = audio_test_tone (LANLAN_MODEL_RATE, 440.0, 0.24, 0.5, &n_lo);
+  n = n_hi + n_lo;
+  burst = g_new (gint16, n);
+  memcpy (burst, hi, n_hi * sizeof (gint16));
+  memcpy (burst + n_hi, lo, n_lo * sizeof (gint16));
+
+  rec = audio_test_recorder_start (SINK, TRUE, 48000);
+  g_usleep (300 * 1000);
+
+  for (int round = 0; round < 2; round++)
+    {
+      g_assert_false (lanlan_audio_playback_get_running (pb));
+      lanlan_audio_sink_reset_played (sink);
+      g_assert_cmpuint (lanlan_audio_sink_write (sink, burst, n), ==, n);
+      audio_test_wait_for (lanlan_audio_sink_get_played (sink) >= n &&
+                           lanlan_audio_sink_get_queued (sink) == 0, 3000);
+      g_assert_cmpuint (lanlan_audio_sink_get_played (sink), ==, n);
+      g_assert_true (lanlan_audio_playback_get_running (pb));
+      /* Nothing left: paused again within a second or so. */
+      audio_test_wait_for (!lanlan_audio_playback_get_running (pb), 3000);
+      g_assert_false (lanlan_audio_playback_get_running (pb));
+    }
+  g_assert_cmpuint (lanlan_audio_playback_get_underruns (pb), ==, 0);
+  rec_pcm = audio_test_recorder_finish (rec);
+  pcm = (const gint16 *) rec_pcm->data;
+
+  for (int round = 0; round < 2; round++)
+    {
+      gsize start = 0, end = 0, hi_cycles, lo_cycles;
+      int before;
+
+      g_assert_true (audio_test_find_signal (pcm + from, rec_pcm->len - from, 1000, &start, &end));
+      start += from;
+      /* The first burst ends where a long silence begins. */
+      end = start;
+      for (gsize i = start; i < rec_pcm->len && i < end + 4800; i++)
+        if (ABS ((int) pcm[i]) > 1000)
+          end = i + 1;
+      hi_cycles = count_cycles (pcm, start > 48 ? start - 48 : 0, MIN (end, start + 9600), 48.0);
+      lo_cycles = count_cycles (pcm, start, end, 48000.0 / 440.0);
+      before = max_abs (pcm, start > 2400 ? start - 2400 : 0, start > 48 ? start - 48 : 0);
+      g_test_message ("wake %d: burst at %zu..%zu, %zu of 60 cycles at 1 kHz, %zu of 105 at 440 Hz, "
+                      "max %d in the 50 ms before", round, start, end, hi_cycles, lo_cycles, before);
+      /* Every 1 kHz cycle but the two at the edges, whatever dropouts
+       * the loaded graph adds. */
+      g_assert_cmpuint (hi_cycles, >=, 58);
+      g_assert_cmpuint (lo_cycles, >=, 100);
+      g_assert_cmpint (before, <, 100);
+      from = end;
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -213,6 +319,7 @@ main (int   argc,
   g_test_add_func ("/audio/playback/flush", test_playback_flush);
   g_test_add_func ("/audio/playback/underrun", test_playback_underrun);
   g_test_add_func ("/audio/playback/full", test_playback_full);
+  g_test_add_func ("/audio/playback/wake", test_playback_wake);
 
   return g_test_run ();
 }

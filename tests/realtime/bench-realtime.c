@@ -10,6 +10,11 @@
  *  3. A hot swap while the microphone streams in real time: samples lost,
  *     duplicated, and how long microphone audio was held back (the
  *     silence the model hears added to the stream).
+ *  4. A server that closes every session right after session.updated:
+ *     reconnect attempts a minute (with the shortest backoff the settings
+ *     allow, so the rate cap is what binds) against what a client without
+ *     backoff would make (the measured connect-and-close cycle), history
+ *     items sent per attempt, and the process's CPU use meanwhile.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -18,6 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#include <gio/gio.h>
 
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
@@ -288,6 +296,97 @@ bench_hot_swap (guint server_delay_ms)
     g_error ("microphone audio was lost or duplicated during the swap");
 }
 
+static gint64
+cpu_us (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+typedef struct { FakeServer *server; guint n; } Conns;
+
+static gboolean
+cond_conns (gpointer data)
+{
+  Conns *c = data;
+  return fake_server_get_n_connections (c->server) >= c->n;
+}
+
+static void
+bench_reconnect_storm (void)
+{
+  const guint delay_ms = 10;     /* the shortest "reconnect-delay-ms" */
+  const guint window_s = 5;
+  FakeServer *server = fake_server_new ();
+  FakeScript closing = { .n_deltas = 1, .samples_per_delta = 240, .close_after_update = 1011 };
+  g_autoptr(FakeSink) sink = fake_sink_new ();
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autoptr(LanlanCharacter) character = lanlan_character_new ("Bench");
+  g_autoptr(LanlanSessionManager) m = NULL;
+  g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  g_autofree char *url = NULL;
+  Conns seven = { server, 7 };
+  gint64 start, t7, end, cpu0;
+  guint64 items = 0;
+  guint n, n_reconnects;
+  double cycle_ms, uncapped_per_min, cpu_share;
+
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("stored message %u", i);
+      g_ptr_array_add (stored, lanlan_chat_message_new (i % 2 ? "assistant" : "user", text));
+    }
+  g_settings_set_uint (settings, "reconnect-attempts", 100);
+  g_settings_set_uint (settings, "reconnect-delay-ms", delay_ms);
+  fake_server_set_default_script (server, &closing);
+  url = fake_server_get_url (server, NULL);
+  lanlan_character_set_provider (character, "custom");
+  lanlan_character_set_base_url (character, url);
+  m = lanlan_session_manager_new (character, LANLAN_AUDIO_SINK (sink));
+  g_settings_reset (settings, "reconnect-attempts");
+  g_settings_reset (settings, "reconnect-delay-ms");
+  lanlan_session_manager_set_api_key (m, "bench");
+  lanlan_session_manager_set_history (m, stored, "A summary.");
+
+  start = g_get_monotonic_time ();
+  cpu0 = cpu_us ();
+  lanlan_session_manager_start_session (m);
+  if (!test_wait_until (cond_conns, &seven, 10000))
+    g_error ("the reconnects never reached 6");
+  t7 = g_get_monotonic_time ();
+  while (g_get_monotonic_time () < start + window_s * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, FALSE), g_usleep (2000);
+  end = g_get_monotonic_time ();
+  cpu_share = 100.0 * (cpu_us () - cpu0) / (end - start);
+
+  n = fake_server_get_n_connections (server);
+  n_reconnects = n - 1;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GPtrArray) got = fake_server_dup_items (server, i);
+      items += got->len;
+    }
+  /* 7 connections = 7 connect-and-close cycles + the 6 backoff delays. */
+  cycle_ms = ((t7 - start) / 1000.0 - delay_ms * 63) / 7;
+  uncapped_per_min = 60000.0 / MAX (cycle_ms, 0.1);
+  printf ("reconnect storm (server closes with 1011 right after session.updated, backoff from %u ms): "
+          "%u attempts in %u s, at most 6 a minute; a client without backoff: %.0f a minute "
+          "(%.1f ms a cycle), %.0fx more\n",
+          delay_ms, n_reconnects, window_s, uncapped_per_min, cycle_ms, uncapped_per_min / 6);
+  printf ("  history items sent per attempt: %.1f (100 stored: %.0fx fewer), CPU %.1f%% of one core "
+          "over the %u s\n",
+          (double) items / n, 101.0 / ((double) items / n), cpu_share, window_s);
+
+  lanlan_session_manager_end_session (m);
+  g_clear_object (&m);
+  fake_server_free (server);
+  if (n_reconnects > 6)
+    g_error ("%u reconnects in %u s: the rate cap did not hold", n_reconnects, window_s);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -296,5 +395,6 @@ main (int argc, char *argv[])
   bench_delta_latency ("burst", 2000, 0);
   bench_hot_swap (0);
   bench_hot_swap (80);
+  bench_reconnect_storm ();
   return 0;
 }

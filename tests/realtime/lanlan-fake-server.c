@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lanlan-fake-server.h"
 
@@ -37,6 +38,20 @@ typedef struct {
   char                    *response_id;
   char                    *item_id;
   GString                 *transcript;
+
+  /* The provider's view of the session. */
+  gboolean                 session_seen;
+  gboolean                 server_vad;
+  char                    *chat_mode;
+  char                    *instructions;
+  guint                    buffer_samples;  /* in the input buffer since commit/clear */
+  GHashTable              *item_samples;    /* assistant item id → audio samples sent */
+  guint                    n_errors;        /* provoked by the client */
+  GString                 *errors;
+  guint                    n_server_events;
+  guint                    max_append;
+  guint                    min_append;      /* G_MAXUINT: none yet */
+  guint                    last_append;     /* folded into min at the next append */
 } FakeConn;
 
 struct _FakeServer
@@ -75,6 +90,10 @@ conn_free (FakeConn *conn)
   g_free (conn->response_id);
   g_free (conn->item_id);
   g_string_free (conn->transcript, TRUE);
+  g_free (conn->chat_mode);
+  g_free (conn->instructions);
+  g_hash_table_unref (conn->item_samples);
+  g_string_free (conn->errors, TRUE);
   g_free (conn);
 }
 
@@ -161,6 +180,10 @@ stream_step (gpointer user_data)
                                   conn->response_id, conn->item_id, b64);
           now = g_get_monotonic_time ();
           conn_send (conn, json);
+          g_hash_table_insert (conn->item_samples, g_strdup (conn->item_id),
+                               GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (conn->item_samples,
+                                                                                          conn->item_id))
+                                                 + s->samples_per_delta));
           g_mutex_lock (&conn->server->lock);
           if (conn->server->recording)
             g_array_append_val (conn->delta_times, now);
@@ -214,13 +237,24 @@ stream_step (gpointer user_data)
 
   g_clear_pointer (&conn->stream, g_source_unref);
   if (s->on_response == FAKE_RESPONSE_EXPIRE && conn->ws != NULL)
-    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                     "session expired");
+    {
+      /* OpenAI: an `error` first, then the close. */
+      conn_send (conn, "{\"type\":\"error\",\"event_id\":\"evt_expire\",\"error\":{"
+                       "\"type\":\"invalid_request_error\",\"code\":\"session_expired\","
+                       "\"message\":\"Your session hit the maximum duration of 60 minutes.\","
+                       "\"param\":null,\"event_id\":null}}");
+      soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                       "session expired");
+    }
   return G_SOURCE_REMOVE;
 }
 
+static void send_error (FakeConn *conn, const char *code, const char *message,
+                        const char *client_event_id, gboolean provoked);
+
 static void
-start_response (FakeConn *conn)
+start_response (FakeConn   *conn,
+                const char *event_id)
 {
   g_autofree char *created = NULL;
   g_autofree char *added = NULL;
@@ -230,8 +264,7 @@ start_response (FakeConn *conn)
     case FAKE_RESPONSE_STALL:
       return;
     case FAKE_RESPONSE_ERROR:
-      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"server_error\","
-                       "\"code\":\"internal\",\"message\":\"The model is overloaded\"}}");
+      send_error (conn, "internal", "The model is overloaded", event_id, FALSE);
       return;
     default:
       break;
@@ -239,9 +272,8 @@ start_response (FakeConn *conn)
 
   if (conn->response_id != NULL)
     {
-      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-                       "\"code\":\"conversation_already_has_active_response\","
-                       "\"message\":\"busy\"}}");
+      send_error (conn, "conversation_already_has_active_response",
+                  "Conversation already has an active response", event_id, TRUE);
       return;
     }
 
@@ -268,13 +300,352 @@ start_response (FakeConn *conn)
   g_source_attach (conn->stream, conn->server->context);
 }
 
+/* A reset (RST), not an orderly close: no close frame, no FIN. */
+static void
+reset_connection (FakeConn *conn)
+{
+  GIOStream *io;
+
+  stop_stream (conn);
+  if (conn->ws == NULL)
+    return;
+  io = soup_websocket_connection_get_io_stream (conn->ws);
+  if (G_IS_SOCKET_CONNECTION (io))
+    {
+      struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (io));
+
+      setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    }
+  g_io_stream_close (io, NULL, NULL);
+}
+
+static gboolean
+close_after_update (gpointer user_data)
+{
+  FakeConn *conn = user_data;
+
+  if (conn->ws == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return G_SOURCE_REMOVE;
+  if (conn->script.close_after_update == 1006)
+    drop_connection (conn);   /* 1006 is never sent: no close frame at all */
+  else if (conn->script.close_after_update > 0)
+    soup_websocket_connection_close (conn->ws, (gushort) conn->script.close_after_update, "bye");
+  else
+    reset_connection (conn);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 send_session_updated (gpointer user_data)
 {
   FakeConn *conn = user_data;
 
   conn_send (conn, "{\"type\":\"session.updated\",\"session\":{\"id\":\"sess_1\"}}");
+  if (conn->script.close_after_update != 0)
+    {
+      GSource *source = g_timeout_source_new (10);
+
+      g_source_set_callback (source, close_after_update, conn, NULL);
+      g_source_attach (source, conn->server->context);
+      g_source_unref (source);
+    }
   return G_SOURCE_REMOVE;
+}
+
+/* --- the services' rules ------------------------------------------------------
+ * Written from each service's published client events, independently of
+ * src/realtime/lanlan-provider.c, so that a wrong table there fails here. */
+
+static const char * const openai_accepts[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
+  "conversation.item.truncate", "conversation.item.delete", "response.create",
+  "response.cancel", NULL
+};
+static const char * const beta_accepts[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "conversation.item.truncate",
+  "conversation.item.delete", "response.create", "response.cancel", NULL
+};
+static const char * const qwen_accepts[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "input_image_buffer.append", "response.create",
+  "response.cancel", NULL
+};
+static const char * const glm_accepts[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.append_video_frame",
+  "input_audio_buffer.commit", "input_audio_buffer.clear", "conversation.item.create",
+  "response.create", "response.cancel", NULL
+};
+static const char * const stepfun_accepts[] = {
+  "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+  "input_audio_buffer.clear", "conversation.item.create", "response.create",
+  "response.cancel", NULL
+};
+
+static const char * const *
+accepted_events (FakeConn *conn)
+{
+  switch (conn->script.provider)
+    {
+    case FAKE_PROVIDER_OPENAI: return openai_accepts;
+    case FAKE_PROVIDER_QWEN: return qwen_accepts;
+    case FAKE_PROVIDER_GLM: return glm_accepts;
+    case FAKE_PROVIDER_STEPFUN: return stepfun_accepts;
+    case FAKE_PROVIDER_GENERIC:
+    default:
+      return conn->script.beta ? beta_accepts : openai_accepts;
+    }
+}
+
+static gboolean
+is_ga (FakeConn *conn)
+{
+  return conn->script.provider == FAKE_PROVIDER_OPENAI ||
+         (conn->script.provider == FAKE_PROVIDER_GENERIC && !conn->script.beta);
+}
+
+/* Whether server VAD cancels the answer in flight when speech starts. */
+static gboolean
+vad_interrupts (FakeConn *conn)
+{
+  return conn->script.provider != FAKE_PROVIDER_STEPFUN;
+}
+
+/* The provider's `error` shape. OpenAI echoes the client's event_id in
+ * error.event_id; the Qwen and GLM docs show none. */
+static void
+send_error (FakeConn   *conn,
+            const char *code,
+            const char *message,
+            const char *client_event_id,
+            gboolean    provoked)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *id = g_strdup_printf ("event_srv_%u", ++conn->n_server_events);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event_id");
+  json_builder_add_string_value (b, id);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "error");
+  json_builder_set_member_name (b, "error");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, g_str_equal (code, "internal") ? "server_error"
+                                                                    : "invalid_request_error");
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  if (conn->script.provider != FAKE_PROVIDER_GLM)
+    {
+      json_builder_set_member_name (b, "param");
+      json_builder_add_null_value (b);
+    }
+  if (is_ga (conn) || (conn->script.provider == FAKE_PROVIDER_GENERIC && conn->script.beta))
+    {
+      json_builder_set_member_name (b, "event_id");
+      if (client_event_id != NULL)
+        json_builder_add_string_value (b, client_event_id);
+      else
+        json_builder_add_null_value (b);
+    }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  text = json_to_string (root, FALSE);
+
+  if (provoked)
+    {
+      g_mutex_lock (&conn->server->lock);
+      conn->n_errors++;
+      g_string_append_printf (conn->errors, "%s: %s\n", code, message);
+      g_mutex_unlock (&conn->server->lock);
+    }
+  conn_send (conn, text);
+}
+
+static JsonObject *
+member_object (JsonObject *o,
+               const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+static const char *
+member_string (JsonObject *o,
+               const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ?
+         json_node_get_string (n) : NULL;
+}
+
+static gboolean
+in_list (const char        *value,
+         const char * const *list)
+{
+  return value != NULL && g_strv_contains (list, value);
+}
+
+/* The modalities as one string, "text,audio". */
+static char *
+modalities (JsonObject *session)
+{
+  JsonNode *n = json_object_get_member (session, "modalities");
+  GString *s;
+
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n))
+    return NULL;
+  s = g_string_new (NULL);
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (n)); i++)
+    g_string_append_printf (s, "%s%s", i ? "," : "",
+                            json_array_get_string_element (json_node_get_array (n), i));
+  return g_string_free (s, FALSE);
+}
+
+/* NULL if the service takes this session, else why not. */
+static const char *
+check_session (FakeConn   *conn,
+               JsonObject *session)
+{
+  static const char * const qwen_voices[] = { "Cherry", "Chelsie", "Ethan", "Serena", NULL };
+  static const char * const openai_voices[] = {
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar", NULL
+  };
+  g_autofree char *mods = NULL;
+  JsonObject *td;
+  const char *in, *out, *voice;
+
+  if (session == NULL)
+    return "session.update without a session";
+  mods = modalities (session);
+  in = member_string (session, "input_audio_format");
+  out = member_string (session, "output_audio_format");
+  voice = member_string (session, "voice");
+  td = member_object (session, "turn_detection");
+
+  if (is_ga (conn))
+    {
+      JsonObject *input = member_object (member_object (session, "audio"), "input");
+      JsonObject *tr = member_object (input, "transcription");
+      const char *lang = member_string (tr, "language");
+      JsonObject *output = member_object (member_object (session, "audio"), "output");
+      const char *ga_voice = member_string (output, "voice");
+
+      if (g_strcmp0 (member_string (session, "type"), "realtime") != 0)
+        return "Missing required parameter: 'session.type'.";
+      if (json_object_has_member (session, "modalities") ||
+          json_object_has_member (session, "input_audio_format"))
+        return "Unknown parameter: beta session field in a GA session.";
+      if (lang != NULL && (strlen (lang) != 2 || !g_ascii_islower (lang[0]) ||
+                           !g_ascii_islower (lang[1])))
+        return "Invalid 'session.audio.input.transcription.language': expected ISO-639-1.";
+      if (conn->script.provider == FAKE_PROVIDER_OPENAI && ga_voice != NULL &&
+          !in_list (ga_voice, openai_voices))
+        return "Invalid value for 'session.audio.output.voice'.";
+      return NULL;
+    }
+
+  if (json_object_has_member (session, "type") || json_object_has_member (session, "audio"))
+    return "Unknown parameter: GA session field in a beta session.";
+
+  switch (conn->script.provider)
+    {
+    case FAKE_PROVIDER_QWEN:
+      if (in != NULL && !g_str_equal (in, "pcm16"))
+        return "input_audio_format supports only pcm16";
+      if (out != NULL && !g_str_equal (out, "pcm24"))
+        return "output_audio_format supports only pcm24";
+      if (mods != NULL && !g_str_equal (mods, "text") && !g_str_equal (mods, "text,audio"))
+        return "Invalid modalities";
+      if (voice != NULL && !in_list (voice, qwen_voices))
+        return "Invalid voice";
+      if (json_object_has_member (session, "input_audio_transcription"))
+        return "input_audio_transcription cannot be modified";
+      break;
+    case FAKE_PROVIDER_GLM:
+      {
+        JsonObject *beta = member_object (session, "beta_fields");
+        const char *mode = member_string (beta, "chat_mode");
+
+        if (!conn->session_seen && (in == NULL || beta == NULL))
+          return "input_audio_format and beta_fields.chat_mode are required";
+        if (in != NULL && !g_str_equal (in, "wav"))
+          return "input_audio_format supports only wav";
+        if (out != NULL && !g_str_equal (out, "pcm") && !g_str_equal (out, "mp3"))
+          return "output_audio_format supports pcm or mp3";
+        if (beta != NULL && !in_list (mode, (const char * const []) { "audio", "video_passive", NULL }))
+          return "beta_fields.chat_mode must be audio or video_passive";
+        if (td != NULL && !in_list (member_string (td, "type"),
+                                    (const char * const []) { "client_vad", "server_vad", NULL }))
+          return "turn_detection.type must be client_vad or server_vad";
+      }
+      break;
+    case FAKE_PROVIDER_STEPFUN:
+      if (mods != NULL && !g_str_equal (mods, "text,audio"))
+        return "modalities is fixed to [\"text\", \"audio\"]";
+      if (in != NULL && !g_str_equal (in, "pcm16"))
+        return "input_audio_format supports only pcm16";
+      if (td != NULL && g_strcmp0 (member_string (td, "type"), "server_vad") != 0)
+        return "turn_detection.type supports only server_vad";
+      break;
+    default:
+      if (in != NULL && !g_str_equal (in, "pcm16"))
+        return "Invalid input_audio_format";
+      break;
+    }
+  return NULL;
+}
+
+static void
+apply_session (FakeConn   *conn,
+               JsonObject *session)
+{
+  JsonNode *td_node;
+  JsonObject *beta = member_object (session, "beta_fields");
+  const char *instructions = member_string (session, "instructions");
+
+  if (is_ga (conn))
+    td_node = json_object_get_member (member_object (member_object (session, "audio"), "input") ?
+                                      member_object (member_object (session, "audio"), "input") :
+                                      session, "turn_detection");
+  else
+    td_node = json_object_get_member (session, "turn_detection");
+  if (td_node != NULL)
+    conn->server_vad = JSON_NODE_HOLDS_OBJECT (td_node) &&
+                       g_strcmp0 (member_string (json_node_get_object (td_node), "type"),
+                                  "server_vad") == 0;
+  if (beta != NULL && member_string (beta, "chat_mode") != NULL)
+    {
+      g_free (conn->chat_mode);
+      conn->chat_mode = g_strdup (member_string (beta, "chat_mode"));
+    }
+  if (instructions != NULL)
+    {
+      g_mutex_lock (&conn->server->lock);
+      g_free (conn->instructions);
+      conn->instructions = g_strdup (instructions);
+      g_mutex_unlock (&conn->server->lock);
+    }
+  conn->session_seen = TRUE;
+}
+
+static void
+note_append (FakeConn *conn,
+             guint     n)
+{
+  g_mutex_lock (&conn->server->lock);
+  if (conn->last_append > 0)
+    conn->min_append = MIN (conn->min_append, conn->last_append);
+  conn->last_append = n;
+  conn->max_append = MAX (conn->max_append, n);
+  g_mutex_unlock (&conn->server->lock);
 }
 
 static void
@@ -285,29 +656,50 @@ handle_event (FakeConn   *conn,
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *object;
   const char *type;
+  const char *event_id;
 
   if (!json_parser_load_from_data (parser, text, len, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
-      conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-                       "\"message\":\"bad json\"}}");
+      send_error (conn, "invalid_json", "The client event is not a JSON object", NULL, TRUE);
       return;
     }
   object = json_node_get_object (json_parser_get_root (parser));
   type = json_object_get_string_member_with_default (object, "type", "");
+  event_id = member_string (object, "event_id");
 
   g_mutex_lock (&conn->server->lock);
   if (conn->server->recording)
     g_ptr_array_add (conn->received, g_strndup (text, len));
   g_mutex_unlock (&conn->server->lock);
 
+  if (event_id == NULL || *event_id == '\0')
+    {
+      send_error (conn, "missing_event_id", "Every client event needs an event_id", NULL, TRUE);
+      return;
+    }
+  if (!g_strv_contains (accepted_events (conn), type))
+    {
+      g_autofree char *msg = g_strdup_printf ("Invalid value: '%s'. Unsupported event type.", type);
+      send_error (conn, "invalid_value", msg, event_id, TRUE);
+      return;
+    }
+
   if (g_str_equal (type, "session.update"))
     {
+      JsonObject *session = member_object (object, "session");
+      const char *why = check_session (conn, session);
+
+      if (why != NULL)
+        {
+          send_error (conn, "invalid_value", why, event_id, TRUE);
+          return;
+        }
+      apply_session (conn, session);
       if (++conn->n_updates == conn->script.drop_at_update)
         drop_connection (conn);
       else if (conn->script.reject_session)
-        conn_send (conn, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-                         "\"code\":\"invalid_value\",\"message\":\"Unknown voice\"}}");
+        send_error (conn, "invalid_value", "Unknown voice", event_id, FALSE);
       else if (conn->script.session_delay_ms > 0)
         {
           GSource *source = g_timeout_source_new (conn->script.session_delay_ms);
@@ -320,46 +712,100 @@ handle_event (FakeConn   *conn,
     }
   else if (g_str_equal (type, "input_audio_buffer.append"))
     {
-      const char *b64 = json_object_get_string_member_with_default (object, "audio", "");
-      gsize n_bytes;
-      g_autofree guchar *pcm = g_base64_decode (b64, &n_bytes);
+      const char *b64 = member_string (object, "audio");
+      gsize n_bytes = 0;
+      g_autofree guchar *pcm = b64 ? g_base64_decode (b64, &n_bytes) : NULL;
+      const guchar *samples = pcm;
 
+      if (conn->script.provider == FAKE_PROVIDER_GLM)
+        {
+          /* GLM takes every append as a WAV file. */
+          if (n_bytes < 44 || memcmp (pcm, "RIFF", 4) != 0 || memcmp (pcm + 8, "WAVE", 4) != 0)
+            {
+              send_error (conn, "invalid_audio", "audio must be base64 WAV", event_id, TRUE);
+              return;
+            }
+          samples = pcm + 44;
+          n_bytes -= 44;
+        }
+      if (n_bytes == 0 || n_bytes % 2 != 0)
+        {
+          send_error (conn, "invalid_audio", "audio is not PCM16", event_id, TRUE);
+          return;
+        }
+      note_append (conn, n_bytes / 2);
+      conn->buffer_samples += n_bytes / 2;
       g_mutex_lock (&conn->server->lock);
       if (conn->server->recording)
-        g_array_append_vals (conn->samples, pcm, n_bytes / 2);
+        g_array_append_vals (conn->samples, samples, n_bytes / 2);
       g_mutex_unlock (&conn->server->lock);
+    }
+  else if (g_str_equal (type, "input_image_buffer.append"))
+    {
+      if (member_string (object, "image") == NULL)
+        send_error (conn, "invalid_value", "image is required", event_id, TRUE);
+      else if (conn->buffer_samples == 0)
+        send_error (conn, "invalid_value", "An image needs audio in the input buffer first",
+                    event_id, TRUE);
+    }
+  else if (g_str_equal (type, "input_audio_buffer.append_video_frame"))
+    {
+      if (member_string (object, "video_frame") == NULL)
+        send_error (conn, "invalid_value", "video_frame is required", event_id, TRUE);
+      else if (g_strcmp0 (conn->chat_mode, "video_passive") != 0)
+        send_error (conn, "invalid_value", "video frames need chat_mode video_passive",
+                    event_id, TRUE);
     }
   else if (g_str_equal (type, "input_audio_buffer.commit"))
     {
+      conn->buffer_samples = 0;
+      conn->last_append = 0;   /* the tail of a turn may be short */
       conn_send (conn, "{\"type\":\"input_audio_buffer.committed\",\"item_id\":\"user_item\"}");
       if (conn->script.respond_on_commit)
-        start_response (conn);
+        start_response (conn, event_id);
+    }
+  else if (g_str_equal (type, "input_audio_buffer.clear"))
+    {
+      conn->buffer_samples = 0;
+      conn->last_append = 0;
+      conn_send (conn, "{\"type\":\"input_audio_buffer.cleared\"}");
     }
   else if (g_str_equal (type, "conversation.item.create"))
     {
-      JsonObject *item = json_object_get_object_member (object, "item");
+      JsonObject *item = member_object (object, "item");
       const char *role = item ? json_object_get_string_member_with_default (item, "role", "?") : "?";
       JsonArray *content = item && json_object_has_member (item, "content") ?
                            json_object_get_array_member (item, "content") : NULL;
       JsonObject *part = content && json_array_get_length (content) > 0 ?
                          json_array_get_object_element (content, 0) : NULL;
       const char *t = part ? json_object_get_string_member_with_default (part, "text", "") : "";
-      g_autofree char *ack = g_strdup_printf (
-        "{\"type\":\"%s\",\"item\":{\"id\":\"it_%u\",\"role\":\"%s\"}}",
-        name (conn, "conversation.item.added", "conversation.item.created"),
-        conn->items->len, role);
+      const char *ptype = part ? member_string (part, "type") : NULL;
+      const char *want = g_str_equal (role, "assistant") ? (is_ga (conn) ? "output_text" : "text")
+                                                          : "input_text";
+      g_autofree char *ack = NULL;
 
+      if (g_strcmp0 (ptype, want) != 0 && g_strcmp0 (ptype, "input_image") != 0)
+        {
+          send_error (conn, "invalid_value", "Invalid content type for this role", event_id, TRUE);
+          return;
+        }
+      ack = g_strdup_printf ("{\"type\":\"%s\",\"item\":{\"id\":\"it_%u\",\"role\":\"%s\"}}",
+                             name (conn, "conversation.item.added", "conversation.item.created"),
+                             conn->items->len, role);
       g_mutex_lock (&conn->server->lock);
-      if (conn->server->recording)
+      if (conn->server->recording && g_strcmp0 (ptype, "input_image") != 0)
         g_ptr_array_add (conn->items, g_strdup_printf ("%s:%s", role, t));
       g_mutex_unlock (&conn->server->lock);
       conn_send (conn, ack);
     }
   else if (g_str_equal (type, "response.create"))
-    start_response (conn);
+    start_response (conn, event_id);
   else if (g_str_equal (type, "response.cancel"))
     {
-      if (conn->response_id != NULL)
+      if (conn->response_id == NULL)
+        send_error (conn, "response_cancel_not_active",
+                    "Cancellation failed: no active response found", event_id, TRUE);
+      else
         {
           stop_stream (conn);
           send_response_done (conn, "cancelled");
@@ -367,8 +813,24 @@ handle_event (FakeConn   *conn,
     }
   else if (g_str_equal (type, "conversation.item.truncate"))
     {
+      const char *item_id = member_string (object, "item_id");
+      gint64 ms = json_object_get_int_member_with_default (object, "audio_end_ms", -2);
+      gpointer samples;
+
+      if (item_id == NULL ||
+          !g_hash_table_lookup_extended (conn->item_samples, item_id, NULL, &samples))
+        {
+          send_error (conn, "item_not_found", "No assistant item with that id", event_id, TRUE);
+          return;
+        }
+      if (ms < 0 || ms > (gint64) GPOINTER_TO_UINT (samples) * 1000 / 24000)
+        {
+          send_error (conn, "invalid_value", "audio_end_ms is longer than the item's audio",
+                      event_id, TRUE);
+          return;
+        }
       g_mutex_lock (&conn->server->lock);
-      conn->truncate_ms = (gint) json_object_get_int_member_with_default (object, "audio_end_ms", -2);
+      conn->truncate_ms = (gint) ms;
       g_mutex_unlock (&conn->server->lock);
       conn_send (conn, "{\"type\":\"conversation.item.truncated\"}");
     }
@@ -428,6 +890,9 @@ websocket_cb (SoupServer              *soup,
   conn->truncate_ms = -1;
   conn->transcript = g_string_new (NULL);
   conn->auth = g_strdup (auth);
+  conn->item_samples = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  conn->errors = g_string_new (NULL);
+  conn->min_append = G_MAXUINT;
 
   g_mutex_lock (&server->lock);
   conn->index = server->conns->len;
@@ -817,10 +1282,191 @@ fake_server_drop (FakeServer *server,
   post (server, index, NULL, -1);
 }
 
+guint
+fake_server_count_errors (FakeServer *server,
+                          guint       index)
+{
+  guint n;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  n = conn ? conn->n_errors : 0;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+char *
+fake_server_dup_errors (FakeServer *server,
+                        guint       index)
+{
+  char *s;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  s = g_strdup (conn ? conn->errors->str : "");
+  g_mutex_unlock (&server->lock);
+  return s;
+}
+
+char *
+fake_server_dup_instructions (FakeServer *server,
+                              guint       index)
+{
+  char *s;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  s = g_strdup (conn ? conn->instructions : NULL);
+  g_mutex_unlock (&server->lock);
+  return s;
+}
+
+guint
+fake_server_get_max_append (FakeServer *server,
+                            guint       index)
+{
+  guint n;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  n = conn ? conn->max_append : 0;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+/* The shortest append that was not the tail before a commit or clear;
+ * G_MAXUINT when there was none. */
+guint
+fake_server_get_min_append (FakeServer *server,
+                            guint       index)
+{
+  guint n;
+  FakeConn *conn;
+
+  g_mutex_lock (&server->lock);
+  conn = get_conn (server, index);
+  n = conn ? conn->min_append : G_MAXUINT;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
+static gboolean
+speech_started_cb (gpointer data)
+{
+  Action *a = data;
+  FakeConn *conn = get_conn (a->server, a->index);
+
+  if (conn != NULL)
+    {
+      conn_send (conn, "{\"type\":\"input_audio_buffer.speech_started\",\"audio_start_ms\":0,"
+                       "\"item_id\":\"user_speech\"}");
+      if (conn->server_vad && vad_interrupts (conn) && conn->response_id != NULL)
+        {
+          stop_stream (conn);
+          send_response_done (conn, "cancelled");
+        }
+    }
+  g_free (a);
+  return G_SOURCE_REMOVE;
+}
+
+void
+fake_server_speech_started (FakeServer *server,
+                            guint       index)
+{
+  Action *a = g_new0 (Action, 1);
+
+  a->server = server;
+  a->index = index;
+  g_main_context_invoke (server->context, speech_started_cb, a);
+}
+
+typedef struct {
+  FakeServer *server;
+  guint       index;
+  guint64     total;
+  gsize       fragment;
+} Fragmented;
+
+/* Writes raw frames under libsoup: a text frame without FIN, continuation
+ * frames, and a last one with FIN, until done or the peer hangs up. */
+static gboolean
+fragmented_cb (gpointer data)
+{
+  Fragmented *f = data;
+  FakeConn *conn = get_conn (f->server, f->index);
+  GOutputStream *out;
+  g_autofree guint8 *frame = NULL;
+  guint64 sent = 0;
+
+  if (conn == NULL || conn->ws == NULL)
+    {
+      g_free (f);
+      return G_SOURCE_REMOVE;
+    }
+  out = g_io_stream_get_output_stream (soup_websocket_connection_get_io_stream (conn->ws));
+  frame = g_malloc (f->fragment + 10);
+  while (sent < f->total)
+    {
+      gsize n = (gsize) MIN ((guint64) f->fragment, f->total - sent);
+      gsize at = 2;
+
+      frame[0] = (sent == 0 ? 0x01 : 0x00) | (sent + n == f->total ? 0x80 : 0x00);
+      if (n < 126)
+        frame[1] = (guint8) n;
+      else if (n <= G_MAXUINT16)
+        {
+          frame[1] = 126;
+          frame[2] = (guint8) (n >> 8);
+          frame[3] = (guint8) n;
+          at = 4;
+        }
+      else
+        {
+          frame[1] = 127;
+          for (guint i = 0; i < 8; i++)
+            frame[2 + i] = (guint8) ((guint64) n >> (56 - 8 * i));
+          at = 10;
+        }
+      memset (frame + at, sent == 0 ? '{' : ' ', n);
+      if (!g_output_stream_write_all (out, frame, at + n, NULL, NULL, NULL))
+        break;
+      sent += n;
+    }
+  g_free (f);
+  return G_SOURCE_REMOVE;
+}
+
+void
+fake_server_send_fragmented (FakeServer *server,
+                             guint       index,
+                             guint64     total,
+                             gsize       fragment)
+{
+  Fragmented *f = g_new0 (Fragmented, 1);
+
+  f->server = server;
+  f->index = index;
+  f->total = total;
+  f->fragment = fragment;
+  g_main_context_invoke (server->context, fragmented_cb, f);
+}
+
 static gboolean
 wake (gpointer data)
 {
   return G_SOURCE_CONTINUE;
+}
+
+/* Memcheck runs code some twenty times slower: deadlines stretch with it. */
+guint
+test_scale_ms (guint ms)
+{
+  return g_getenv ("LANLAN_UNDER_VALGRIND") != NULL ? ms * 5 : ms;
 }
 
 gboolean
@@ -828,7 +1474,7 @@ test_wait_until (gboolean (*cond) (gpointer),
                  gpointer   data,
                  guint      timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_scale_ms (timeout_ms) * 1000;
   GSource *tick = g_timeout_source_new (5);
   gboolean ok;
 

@@ -13,11 +13,23 @@ typedef enum {
   FAKE_RESPONSE_STALL,    /* never answer response.create */
   FAKE_RESPONSE_ERROR,    /* answer response.create with an `error` event */
   FAKE_RESPONSE_DROP,     /* drop the TCP connection half-way through */
-  FAKE_RESPONSE_EXPIRE,   /* finish the answer, then close with 1001 */
+  FAKE_RESPONSE_EXPIRE,   /* finish the answer, then an expiry `error` and close 1001 */
 } FakeResponseMode;
 
+/* Which service the fake plays: the client events it accepts, its session
+ * fields, its error shape. Anything else is answered with an `error`, and
+ * counted (fake_server_count_errors()), so that a test fails on a mistake. */
+typedef enum {
+  FAKE_PROVIDER_GENERIC,   /* OpenAI GA, or the OpenAI beta protocol with .beta */
+  FAKE_PROVIDER_OPENAI,
+  FAKE_PROVIDER_QWEN,
+  FAKE_PROVIDER_GLM,
+  FAKE_PROVIDER_STEPFUN,
+} FakeProvider;
+
 typedef struct {
-  gboolean         beta;               /* beta event names, else GA */
+  FakeProvider     provider;
+  gboolean         beta;               /* beta event names, else GA (set for the beta services) */
   gboolean         reject_session;     /* answer session.update with an error */
   gboolean         garbage_first;      /* malformed JSON + an unknown event first */
   gboolean         respond_on_commit;  /* commit → speech_stopped + a response */
@@ -28,6 +40,9 @@ typedef struct {
   guint            delta_interval_ms;  /* 0: as fast as possible */
   guint            session_delay_ms;   /* wait before session.updated */
   guint            drop_at_update;     /* drop the connection at the Nth session.update */
+  gint             close_after_update; /* 10 ms after session.updated: > 0 close
+                                        * with that code (1006: no close frame, a
+                                        * plain TCP close), -1 a TCP reset */
 } FakeScript;
 
 typedef struct _FakeServer FakeServer;
@@ -71,8 +86,31 @@ void        fake_server_close             (FakeServer       *server,
                                            gushort           code);
 void        fake_server_drop              (FakeServer       *server,
                                            guint             index);
+/* Server VAD heard speech: speech_started, and the services that do so
+ * cancel their own answer in flight. */
+void        fake_server_speech_started    (FakeServer       *server,
+                                           guint             index);
+/* Sends one text message of @total bytes as fragments of @fragment bytes. */
+void        fake_server_send_fragmented   (FakeServer       *server,
+                                           guint             index,
+                                           guint64           total,
+                                           gsize             fragment);
+guint       fake_server_count_errors      (FakeServer       *server,
+                                           guint             index);
+char       *fake_server_dup_errors        (FakeServer       *server,
+                                           guint             index);
+char       *fake_server_dup_instructions  (FakeServer       *server,
+                                           guint             index);
+guint       fake_server_get_max_append    (FakeServer       *server,
+                                           guint             index);
+guint       fake_server_get_min_append    (FakeServer       *server,
+                                           guint             index);
 
-/* Iterates the thread-default main context until @cond is true. */
+/* @ms, longer under memcheck. */
+guint       test_scale_ms                 (guint             ms);
+
+/* Iterates the thread-default main context until @cond is true; the
+ * timeout is scaled by test_scale_ms(). */
 gboolean    test_wait_until               (gboolean        (*cond) (gpointer),
                                            gpointer          data,
                                            guint             timeout_ms);

@@ -7,6 +7,8 @@
  * none of the child's log output (and that a deliberate attempt to log it
  * came out masked), and that it is in no file under $HOME, which holds
  * the XDG config, cache, data and state dirs of this test session.
+ * Run again (as "secrets-no-keyring") on a bus with no Secret Service:
+ * the key is then kept in memory only, and still reaches the server.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -63,8 +65,18 @@ child_talk_with_key (void)
 
   lanlan_log_init ();
 
-  g_assert_true (lanlan_secrets_store_sync ("custom", KEY, NULL, &error));
-  g_assert_no_error (error);
+  if (g_getenv ("LANLAN_TEST_NO_KEYRING"))
+    {
+      /* No keyring: kept in memory for this run, and said so. */
+      g_assert_false (lanlan_secrets_store_sync ("custom", KEY, NULL, &error));
+      g_assert_error (error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_MEMORY_ONLY);
+      g_clear_error (&error);
+    }
+  else
+    {
+      g_assert_true (lanlan_secrets_store_sync ("custom", KEY, NULL, &error));
+      g_assert_no_error (error);
+    }
 
   server = fake_server_new ();
   fake_server_set_default_script (server, &script);
@@ -74,7 +86,6 @@ child_talk_with_key (void)
   lanlan_character_store_load (store, NULL);
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
-  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
   lanlan_character_store_add (store, c);
   g_assert_true (lanlan_character_store_save (store, &error));
 
@@ -165,6 +176,79 @@ test_key_only_in_keyring (void)
   g_assert_cmpuint (hits->len, ==, 0);
 }
 
+/* No Secret Service on the bus: a stored key is kept in memory for the
+ * run and found by lookups (sync and async); the error says why it will
+ * not survive; clearing forgets it. */
+static void
+on_looked_up (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  char **out = data;
+  g_autoptr(GError) error = NULL;
+
+  *out = lanlan_secrets_lookup_finish (result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+on_stored (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  GError **out = data;
+
+  g_assert_false (lanlan_secrets_store_finish (result, out));
+}
+
+static void
+test_no_keyring_memory_only (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *async_key = NULL;
+  GError *store_error = NULL;
+
+  /* Nothing yet: the lookup says there is no keyring. */
+  key = lanlan_secrets_lookup_sync ("openai", NULL, &error);
+  g_assert_null (key);
+  g_assert_error (error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_NO_KEYRING);
+  g_clear_error (&error);
+
+  g_assert_false (lanlan_secrets_store_sync ("openai", KEY, NULL, &error));
+  g_assert_error (error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_MEMORY_ONLY);
+  g_assert_null (strstr (error->message, KEY));
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+
+  key = lanlan_secrets_lookup_sync ("openai", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (key, ==, KEY);
+
+  lanlan_secrets_lookup_async ("openai", NULL, on_looked_up, &async_key);
+  while (async_key == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (async_key, ==, KEY);
+
+  /* The async store takes the same way. */
+  lanlan_secrets_store_async ("qwen", "sk-other-key-0123456789abcdef", NULL, on_stored, &store_error);
+  while (store_error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (store_error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_MEMORY_ONLY);
+  g_clear_error (&store_error);
+  g_clear_pointer (&key, g_free);
+  key = lanlan_secrets_lookup_sync ("qwen", NULL, NULL);
+  g_assert_cmpstr (key, ==, "sk-other-key-0123456789abcdef");
+
+  /* Cleared: gone. */
+  g_assert_true (lanlan_secrets_clear_sync ("openai", NULL, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&key, g_free);
+  key = lanlan_secrets_lookup_sync ("openai", NULL, &error);
+  g_assert_null (key);
+  g_assert_error (error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_NO_KEYRING);
+}
+
 static void
 test_redact (void)
 {
@@ -192,7 +276,16 @@ main (int   argc,
     }
 
   g_test_add_func ("/secrets/redact", test_redact);
-  g_test_add_func ("/secrets/key-only-in-keyring", test_key_only_in_keyring);
+  if (g_getenv ("LANLAN_TEST_NO_KEYRING"))
+    {
+      /* Run by the test "secrets-no-keyring": a bus with no Secret Service. */
+      /* The subprocess test first: it sets and unsets G_MESSAGES_DEBUG,
+       * which GLib complains about once threads exist. */
+      g_test_add_func ("/secrets/no-keyring/key-reaches-server-not-disk", test_key_only_in_keyring);
+      g_test_add_func ("/secrets/no-keyring/memory-only", test_no_keyring_memory_only);
+    }
+  else
+    g_test_add_func ("/secrets/key-only-in-keyring", test_key_only_in_keyring);
 
   return g_test_run ();
 }

@@ -103,6 +103,15 @@ write_logs (gpointer user_data)
           g_string_append_c (out, '\n');
         }
       g_file_set_contents (path, out->str, out->len, NULL);
+
+      /* What the client did that the service would have refused. */
+      {
+        g_autofree char *errors = fake_server_dup_errors (relay->server, i);
+        g_autofree char *ename = g_strdup_printf ("conn-%u.errors", i);
+        g_autofree char *epath = g_build_filename (relay->log_dir, ename, NULL);
+
+        g_file_set_contents (epath, errors, -1, NULL);
+      }
     }
 
   return G_SOURCE_CONTINUE;
@@ -122,6 +131,7 @@ main (int   argc,
   g_autofree char *inner_url = NULL;
   g_autofree char *expected_key = NULL;
   g_autofree char *log_dir = NULL;
+  g_autofree char *provider = NULL;
   g_autoptr(GUri) uri = NULL;
   int port = 0, delta_interval_ms = 40, n_deltas = 10, session_delay_ms = 0;
   FakeScript script = { 0 };
@@ -132,7 +142,8 @@ main (int   argc,
     { "delta-interval-ms", 0, 0, G_OPTION_ARG_INT, &delta_interval_ms, "Pause between deltas", "MS" },
     { "n-deltas", 0, 0, G_OPTION_ARG_INT, &n_deltas, "Deltas per answer", "N" },
     { "session-delay-ms", 0, 0, G_OPTION_ARG_INT, &session_delay_ms, "Delay session.updated after the first connection", "MS" },
-    { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events here", "DIR" },
+    { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events (conn-N.jsonl) and provoked errors (conn-N.errors) here", "DIR" },
+    { "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "Play openai, qwen, glm or stepfun (default: OpenAI GA)", "ID" },
     { NULL }
   };
 
@@ -145,6 +156,20 @@ main (int   argc,
     }
 
   relay.server = fake_server_new ();
+  if (g_strcmp0 (provider, "openai") == 0)
+    script.provider = FAKE_PROVIDER_OPENAI;
+  else if (g_strcmp0 (provider, "qwen") == 0)
+    script.provider = FAKE_PROVIDER_QWEN;
+  else if (g_strcmp0 (provider, "glm") == 0)
+    script.provider = FAKE_PROVIDER_GLM;
+  else if (g_strcmp0 (provider, "stepfun") == 0)
+    script.provider = FAKE_PROVIDER_STEPFUN;
+  else if (provider != NULL)
+    {
+      g_printerr ("fake-realtime-server: unknown provider “%s”\n", provider);
+      return 2;
+    }
+  script.beta = script.provider != FAKE_PROVIDER_GENERIC && script.provider != FAKE_PROVIDER_OPENAI;
   script.n_deltas = MAX (n_deltas, 1);
   script.samples_per_delta = 480;
   script.delta_interval_ms = MAX (delta_interval_ms, 0);

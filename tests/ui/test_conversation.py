@@ -39,7 +39,7 @@ def button(name):
 
 # What the session says when the service cannot be reached (src/realtime).
 NETWORK_MESSAGES = ("Could not connect to the service", "The connection to the service was lost",
-                    "Gave up reconnecting", "The service did not answer in time")
+                    "Stopped reconnecting", "The service did not answer in time")
 
 
 def network_banner(frame):
