@@ -63,6 +63,10 @@ struct _LanlanConversation
   GHashTable           *streaming;
   guint                 flush_source;
 
+  /* the character's greeting, shown at the top of a new conversation
+   * and stored with the first message that follows it */
+  LanlanMessage        *greeting;
+
   /* the newest finished reply, which may still be playing when the
    * user cuts in */
   LanlanMessage        *last_reply;
@@ -244,7 +248,30 @@ save (LanlanConversation *self,
     return;
 
   ensure_id (self);
+  if (self->greeting != NULL && self->greeting != message)
+    {
+      g_autoptr(LanlanMessage) greeting = g_steal_pointer (&self->greeting);
+
+      lanlan_store_save_message (self->store, self->id, greeting);
+    }
   lanlan_store_save_message (self->store, self->id, message);
+}
+
+/* A new conversation opens with the character's greeting, if it has one:
+ * shown, not spoken, kept once the user answers. */
+static void
+add_greeting (LanlanConversation *self)
+{
+  const char *greeting = lanlan_character_get_greeting (self->character);
+
+  g_clear_object (&self->greeting);
+  if (greeting == NULL || *greeting == '\0' ||
+      g_list_model_get_n_items (G_LIST_MODEL (self->messages)) > 0)
+    return;
+
+  self->greeting = lanlan_message_new (LANLAN_MESSAGE_ROLE_ASSISTANT, greeting);
+  lanlan_message_set_status (self->greeting, LANLAN_MESSAGE_STATUS_SENT);
+  g_list_store_append (self->messages, self->greeting);
 }
 
 /* --- Translation ------------------------------------------------------------ */
@@ -379,6 +406,9 @@ static void
 append_message (LanlanConversation *self,
                 LanlanMessage      *message)
 {
+  if (self->greeting != NULL)
+    save (self, self->greeting);   /* answered: it belongs to the conversation now */
+  g_clear_object (&self->greeting);
   ensure_id (self);
   g_list_store_append (self->messages, message);
 }
@@ -1374,6 +1404,8 @@ clear_transcript (LanlanConversation *self)
   g_hash_table_remove_all (self->streaming);
   g_clear_object (&self->last_reply);
   g_clear_pointer (&self->last_reply_turn, g_free);
+  g_clear_object (&self->greeting);
+  g_clear_object (&self->greeting);
   g_list_store_remove_all (self->messages);
 }
 
@@ -1404,6 +1436,7 @@ lanlan_conversation_start_new (LanlanConversation *self)
   self->session_started = FALSE;
   clear_transcript (self);
   set_id (self, NULL);
+  add_greeting (self);
   push_history (self);
 }
 
@@ -1496,6 +1529,7 @@ lanlan_conversation_constructed (GObject *object)
                    lanlan_character_get_name (self->character), error->message);
     }
 
+  add_greeting (self);
   ensure_session (self);
   lanlan_conversation_recheck_api_key (self);
 }
