@@ -392,6 +392,7 @@ static void
 lanlan_window_constructed (GObject *object)
 {
   LanlanWindow *self = (LanlanWindow *)object;
+  g_autoptr(GtkNoSelection) selection = NULL;
   LanlanCharacter *character;
 
   G_OBJECT_CLASS (lanlan_window_parent_class)->constructed (object);
@@ -404,8 +405,8 @@ lanlan_window_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   update_title (self);
 
-  gtk_list_view_set_model (self->transcript_view,
-                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (lanlan_conversation_get_messages (self->conversation)))));
+  selection = gtk_no_selection_new (g_object_ref (lanlan_conversation_get_messages (self->conversation)));
+  gtk_list_view_set_model (self->transcript_view, GTK_SELECTION_MODEL (selection));
 
   g_binding_group_set_source (self->bindings, self->conversation);
   g_signal_group_set_target (self->signals, self->conversation);
