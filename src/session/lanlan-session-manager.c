@@ -1421,6 +1421,7 @@ typedef enum {
   CMD_END,
   CMD_TEXT,
   CMD_CONTEXT,
+  CMD_SEE,
   CMD_SETTINGS,
   CMD_API_KEY,
   CMD_SWAP_TURNS,
@@ -1607,6 +1608,17 @@ run_cmd (gpointer data)
         }
       else
         g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      break;
+
+    case CMD_SEE:
+      /* What the user shows a model without eyes, in words: the live
+       * session hears it now, without answering; later sessions are
+       * primed with it. Text mode sends it with the next request. */
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
+      g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      if (w->active != NULL && w->active->ready)
+        lanlan_realtime_client_create_item (w->active->client, "system", c->text);
       break;
 
     case CMD_SETTINGS:
@@ -2136,6 +2148,28 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
   g_return_if_fail (text != NULL);
   c = cmd_new (CMD_CONTEXT);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_describe_seen:
+ * @text: what the user is showing, in words (a vision model's
+ *   description, for a model that cannot take pictures)
+ *
+ * Voice mode: the live session gets it as context now, without an
+ * answer of its own, and later sessions are primed with it. Text mode:
+ * as lanlan_session_manager_inject_context().
+ */
+void
+lanlan_session_manager_describe_seen (LanlanSessionManager *self,
+                                      const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_SEE);
   c->text = g_strdup (text);
   send_cmd (self->worker, c);
 }
