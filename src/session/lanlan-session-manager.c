@@ -130,6 +130,7 @@ worker_unref (Worker *w)
   g_hash_table_unref (w->dropped);
   g_string_free (w->assistant_text, TRUE);
   g_ptr_array_unref (w->pending_texts);
+  g_clear_pointer (&w->pending_image, g_bytes_unref);
   g_free (w->summary);
   g_free (w->reply_id);
   g_string_free (w->reply_text, TRUE);
@@ -1049,6 +1050,12 @@ _lanlan_session_flush_pending_input (Worker *w)
   /* Typing while the character talks interrupts it, as speaking does. */
   if (w->pending_texts->len > 0 && w->in_flight)
     barge_in (w);
+  /* A picture shown before the session was up goes before the words. */
+  if (w->pending_image != NULL)
+    {
+      lanlan_realtime_client_append_image (w->active->client, w->pending_image);
+      g_clear_pointer (&w->pending_image, g_bytes_unref);
+    }
   {
     guint n_sent = 0;
 
@@ -1675,8 +1682,15 @@ run_cmd (gpointer data)
     case CMD_IMAGE:
       if (_lanlan_session_chat_image (w, c->bytes))
         break;
-      if (w->active != NULL && w->active->ready)
+      if (w->active != NULL && w->active->ready && !w->swapping)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
+      else
+        {
+          /* Not connected yet (showing a picture starts the session):
+           * the newest one waits for the connection. */
+          g_clear_pointer (&w->pending_image, g_bytes_unref);
+          w->pending_image = g_bytes_ref (c->bytes);
+        }
       break;
 
     case CMD_QUIT:
