@@ -78,6 +78,7 @@ struct _LanlanConversation
   LanlanEchoCancel     *echo_cancel;
   LanlanAgentBridge    *agent_bridge;
   LanlanAgentLink      *agent_link;
+  LanlanVisionLink     *vision;
   LanlanTranslator     *translator;
 
   /* memory: the ids of what the session was primed with and heard since,
@@ -177,6 +178,24 @@ toast (LanlanConversation *self,
        const char         *message)
 {
   g_signal_emit (self, signals[TOAST], 0, message);
+}
+
+/* Shared frames are sampled while the user may be speaking (the
+ * microphone is on) or the character is answering. */
+static void
+update_vision_live (LanlanConversation *self,
+                    LanlanSessionState  state)
+{
+  if (self->vision != NULL)
+    lanlan_vision_link_set_live (self->vision,
+                                 self->microphone_active || state == LANLAN_SESSION_STATE_RESPONDING);
+}
+
+static void
+on_vision_error (LanlanConversation *self,
+                 GError             *error)
+{
+  toast (self, error->message);
 }
 
 /* --- Errors ---------------------------------------------------------------- */
@@ -628,6 +647,7 @@ on_session_state (LanlanConversation *self,
     default:
       break;
     }
+  update_vision_live (self, state);
 
   if (self->state != state)
     {
@@ -935,6 +955,7 @@ lanlan_conversation_set_microphone_active (LanlanConversation *self,
     start_microphone (self);
   else
     stop_microphone (self);
+  update_vision_live (self, self->state);
   update_level_source (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
 }
@@ -1208,6 +1229,10 @@ ensure_session (LanlanConversation *self)
   push_hot_swap_settings (self);
   push_history (self);
   on_audio_available (self);
+
+  self->vision = lanlan_vision_link_new (self->session);
+  g_signal_connect_object (self->vision, "error",
+                           G_CALLBACK (on_vision_error), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -1276,6 +1301,63 @@ lanlan_conversation_send_text (LanlanConversation *self,
   append_message (self, message);
   send_message (self, message);
   return message;
+}
+
+/**
+ * lanlan_conversation_send_image:
+ * @jpeg: the picture (see lanlan_vision_link_image_to_jpeg())
+ * @text: (nullable): what the user typed with it
+ *
+ * Adds the user's message with its picture to the transcript, shows the
+ * picture to the character (in its provider's shape, or described for a
+ * model without eyes) and sends the text, if any.
+ *
+ * Returns: (transfer none): the user's message
+ */
+LanlanMessage *
+lanlan_conversation_send_image (LanlanConversation *self,
+                                GBytes             *jpeg,
+                                const char         *text)
+{
+  g_autoptr(LanlanMessage) message = NULL;
+
+  g_return_val_if_fail (LANLAN_IS_CONVERSATION (self), NULL);
+  g_return_val_if_fail (jpeg != NULL, NULL);
+
+  message = lanlan_message_new (LANLAN_MESSAGE_ROLE_USER, text ? text : "");
+  lanlan_message_set_image (message, jpeg);
+  append_message (self, message);
+  if (!self->has_api_key)
+    {
+      send_message (self, message);   /* marks it failed, and says why */
+      return message;
+    }
+  ensure_session_started (self);
+  lanlan_vision_link_show_image (self->vision, jpeg);
+  if (text != NULL && *text != '\0')
+    send_message (self, message);
+  else
+    {
+      lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
+      save (self, message);
+    }
+  return message;
+}
+
+/**
+ * lanlan_conversation_get_vision:
+ *
+ * What the user shows the character: screen and camera sharing.
+ *
+ * Returns: (transfer none): the conversation's vision link
+ */
+LanlanVisionLink *
+lanlan_conversation_get_vision (LanlanConversation *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CONVERSATION (self), NULL);
+
+  ensure_session (self);
+  return self->vision;
 }
 
 /**
@@ -1551,6 +1633,7 @@ lanlan_conversation_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->agent_link, self);
   g_clear_object (&self->agent_link);
   g_clear_object (&self->agent_bridge);
+  g_clear_object (&self->vision);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);

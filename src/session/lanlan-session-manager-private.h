@@ -85,6 +85,7 @@ struct _Worker
   gboolean              assistant_done;
   gboolean              user_speaking;
   GPtrArray            *pending_texts;      /* PendingText, typed before connected */
+  GBytes               *pending_image;      /* the newest picture shown before connected */
   char                 *summary;            /* of what fell out of the history */
   GPtrArray            *agent_context;      /* for the next priming */
   GPtrArray            *queued_context;     /* text mode, when idle */

@@ -131,6 +131,7 @@ worker_unref (Worker *w)
   g_hash_table_unref (w->dropped);
   g_string_free (w->assistant_text, TRUE);
   g_ptr_array_unref (w->pending_texts);
+  g_clear_pointer (&w->pending_image, g_bytes_unref);
   g_free (w->summary);
   g_free (w->reply_id);
   g_string_free (w->reply_text, TRUE);
@@ -1093,6 +1094,12 @@ _lanlan_session_flush_pending_input (Worker *w)
   /* Typing while the character talks interrupts it, as speaking does. */
   if (w->pending_texts->len > 0 && w->in_flight)
     barge_in (w);
+  /* A picture shown before the session was up goes before the words. */
+  if (w->pending_image != NULL)
+    {
+      lanlan_realtime_client_append_image (w->active->client, w->pending_image);
+      g_clear_pointer (&w->pending_image, g_bytes_unref);
+    }
   {
     guint n_sent = 0;
 
@@ -1465,6 +1472,7 @@ typedef enum {
   CMD_END,
   CMD_TEXT,
   CMD_CONTEXT,
+  CMD_SEE,
   CMD_SETTINGS,
   CMD_API_KEY,
   CMD_SWAP_TURNS,
@@ -1655,6 +1663,17 @@ run_cmd (gpointer data)
         g_ptr_array_add (w->agent_context, g_strdup (c->text));
       break;
 
+    case CMD_SEE:
+      /* What the user shows a model without eyes, in words: the live
+       * session hears it now, without answering; later sessions are
+       * primed with it. Text mode sends it with the next request. */
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
+      g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      if (w->active != NULL && w->active->ready)
+        lanlan_realtime_client_create_item (w->active->client, "system", c->text);
+      break;
+
     case CMD_SETTINGS:
       g_set_object (&w->settings, c->settings);
       w->settings_serial = c->serial;
@@ -1709,8 +1728,15 @@ run_cmd (gpointer data)
     case CMD_IMAGE:
       if (_lanlan_session_chat_image (w, c->bytes))
         break;
-      if (w->active != NULL && w->active->ready)
+      if (w->active != NULL && w->active->ready && !w->swapping)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
+      else
+        {
+          /* Not connected yet (showing a picture starts the session):
+           * the newest one waits for the connection. */
+          g_clear_pointer (&w->pending_image, g_bytes_unref);
+          w->pending_image = g_bytes_ref (c->bytes);
+        }
       break;
 
     case CMD_QUIT:
@@ -2206,6 +2232,28 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
   g_return_if_fail (text != NULL);
   c = cmd_new (CMD_CONTEXT);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_describe_seen:
+ * @text: what the user is showing, in words (a vision model's
+ *   description, for a model that cannot take pictures)
+ *
+ * Voice mode: the live session gets it as context now, without an
+ * answer of its own, and later sessions are primed with it. Text mode:
+ * as lanlan_session_manager_inject_context().
+ */
+void
+lanlan_session_manager_describe_seen (LanlanSessionManager *self,
+                                      const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_SEE);
   c->text = g_strdup (text);
   send_cmd (self->worker, c);
 }

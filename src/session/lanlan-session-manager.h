@@ -82,6 +82,8 @@ void                  lanlan_session_manager_stream_audio    (LanlanSessionManag
                                                               const gint16         *pcm,
                                                               gsize                 n_samples);
 void                  lanlan_session_manager_end_session     (LanlanSessionManager *self);
+void                  lanlan_session_manager_describe_seen   (LanlanSessionManager *self,
+                                                              const char           *text);
 void                  lanlan_session_manager_inject_context  (LanlanSessionManager *self,
                                                               const char           *text);
 guint                 lanlan_session_manager_get_input_rate  (LanlanSessionManager *self);

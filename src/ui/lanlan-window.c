@@ -303,12 +303,13 @@ on_entry_activate (LanlanWindow *self)
   g_autofree char *text = NULL;
 
   text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->entry))));
-  if (*text == '\0')
+  if (*text == '\0' && self->pending_jpeg == NULL)
     return;
 
   /* The text is in the transcript (and, failed or not, kept) before the
-   * entry is cleared. */
-  lanlan_conversation_send_text (self->conversation, text);
+   * entry is cleared; an attached picture goes with it. */
+  if (!lanlan_window_vision_send (self, text))
+    lanlan_conversation_send_text (self->conversation, text);
   gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
   self->stick_to_end = TRUE;
   scroll_to_end (self);
@@ -417,6 +418,7 @@ lanlan_window_constructed (GObject *object)
   update_onboarding (self);
   on_mic_active (self);
   update_actions (self);
+  lanlan_window_vision_constructed (self);
   self->stick_to_end = TRUE;
 }
 
@@ -438,6 +440,7 @@ lanlan_window_dispose (GObject *object)
   if (self->export_chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->export_chooser));
   g_clear_object (&self->export_chooser);
+  lanlan_window_vision_dispose (self);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->conversation);
@@ -528,6 +531,7 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.new-conversation", NULL,
                                    new_conversation_action);
   lanlan_window_history_class_init (widget_class);
+  lanlan_window_vision_class_init (widget_class);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.toggle-microphone", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
@@ -544,6 +548,7 @@ lanlan_window_init (LanlanWindow *self)
   GtkAdjustment *vadj;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  lanlan_window_vision_init (self);
 
   g_signal_connect (self->error_revealer, "notify::child-revealed",
                     G_CALLBACK (on_banner_child_revealed), NULL);

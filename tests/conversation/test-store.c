@@ -703,8 +703,8 @@ test_newer (Fixture       *f,
   /* Kept unchanged: still version 99 with its data. */
   g_assert_cmpint (count_rows (kept, "PRAGMA user_version"), ==, 99);
   g_assert_cmpint (count_rows (kept, "SELECT COUNT(*) FROM future"), ==, 1);
-  /* And the new one is ours. */
-  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 1);
+  /* And the new one is ours, at the current version. */
+  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
 }
 
 /* Our user_version but a table missing: damaged, kept. A database with
@@ -736,7 +736,63 @@ test_missing_tables (Fixture       *f,
   g_assert_nonnull (store);
   kept = find_kept (dir, "lanlan.db.damaged-");
   g_assert_nonnull (kept);
-  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
+}
+
+/* A picture shown with a message is kept with it; a version-1 file (no
+ * pictures yet) is migrated forward with its messages. */
+static void
+test_images_and_migration (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GBytes) jpeg = g_bytes_new_static ("\xff\xd8\xff\xe0 not really a jpeg", 26);
+  g_autoptr(GPtrArray) loaded = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conv = NULL;
+  g_autofree char *json = NULL;
+
+  {
+    g_autoptr(LanlanStore) store = open_store (f->path);
+    g_autoptr(LanlanMessage) plain = message (LANLAN_MESSAGE_ROLE_USER, "before pictures", 1);
+
+    conv = lanlan_store_create_conversation (store, "c");
+    lanlan_store_save_message (store, conv, plain);
+    flush (store);
+  }
+  /* Make it a version-1 file, as an older Lanlan left it. */
+  {
+    sqlite3 *db = NULL;
+    g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_exec (db, "DROP TABLE message_images; PRAGMA user_version = 1;",
+                                   NULL, NULL, NULL), ==, SQLITE_OK);
+    sqlite3_close (db);
+  }
+  {
+    g_autoptr(LanlanStore) store = open_store (f->path);
+    g_autoptr(LanlanMessage) shown = message (LANLAN_MESSAGE_ROLE_USER, "look at this", 2);
+
+    g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
+    lanlan_message_set_image (shown, jpeg);
+    lanlan_store_save_message (store, conv, shown);
+    /* Saved again (a status change): the picture stays. */
+    lanlan_message_set_status (shown, LANLAN_MESSAGE_STATUS_SENT);
+    lanlan_store_save_message (store, conv, shown);
+    flush (store);
+    loaded = lanlan_store_load_messages (store, conv, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->len, ==, 2);
+    g_assert_cmpstr (lanlan_message_get_text (loaded->pdata[0]), ==, "before pictures");
+    g_assert_null (lanlan_message_get_image (loaded->pdata[0]));
+    g_assert_nonnull (lanlan_message_get_image (loaded->pdata[1]));
+    g_assert_true (g_bytes_equal (lanlan_message_get_image (loaded->pdata[1]), jpeg));
+    json = lanlan_store_export (store, conv, LANLAN_STORE_EXPORT_JSON, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (json, "\"data:image/jpeg;base64,"));
+    /* Deleting the conversation takes its pictures along. */
+    lanlan_store_delete_conversation (store, conv);
+    flush (store);
+  }
+  g_assert_cmpint (count_rows (f->path, "SELECT COUNT(*) FROM message_images"), ==, 0);
 }
 
 /* A file we cannot open: a folder in its place (fails even for root), or
@@ -1098,6 +1154,7 @@ main (int   argc,
   ADD ("/store/search", test_search);
   ADD ("/store/search-index-rebuilt", test_search_index_rebuilt);
   ADD ("/store/export", test_export);
+  ADD ("/store/images-and-migration", test_images_and_migration);
   ADD ("/store/damaged", test_damaged);
   ADD ("/store/corrupt-pages", test_corrupt_pages);
   ADD ("/store/newer", test_newer);
