@@ -94,7 +94,6 @@ test_history_bounded (void)
 
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
-  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
 
   session = lanlan_session_manager_new (c, LANLAN_AUDIO_SINK (sink));
   lanlan_session_manager_set_api_key (session, "history-test-key-0123456789");
