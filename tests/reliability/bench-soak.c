@@ -160,6 +160,8 @@ main (int   argc,
 
       lanlan_character_set_provider (c, "custom");
       lanlan_character_set_base_url (c, url);
+      /* Typed turns over the realtime protocol (text mode is the chat engine). */
+      lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_AUDIO);
       lanlan_character_set_model (c, "soak-model");
       lanlan_character_set_persona (c, "You are a soak test.");
 

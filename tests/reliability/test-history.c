@@ -94,6 +94,8 @@ test_history_bounded (void)
 
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
+  /* Typed turns over the realtime protocol (text mode is the chat engine). */
+  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_AUDIO);
 
   session = lanlan_session_manager_new (c, LANLAN_AUDIO_SINK (sink));
   lanlan_session_manager_set_api_key (session, "history-test-key-0123456789");
