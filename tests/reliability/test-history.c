@@ -28,13 +28,17 @@ typedef struct {
 static void
 on_overflow (LanlanSessionManager *session,
              GPtrArray            *messages,
+             GStrv                 ids,
              Counts               *counts)
 {
   g_assert_cmpuint (messages->len, >, 0);
+  g_assert_cmpuint (g_strv_length (ids), ==, messages->len);
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *m = g_ptr_array_index (messages, i);
       g_ptr_array_add (counts->overflow, g_strdup_printf ("%s:%s", m->role, m->content));
+      /* Each says which turn it was, as its transcript did. */
+      g_assert_cmpstr (ids[i], !=, "");
     }
 }
 
