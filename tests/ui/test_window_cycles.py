@@ -46,9 +46,10 @@ def n_threads(pid):
 
 
 def n_streams(pid):
-    """PipeWire nodes the app's process made."""
+    """The app's PipeWire streams in the graph (lanlan-playback,
+    lanlan-capture, echo-cancel nodes; the harness runs no other app)."""
     out = subprocess.run(["pw-cli", "ls", "Node"], capture_output=True, text=True).stdout
-    return out.count('application.process.id = "%d"' % pid)
+    return out.count('node.name = "lanlan')
 
 
 def names(n):
