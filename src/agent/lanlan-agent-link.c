@@ -824,8 +824,7 @@ lanlan_agent_link_new (LanlanAgentBridge    *bridge,
  * lanlan_agent_link_set_conversation_id:
  * @conversation_id: (nullable): the conversation the transcript shows
  *
- * Sent with every analyze request. A new conversation's earlier messages
- * are not new material for the agent.
+ * Sent with every analyze request from now on.
  */
 void
 lanlan_agent_link_set_conversation_id (LanlanAgentLink *self,
@@ -836,10 +835,10 @@ lanlan_agent_link_set_conversation_id (LanlanAgentLink *self,
   if (g_strcmp0 (conversation_id, self->conversation_id) == 0)
     return;
 
+  /* What was analyzed stays analyzed: a conversation made at its first
+   * message must not lose that message. */
   g_free (self->conversation_id);
   self->conversation_id = g_strdup (conversation_id);
-  g_free (self->analyzed_user_id);
-  self->analyzed_user_id = dup_newest_user_id (self);
 }
 
 const char *

@@ -575,7 +575,10 @@ connect_stream (gpointer         data,
   if (res < 0)
     {
       spa_hook_remove (&self->stream_listener);
-      g_clear_pointer (&self->stream, pw_stream_destroy);
+      /* Destroy first: it waits for the realtime thread, which reads
+       * self->stream until then. */
+      pw_stream_destroy (self->stream);
+      self->stream = NULL;
       g_set_error (error, LANLAN_AUDIO_ERROR, LANLAN_AUDIO_ERROR_STREAM,
                    _("Could not open the playback stream: %s"), g_strerror (-res));
       return FALSE;
@@ -594,7 +597,10 @@ disconnect_stream (gpointer data)
   if (self->stream != NULL)
     {
       spa_hook_remove (&self->stream_listener);
-      g_clear_pointer (&self->stream, pw_stream_destroy);
+      /* Destroy first: it waits for the realtime thread, which reads
+       * self->stream until then. */
+      pw_stream_destroy (self->stream);
+      self->stream = NULL;
     }
   self->state = PW_STREAM_STATE_UNCONNECTED;
   self->active = false;

@@ -32,6 +32,7 @@
 #include "lanlan-provider.h"
 #include "lanlan-realtime-events.h"
 #include "lanlan-secrets.h"
+#include "lanlan-summarizer.h"
 #include "lanlan-translator.h"
 
 #define LEVEL_INTERVAL_MS   33
@@ -63,6 +64,10 @@ struct _LanlanConversation
   GHashTable           *streaming;
   guint                 flush_source;
 
+  /* the character's greeting, shown at the top of a new conversation
+   * and stored with the first message that follows it */
+  LanlanMessage        *greeting;
+
   /* the newest finished reply, which may still be playing when the
    * user cuts in */
   LanlanMessage        *last_reply;
@@ -74,7 +79,17 @@ struct _LanlanConversation
   LanlanEchoCancel     *echo_cancel;
   LanlanAgentBridge    *agent_bridge;
   LanlanAgentLink      *agent_link;
+  LanlanVisionLink     *vision;
   LanlanTranslator     *translator;
+
+  /* memory: the ids of what the session was primed with and heard since,
+   * oldest first; how many of them the summary covers; what overflowed
+   * while a summary was being made */
+  LanlanSummarizer     *summarizer;
+  GPtrArray            *history_ids;
+  guint                 n_summarized;
+  GPtrArray            *overflow;
+  gboolean              summarizing;
   GSettings            *settings;
   GCancellable         *cancellable;
   gboolean              session_started;
@@ -166,6 +181,24 @@ toast (LanlanConversation *self,
   g_signal_emit (self, signals[TOAST], 0, message);
 }
 
+/* Shared frames are sampled while the user may be speaking (the
+ * microphone is on) or the character is answering. */
+static void
+update_vision_live (LanlanConversation *self,
+                    LanlanSessionState  state)
+{
+  if (self->vision != NULL)
+    lanlan_vision_link_set_live (self->vision,
+                                 self->microphone_active || state == LANLAN_SESSION_STATE_RESPONDING);
+}
+
+static void
+on_vision_error (LanlanConversation *self,
+                 GError             *error)
+{
+  toast (self, error->message);
+}
+
 /* --- Errors ---------------------------------------------------------------- */
 
 static void
@@ -220,11 +253,45 @@ static void
 save (LanlanConversation *self,
       LanlanMessage      *message)
 {
+  LanlanMessageStatus status = lanlan_message_get_status (message);
+
+  /* What the session's history holds from now on, for the summary's
+   * bookmark: finished turns, once each. */
+  if ((status == LANLAN_MESSAGE_STATUS_SENT || status == LANLAN_MESSAGE_STATUS_INTERRUPTED) &&
+      lanlan_message_get_role (message) != LANLAN_MESSAGE_ROLE_SYSTEM &&
+      (self->history_ids->len == 0 ||
+       g_strcmp0 (g_ptr_array_index (self->history_ids, self->history_ids->len - 1),
+                  lanlan_message_get_id (message)) != 0))
+    g_ptr_array_add (self->history_ids, g_strdup (lanlan_message_get_id (message)));
+
   if (self->store == NULL)
     return;
 
   ensure_id (self);
+  if (self->greeting != NULL && self->greeting != message)
+    {
+      g_autoptr(LanlanMessage) greeting = g_steal_pointer (&self->greeting);
+
+      lanlan_store_save_message (self->store, self->id, greeting);
+    }
   lanlan_store_save_message (self->store, self->id, message);
+}
+
+/* A new conversation opens with the character's greeting, if it has one:
+ * shown, not spoken, kept once the user answers. */
+static void
+add_greeting (LanlanConversation *self)
+{
+  const char *greeting = lanlan_character_get_greeting (self->character);
+
+  g_clear_object (&self->greeting);
+  if (greeting == NULL || *greeting == '\0' ||
+      g_list_model_get_n_items (G_LIST_MODEL (self->messages)) > 0)
+    return;
+
+  self->greeting = lanlan_message_new (LANLAN_MESSAGE_ROLE_ASSISTANT, greeting);
+  lanlan_message_set_status (self->greeting, LANLAN_MESSAGE_STATUS_SENT);
+  g_list_store_append (self->messages, self->greeting);
 }
 
 /* --- Translation ------------------------------------------------------------ */
@@ -359,6 +426,9 @@ static void
 append_message (LanlanConversation *self,
                 LanlanMessage      *message)
 {
+  if (self->greeting != NULL)
+    save (self, self->greeting);   /* answered: it belongs to the conversation now */
+  g_clear_object (&self->greeting);
   ensure_id (self);
   g_list_store_append (self->messages, message);
 }
@@ -585,6 +655,7 @@ on_session_state (LanlanConversation *self,
     default:
       break;
     }
+  update_vision_live (self, state);
 
   if (self->state != state)
     {
@@ -759,6 +830,32 @@ level_tick (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The sound server went away or came back: say so while the speaker or
+ * the microphone is out; the error ends once both work again (they
+ * reconnect by themselves). */
+static void
+on_audio_available (LanlanConversation *self)
+{
+  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->playback != NULL && !lanlan_audio_playback_get_available (self->playback))
+    reason = lanlan_audio_playback_dup_error (self->playback);
+  else if (self->capture != NULL && !lanlan_audio_capture_get_available (self->capture))
+    reason = lanlan_audio_capture_dup_error (self->capture);
+  else
+    {
+      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO))
+        set_error (self, NULL);
+      return;
+    }
+
+  error = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO,
+                       _("No sound: %s. Voice comes back by itself when the sound server does."),
+                       reason ? reason : _("unknown error"));
+  set_error (self, error);
+}
+
 static void
 update_level_source (LanlanConversation *self)
 {
@@ -779,6 +876,7 @@ update_level_source (LanlanConversation *self)
 }
 
 static void ensure_session (LanlanConversation *self);
+static void on_audio_available (LanlanConversation *self);
 static void push_history (LanlanConversation *self);
 static void on_history_overflow (LanlanConversation *self, GPtrArray *messages);
 
@@ -803,6 +901,8 @@ start_microphone (LanlanConversation *self)
                                                 lanlan_session_manager_get_input_rate (self->session),
                                                 on_capture, g_object_ref (self->session),
                                                 g_object_unref);
+      g_signal_connect_object (self->capture, "notify::available",
+                               G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
     }
 
   if (!lanlan_audio_capture_start (self->capture, &error))
@@ -863,6 +963,7 @@ lanlan_conversation_set_microphone_active (LanlanConversation *self,
     start_microphone (self);
   else
     stop_microphone (self);
+  update_vision_live (self, self->state);
   update_level_source (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
 }
@@ -911,6 +1012,9 @@ push_history (LanlanConversation *self)
   if (self->session == NULL)
     return;
 
+  g_ptr_array_set_size (self->history_ids, 0);
+  g_ptr_array_set_size (self->overflow, 0);
+  self->n_summarized = 0;
   if (self->store != NULL && self->id != NULL)
     summary = lanlan_store_dup_summary (self->store, self->id, &upto);
 
@@ -942,20 +1046,99 @@ push_history (LanlanConversation *self)
       if (text == NULL || *text == '\0')
         continue;
       g_ptr_array_add (history, lanlan_chat_message_new (lanlan_message_get_role_name (m), text));
+      g_ptr_array_add (self->history_ids, g_strdup (lanlan_message_get_id (m)));
     }
 
   lanlan_session_manager_set_history (self->session, history, summary);
 }
 
+static void summarize_next (LanlanConversation *self);
+
+typedef struct {
+  LanlanConversation *self;
+  char               *conversation_id;
+  guint               n_messages;
+} SummaryData;
+
+static void
+on_summarized (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  SummaryData *data = user_data;
+  g_autoptr(LanlanConversation) self = data->self;
+  g_autofree char *conversation_id = data->conversation_id;
+  guint n_messages = data->n_messages;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *summary = lanlan_summarizer_summarize_finish (LANLAN_SUMMARIZER (source), result, &error);
+
+  g_free (data);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->summarizing = FALSE;
+
+  /* Another conversation is shown now: this summary is of no use. */
+  if (g_strcmp0 (conversation_id, self->id) != 0)
+    return;
+
+  if (summary == NULL)
+    {
+      /* The turns stay in the store; the next overflow tries again. */
+      g_message ("%s: older turns could not be summarized: %s",
+                 lanlan_character_get_name (self->character), error->message);
+    }
+  else
+    {
+      const char *upto = NULL;
+
+      self->n_summarized += n_messages;
+      if (self->n_summarized > 0 && self->n_summarized <= self->history_ids->len)
+        upto = g_ptr_array_index (self->history_ids, self->n_summarized - 1);
+      if (self->store != NULL && self->id != NULL)
+        lanlan_store_set_summary (self->store, self->id, summary, upto);
+      if (self->session != NULL)
+        lanlan_session_manager_set_summary (self->session, summary);
+    }
+
+  summarize_next (self);
+}
+
+/* Folds what overflowed into the summary, one summary at a time, made by
+ * the character's own model. */
+static void
+summarize_next (LanlanConversation *self)
+{
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autofree char *previous = NULL;
+  SummaryData *data;
+
+  if (self->summarizing || self->overflow->len == 0 || self->store == NULL || self->id == NULL)
+    return;
+
+  batch = g_steal_pointer (&self->overflow);
+  self->overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  previous = lanlan_store_dup_summary (self->store, self->id, NULL);
+  if (self->summarizer == NULL)
+    self->summarizer = lanlan_summarizer_new (self->character);
+
+  data = g_new0 (SummaryData, 1);
+  data->self = g_object_ref (self);
+  data->conversation_id = g_strdup (self->id);
+  data->n_messages = batch->len;
+  self->summarizing = TRUE;
+  lanlan_summarizer_summarize_async (self->summarizer, previous, batch, self->cancellable,
+                                     on_summarized, data);
+}
+
 /* Older turns fell out of the priming budget. They stay in the store and
- * on screen; the session keeps a summary of them once the summarizer has
- * folded them in. */
+ * on screen; the session is primed with a summary of them instead. */
 static void
 on_history_overflow (LanlanConversation *self,
                      GPtrArray          *messages)
 {
-  g_debug ("%u messages of %s left the priming window", messages ? messages->len : 0,
-           lanlan_character_get_name (self->character));
+  for (guint i = 0; messages != NULL && i < messages->len; i++)
+    g_ptr_array_add (self->overflow, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  summarize_next (self);
 }
 
 /* --- Session ---------------------------------------------------------------- */
@@ -1027,6 +1210,9 @@ ensure_session (LanlanConversation *self)
   self->playback = lanlan_audio_playback_new (audio_target (self, output, FALSE), 2, &error);
   if (self->playback == NULL)
     g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
+  else
+    g_signal_connect_object (self->playback, "notify::available",
+                             G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
 
   self->session = lanlan_session_manager_new (self->character,
                                               self->playback ? LANLAN_AUDIO_SINK (self->playback) : NULL);
@@ -1050,6 +1236,11 @@ ensure_session (LanlanConversation *self)
                            G_CALLBACK (on_session_error), self, G_CONNECT_SWAPPED);
   push_hot_swap_settings (self);
   push_history (self);
+  on_audio_available (self);
+
+  self->vision = lanlan_vision_link_new (self->session);
+  g_signal_connect_object (self->vision, "error",
+                           G_CALLBACK (on_vision_error), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -1118,6 +1309,63 @@ lanlan_conversation_send_text (LanlanConversation *self,
   append_message (self, message);
   send_message (self, message);
   return message;
+}
+
+/**
+ * lanlan_conversation_send_image:
+ * @jpeg: the picture (see lanlan_vision_link_image_to_jpeg())
+ * @text: (nullable): what the user typed with it
+ *
+ * Adds the user's message with its picture to the transcript, shows the
+ * picture to the character (in its provider's shape, or described for a
+ * model without eyes) and sends the text, if any.
+ *
+ * Returns: (transfer none): the user's message
+ */
+LanlanMessage *
+lanlan_conversation_send_image (LanlanConversation *self,
+                                GBytes             *jpeg,
+                                const char         *text)
+{
+  g_autoptr(LanlanMessage) message = NULL;
+
+  g_return_val_if_fail (LANLAN_IS_CONVERSATION (self), NULL);
+  g_return_val_if_fail (jpeg != NULL, NULL);
+
+  message = lanlan_message_new (LANLAN_MESSAGE_ROLE_USER, text ? text : "");
+  lanlan_message_set_image (message, jpeg);
+  append_message (self, message);
+  if (!self->has_api_key)
+    {
+      send_message (self, message);   /* marks it failed, and says why */
+      return message;
+    }
+  ensure_session_started (self);
+  lanlan_vision_link_show_image (self->vision, jpeg);
+  if (text != NULL && *text != '\0')
+    send_message (self, message);
+  else
+    {
+      lanlan_message_set_status (message, LANLAN_MESSAGE_STATUS_SENT);
+      save (self, message);
+    }
+  return message;
+}
+
+/**
+ * lanlan_conversation_get_vision:
+ *
+ * What the user shows the character: screen and camera sharing.
+ *
+ * Returns: (transfer none): the conversation's vision link
+ */
+LanlanVisionLink *
+lanlan_conversation_get_vision (LanlanConversation *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CONVERSATION (self), NULL);
+
+  ensure_session (self);
+  return self->vision;
 }
 
 /**
@@ -1246,6 +1494,8 @@ clear_transcript (LanlanConversation *self)
   g_hash_table_remove_all (self->streaming);
   g_clear_object (&self->last_reply);
   g_clear_pointer (&self->last_reply_turn, g_free);
+  g_clear_object (&self->greeting);
+  g_clear_object (&self->greeting);
   g_list_store_remove_all (self->messages);
 }
 
@@ -1276,6 +1526,7 @@ lanlan_conversation_start_new (LanlanConversation *self)
   self->session_started = FALSE;
   clear_transcript (self);
   set_id (self, NULL);
+  add_greeting (self);
   push_history (self);
 }
 
@@ -1368,6 +1619,7 @@ lanlan_conversation_constructed (GObject *object)
                    lanlan_character_get_name (self->character), error->message);
     }
 
+  add_greeting (self);
   ensure_session (self);
   lanlan_conversation_recheck_api_key (self);
 }
@@ -1389,6 +1641,7 @@ lanlan_conversation_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->agent_link, self);
   g_clear_object (&self->agent_link);
   g_clear_object (&self->agent_bridge);
+  g_clear_object (&self->vision);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);
@@ -1398,6 +1651,7 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->playback);
   g_clear_object (&self->echo_cancel);
   g_clear_object (&self->translator);
+  g_clear_object (&self->summarizer);
   g_clear_object (&self->settings);
   if (self->streaming != NULL)
     g_hash_table_remove_all (self->streaming);
@@ -1413,6 +1667,8 @@ lanlan_conversation_finalize (GObject *object)
   LanlanConversation *self = (LanlanConversation *)object;
 
   g_clear_pointer (&self->streaming, g_hash_table_unref);
+  g_clear_pointer (&self->history_ids, g_ptr_array_unref);
+  g_clear_pointer (&self->overflow, g_ptr_array_unref);
   g_clear_object (&self->messages);
   g_clear_object (&self->character);
   g_clear_object (&self->store);
@@ -1563,6 +1819,8 @@ static void
 lanlan_conversation_init (LanlanConversation *self)
 {
   self->messages = g_list_store_new (LANLAN_TYPE_MESSAGE);
+  self->history_ids = g_ptr_array_new_with_free_func (g_free);
+  self->overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   self->streaming = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, streaming_free);
   self->cancellable = g_cancellable_new ();
   self->has_api_key = TRUE;

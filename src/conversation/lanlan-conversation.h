@@ -12,6 +12,7 @@
 #include "lanlan-message.h"
 #include "lanlan-session-manager.h"
 #include "lanlan-store.h"
+#include "lanlan-vision-link.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,7 @@ typedef enum {
   LANLAN_CONVERSATION_ERROR_MICROPHONE,
   LANLAN_CONVERSATION_ERROR_NO_KEY,
   LANLAN_CONVERSATION_ERROR_STORE,
+  LANLAN_CONVERSATION_ERROR_AUDIO,
 } LanlanConversationError;
 
 /**
@@ -66,6 +68,10 @@ void                lanlan_conversation_set_microphone_active (LanlanConversatio
 
 LanlanMessage      *lanlan_conversation_send_text         (LanlanConversation *self,
                                                            const char         *text);
+LanlanMessage      *lanlan_conversation_send_image        (LanlanConversation *self,
+                                                           GBytes             *jpeg,
+                                                           const char         *text);
+LanlanVisionLink   *lanlan_conversation_get_vision        (LanlanConversation *self);
 void                lanlan_conversation_resend            (LanlanConversation *self,
                                                            LanlanMessage      *message);
 void                lanlan_conversation_reconnect         (LanlanConversation *self);

@@ -29,12 +29,14 @@
  * overwritten, and a fresh database is made; the store is returned with a
  * DAMAGED or NEWER error naming the kept file.
  *
- * Schema (user_version 1):
+ * Schema (user_version 2):
  *   conversations (id TEXT PRIMARY KEY, character_id, created, updated,
  *                  summary, summary_upto)
  *   messages      (num INTEGER PRIMARY KEY, id TEXT UNIQUE, conversation_id
  *                  REFERENCES conversations ON DELETE CASCADE, seq, role,
  *                  text, translation, heard, created, ended, status)
+ *   message_images (message_num REFERENCES messages ON DELETE CASCADE,
+ *                  image: a JPEG the user showed with the message)
  *   messages_fts  FTS5 external-content index over text and translation,
  *                 trigram tokenizer (works for Japanese and Chinese), kept
  *                 in sync by triggers.
@@ -99,6 +101,10 @@ static const char * const migrations[] = {
   "    VALUES ('delete', old.num, old.text, old.translation);"
   "  INSERT INTO messages_fts (rowid, text, translation) VALUES (new.num, new.text, new.translation);"
   "END;",
+  /* 1 -> 2: pictures the user shows with a message */
+  "CREATE TABLE message_images ("
+  "  message_num INTEGER PRIMARY KEY REFERENCES messages (num) ON DELETE CASCADE,"
+  "  image BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -132,6 +138,7 @@ typedef struct {
   char   *translation;
   char   *heard;     /* or summary_upto */
   char   *status;
+  GBytes *image;
   gint64  created;
   gint64  ended;
 } Op;
@@ -147,8 +154,12 @@ op_free (Op *op)
   g_free (op->translation);
   g_free (op->heard);
   g_free (op->status);
+  g_clear_pointer (&op->image, g_bytes_unref);
   g_free (op);
 }
+
+static gboolean merge_save (GQueue *queue,
+                            Op     *op);
 
 struct _LanlanStore
 {
@@ -575,6 +586,7 @@ typedef struct {
   sqlite3      *db;
   sqlite3_stmt *create_conversation;
   sqlite3_stmt *save_message;
+  sqlite3_stmt *save_image;
   sqlite3_stmt *touch_conversation;
   sqlite3_stmt *delete_message;
   sqlite3_stmt *delete_conversation;
@@ -588,6 +600,7 @@ writer_close (Writer *w)
 {
   g_clear_pointer (&w->create_conversation, sqlite3_finalize);
   g_clear_pointer (&w->save_message, sqlite3_finalize);
+  g_clear_pointer (&w->save_image, sqlite3_finalize);
   g_clear_pointer (&w->touch_conversation, sqlite3_finalize);
   g_clear_pointer (&w->delete_message, sqlite3_finalize);
   g_clear_pointer (&w->delete_conversation, sqlite3_finalize);
@@ -615,6 +628,8 @@ writer_open (LanlanStore  *self,
       " WHERE EXISTS (SELECT 1 FROM conversations WHERE id = ?2)"
       " ON CONFLICT (id) DO UPDATE SET text = excluded.text, translation = excluded.translation,"
       "   heard = excluded.heard, ended = excluded.ended, status = excluded.status, role = excluded.role" },
+    { &w->save_image,
+      "INSERT OR REPLACE INTO message_images (message_num, image) SELECT num, ?2 FROM messages WHERE id = ?1" },
     { &w->touch_conversation,
       "UPDATE conversations SET updated = MAX (updated, ?2) WHERE id = ?1" },
     { &w->delete_message, "DELETE FROM messages WHERE id = ?1" },
@@ -716,6 +731,16 @@ writer_run (Writer *w,
       sqlite3_reset (stmt);
       sqlite3_clear_bindings (stmt);
     }
+  if (rc == SQLITE_DONE && op->kind == OP_SAVE_MESSAGE && op->image != NULL)
+    {
+      stmt = w->save_image;
+      bind_text (stmt, 1, op->id);
+      sqlite3_bind_blob64 (stmt, 2, g_bytes_get_data (op->image, NULL), g_bytes_get_size (op->image),
+                           SQLITE_STATIC);
+      rc = sqlite3_step (stmt);
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+    }
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -793,10 +818,17 @@ writer_thread (gpointer data)
           continue;
         }
 
-      /* Take everything queued, behind what failed before. */
+      /* Take everything queued, behind what failed before (folding new
+       * snapshots of a message into a failed save of it). */
+      upto = batch.length ? ((Op *) batch.tail->data)->ticket : 0;
       while (!g_queue_is_empty (&self->queue))
-        g_queue_push_tail (&batch, g_queue_pop_head (&self->queue));
-      upto = ((Op *) batch.tail->data)->ticket;
+        {
+          Op *op = g_queue_pop_head (&self->queue);
+
+          upto = MAX (upto, op->ticket);
+          if (!merge_save (&batch, op))
+            g_queue_push_tail (&batch, op);
+        }
       self->retry = FALSE;
       self->attempts++;
       g_mutex_unlock (&self->lock);
@@ -839,6 +871,53 @@ writer_thread (gpointer data)
 
   writer_close (&w);
   return NULL;
+}
+
+#define MERGE_DEPTH 512
+
+/* Folds a save of a message into an earlier queued save of the same
+ * message: the earlier one takes the new snapshot (keeping its place, so
+ * the order of first saving stays), and @op is freed. Not across a
+ * delete, which must see the row as it was. Keeps memory bounded while
+ * the disk refuses writes: one snapshot per message, not one per delta.
+ * Returns TRUE when @op was merged. */
+static gboolean
+merge_save (GQueue *queue,
+            Op     *op)
+{
+  guint depth = 0;
+
+  if (op->kind != OP_SAVE_MESSAGE)
+    return FALSE;
+
+  for (GList *l = queue->tail; l && depth < MERGE_DEPTH; l = l->prev, depth++)
+    {
+      Op *earlier = l->data;
+
+      if (earlier->kind == OP_DELETE_CONVERSATION || earlier->kind == OP_DELETE_CHARACTER ||
+          (earlier->kind == OP_DELETE_MESSAGE && g_str_equal (earlier->id, op->id)))
+        return FALSE;
+      if (earlier->kind != OP_SAVE_MESSAGE || !g_str_equal (earlier->id, op->id))
+        continue;
+      if (!g_str_equal (earlier->conversation_id, op->conversation_id))
+        return FALSE;
+
+      g_free (earlier->role);
+      g_free (earlier->text);
+      g_free (earlier->translation);
+      g_free (earlier->heard);
+      g_free (earlier->status);
+      earlier->role = g_steal_pointer (&op->role);
+      earlier->text = g_steal_pointer (&op->text);
+      earlier->translation = g_steal_pointer (&op->translation);
+      earlier->heard = g_steal_pointer (&op->heard);
+      earlier->status = g_steal_pointer (&op->status);
+      earlier->created = op->created;
+      earlier->ended = op->ended;
+      op_free (op);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -1346,26 +1425,18 @@ lanlan_store_save_message (LanlanStore   *self,
   op->created = lanlan_message_get_created (message);
   op->ended = lanlan_message_get_ended (message);
   op->status = g_strdup (status_to_string (lanlan_message_get_status (message)));
+  op->image = lanlan_message_get_image (message) ? g_bytes_ref (lanlan_message_get_image (message)) : NULL;
 
   /* A streaming reply is saved at every delta: while the writer has not
-   * yet taken the previous snapshot of the same message, replace it
+   * yet taken the previous snapshot of the same message, update that one
    * rather than queue both. */
   g_mutex_lock (&self->lock);
-  if (self->queue.tail)
+  if (merge_save (&self->queue, op))
     {
-      Op *last = self->queue.tail->data;
-
-      if (last->kind == OP_SAVE_MESSAGE && g_str_equal (last->id, op->id) &&
-          g_str_equal (last->conversation_id, op->conversation_id))
-        {
-          op->ticket = last->ticket;
-          self->queue.tail->data = op;
-          op_free (last);
-          self->retry = TRUE;
-          g_cond_signal (&self->cond);
-          g_mutex_unlock (&self->lock);
-          return;
-        }
+      self->retry = TRUE;
+      g_cond_signal (&self->cond);
+      g_mutex_unlock (&self->lock);
+      return;
     }
   g_mutex_unlock (&self->lock);
 
@@ -1429,8 +1500,9 @@ lanlan_store_load_messages (LanlanStore  *self,
     return NULL;
 
   stmt = prepare (self->read_db,
-                  "SELECT id, role, text, translation, heard, created, ended, status"
-                  " FROM messages WHERE conversation_id = ?1 ORDER BY seq", error);
+                  "SELECT id, role, text, translation, heard, created, ended, status, i.image"
+                  " FROM messages LEFT JOIN message_images i ON i.message_num = num"
+                  " WHERE conversation_id = ?1 ORDER BY seq", error);
   if (stmt == NULL)
     return NULL;
   bind_text (stmt, 1, conversation_id);
@@ -1456,6 +1528,11 @@ lanlan_store_load_messages (LanlanStore  *self,
         lanlan_message_set_translation (message, translation);
       if (heard)
         lanlan_message_set_heard (message, heard);
+      if (sqlite3_column_type (stmt, 8) == SQLITE_BLOB && sqlite3_column_bytes (stmt, 8) > 0)
+        {
+          g_autoptr(GBytes) image = g_bytes_new (sqlite3_column_blob (stmt, 8), sqlite3_column_bytes (stmt, 8));
+          lanlan_message_set_image (message, image);
+        }
       g_ptr_array_add (messages, message);
     }
   if (rc != SQLITE_DONE)
@@ -1795,6 +1872,8 @@ export_markdown (const char  *character_id,
           who = _("System");
         }
       g_string_append_printf (out, "**%s** (%s): %s\n", who, time, lanlan_message_get_text (m));
+      if (lanlan_message_get_image (m) != NULL)
+        g_string_append_printf (out, "\n_%s_\n", _("(showed a picture)"));
       if (translation && *translation)
         {
           g_string_append_c (out, '\n');
@@ -1903,6 +1982,17 @@ export_json (const char  *conversation_id,
       add_string_or_null (b, "translation", lanlan_message_get_translation (m));
       add_string_or_null (b, "heard", lanlan_message_get_heard (m));
       add_string_or_null (b, "status", status_to_string (lanlan_message_get_status (m)));
+      json_builder_set_member_name (b, "image");
+      if (lanlan_message_get_image (m) != NULL)
+        {
+          gsize size;
+          const guchar *data = g_bytes_get_data (lanlan_message_get_image (m), &size);
+          g_autofree char *b64 = g_base64_encode (data, size);
+          g_autofree char *url = g_strconcat ("data:image/jpeg;base64,", b64, NULL);
+          json_builder_add_string_value (b, url);
+        }
+      else
+        json_builder_add_null_value (b);
       add_time (b, "created", lanlan_message_get_created (m));
       add_time (b, "ended", lanlan_message_get_ended (m));
       json_builder_end_object (b);

@@ -127,6 +127,12 @@ GPtrArray   *lanlan_store_search              (LanlanStore      *self,
                                                guint             limit,
                                                GError          **error); /* LanlanStoreHit* */
 
+/* Markdown: a title, then "**You** (time): text" per message, the
+ * translation quoted below it, interrupted replies marked with what was
+ * heard. JSON: {"format": "lanlan-conversation", "version": 1,
+ * "conversation_id", "character_id", ["character_name"], "created",
+ * "summary", "messages": [{"id", "role", "text", "translation", "heard",
+ * "status", "created", "ended"}]}, times ISO 8601 UTC or null. */
 char        *lanlan_store_export              (LanlanStore      *self,
                                                const char       *conversation_id,
                                                LanlanStoreExportFormat format,

@@ -1,8 +1,8 @@
 /* lanlan-character-store.c — the list of characters, saved as JSON
  *
- * The store is a GListModel of LanlanCharacter. It is written with
- * g_file_set_contents(), which writes a temporary file and renames it
- * over the old one, so a crash never leaves a half-written config.
+ * The store is a GListModel of LanlanCharacter. It is written to a
+ * temporary file which is fsynced and renamed over the old one, so a
+ * crash never leaves a half-written config.
  * A config that cannot be parsed is moved aside to a timestamped
  * backup (never deleted) and the reason is kept for the UI to show.
  * Characters are saved automatically, debounced, whenever they change.
@@ -17,16 +17,20 @@
  * characters.json is written through to its target. A file from a newer
  * version keeps its unknown keys (top level and per character) and is
  * copied to characters.json.vN-backup before it is first rewritten. Stale
- * temporary files of a save killed half-way (characters.json.XXXXXX) are
- * removed at load.
+ * temporary files of a save killed half-way (characters.json.tmp-XXXXXX,
+ * and an older build's characters.json.XXXXXX) are removed at load.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lanlan-character-store.h"
 #include "lanlan-json.h"
@@ -454,30 +458,97 @@ resolve_target (GFile *file)
   return g_steal_pointer (&current);
 }
 
-/* A name g_file_set_contents() gives its temporary file: @base "."
- * six characters of mkstemp's alphabet. Ordinary words (".backup") are
- * not taken for one: a temp name has an upper-case letter or a digit. */
-static gboolean
-is_temp_name (const char *name,
-              const char *base)
-{
-  gsize base_len = strlen (base);
-  const char *suffix;
-  gboolean mixed = FALSE;
+#define TEMP_INFIX ".tmp-"
 
-  if (strncmp (name, base, base_len) != 0 || name[base_len] != '.')
-    return FALSE;
-  suffix = name + base_len + 1;
+/* Is @suffix six characters of mkstemp's alphabet? */
+static gboolean
+is_mkstemp_suffix (const char *suffix,
+                   gboolean    strict)
+{
+  gboolean upper = FALSE, lower = FALSE, digit = FALSE;
+
   if (strlen (suffix) != 6)
     return FALSE;
   for (guint i = 0; i < 6; i++)
     {
       if (!g_ascii_isalnum (suffix[i]))
         return FALSE;
-      if (g_ascii_isupper (suffix[i]) || g_ascii_isdigit (suffix[i]))
-        mixed = TRUE;
+      upper |= g_ascii_isupper (suffix[i]);
+      lower |= g_ascii_islower (suffix[i]);
+      digit |= g_ascii_isdigit (suffix[i]);
     }
-  return mixed;
+  return !strict || (upper && lower && digit);
+}
+
+/* Our own temporary files are "@base.tmp-XXXXXX", which nothing else is
+ * called. Older builds used g_file_set_contents(): "@base.XXXXXX", which
+ * a name a person chose (".backup", ".202401", ".Backup") could also
+ * match, so those count only with upper case, lower case and a digit. */
+static gboolean
+is_temp_name (const char *name,
+              const char *base)
+{
+  gsize base_len = strlen (base);
+  const char *suffix;
+
+  if (strncmp (name, base, base_len) != 0 || name[base_len] != '.')
+    return FALSE;
+  suffix = name + base_len;
+  if (g_str_has_prefix (suffix, TEMP_INFIX))
+    return is_mkstemp_suffix (suffix + strlen (TEMP_INFIX), FALSE);
+  return is_mkstemp_suffix (suffix + 1, TRUE);
+}
+
+/* Atomic replace: a temporary file beside @path (mode 0600, the persona
+ * is private), written, fsynced, renamed over @path. */
+static gboolean
+write_atomically (const char  *path,
+                  const char  *data,
+                  gsize        length,
+                  GError     **error)
+{
+  g_autofree char *tmp = g_strconcat (path, TEMP_INFIX "XXXXXX", NULL);
+  gsize done = 0;
+  int fd, saved;
+
+  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _("Could not create a file in the folder of %s: %s"), path, g_strerror (saved));
+      return FALSE;
+    }
+  while (done < length)
+    {
+      gssize n = write (fd, data + done, length - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        goto failed;
+      done += n;
+    }
+  if (fsync (fd) != 0)
+    goto failed;
+  if (close (fd) != 0)
+    {
+      fd = -1;
+      goto failed;
+    }
+  fd = -1;
+  if (g_rename (tmp, path) != 0)
+    goto failed;
+  return TRUE;
+
+failed:
+  saved = errno ? errno : EIO;
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+               _("Could not write %s: %s"), path, g_strerror (saved));
+  return FALSE;
 }
 
 #define STALE_TEMP_AGE_S 10
@@ -859,10 +930,7 @@ lanlan_character_store_save (LanlanCharacterStore  *self,
     goto failed;
 
   path = g_file_get_path (target);
-  /* Atomic: temp file beside the target + fsync + rename. Mode 0600, the
-   * persona is private. */
-  if (!g_file_set_contents_full (path, data, length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local_error))
+  if (!write_atomically (path, data, length, &local_error))
     goto failed;
 
   self->file_version = CONFIG_VERSION;

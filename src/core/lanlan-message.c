@@ -19,6 +19,7 @@ struct _LanlanMessage
   GString             *text;
   char                *translation;
   char                *heard;
+  GBytes              *image;
   gint64               created;
   gint64               ended;
   LanlanMessageStatus  status;
@@ -44,6 +45,7 @@ enum {
   PROP_TEXT,
   PROP_TRANSLATION,
   PROP_HEARD,
+  PROP_IMAGE,
   PROP_CREATED,
   PROP_ENDED,
   PROP_STATUS,
@@ -100,6 +102,7 @@ lanlan_message_finalize (GObject *object)
   g_string_free (self->text, TRUE);
   g_free (self->translation);
   g_free (self->heard);
+  g_clear_pointer (&self->image, g_bytes_unref);
 
   G_OBJECT_CLASS (lanlan_message_parent_class)->finalize (object);
 }
@@ -128,6 +131,9 @@ lanlan_message_get_property (GObject    *object,
       break;
     case PROP_HEARD:
       g_value_set_string (value, self->heard);
+      break;
+    case PROP_IMAGE:
+      g_value_set_boxed (value, self->image);
       break;
     case PROP_CREATED:
       g_value_set_int64 (value, self->created);
@@ -162,6 +168,9 @@ lanlan_message_set_property (GObject      *object,
     case PROP_HEARD:
       lanlan_message_set_heard (self, g_value_get_string (value));
       break;
+    case PROP_IMAGE:
+      lanlan_message_set_image (self, g_value_get_boxed (value));
+      break;
     case PROP_STATUS:
       lanlan_message_set_status (self, g_value_get_enum (value));
       break;
@@ -187,6 +196,7 @@ lanlan_message_class_init (LanlanMessageClass *klass)
   properties[PROP_TEXT] = g_param_spec_string ("text", NULL, NULL, "", rw);
   properties[PROP_TRANSLATION] = g_param_spec_string ("translation", NULL, NULL, NULL, rw);
   properties[PROP_HEARD] = g_param_spec_string ("heard", NULL, NULL, NULL, rw);
+  properties[PROP_IMAGE] = g_param_spec_boxed ("image", NULL, NULL, G_TYPE_BYTES, rw);
   properties[PROP_CREATED] = g_param_spec_int64 ("created", NULL, NULL, 0, G_MAXINT64, 0, ro);
   properties[PROP_ENDED] = g_param_spec_int64 ("ended", NULL, NULL, 0, G_MAXINT64, 0,
                                                ro | G_PARAM_EXPLICIT_NOTIFY);
@@ -335,6 +345,32 @@ lanlan_message_set_heard (LanlanMessage *self,
 
   if (set_str (&self->heard, heard))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HEARD]);
+}
+
+/**
+ * lanlan_message_get_image:
+ *
+ * Returns: (nullable) (transfer none): the picture shown with the
+ *   message, as a JPEG
+ */
+GBytes *
+lanlan_message_get_image (LanlanMessage *self)
+{
+  g_return_val_if_fail (LANLAN_IS_MESSAGE (self), NULL);
+  return self->image;
+}
+
+void
+lanlan_message_set_image (LanlanMessage *self,
+                          GBytes        *jpeg)
+{
+  g_return_if_fail (LANLAN_IS_MESSAGE (self));
+
+  if (self->image == jpeg || (self->image && jpeg && g_bytes_equal (self->image, jpeg)))
+    return;
+  g_clear_pointer (&self->image, g_bytes_unref);
+  self->image = jpeg ? g_bytes_ref (jpeg) : NULL;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
 }
 
 gint64

@@ -65,6 +65,9 @@ void                 lanlan_message_set_heard       (LanlanMessage       *self,
                                                      const char          *heard);
 gint64               lanlan_message_get_created     (LanlanMessage       *self);
 gint64               lanlan_message_get_ended       (LanlanMessage       *self);
+GBytes              *lanlan_message_get_image       (LanlanMessage       *self);
+void                 lanlan_message_set_image       (LanlanMessage       *self,
+                                                     GBytes              *jpeg);
 LanlanMessageStatus  lanlan_message_get_status      (LanlanMessage       *self);
 void                 lanlan_message_set_status      (LanlanMessage       *self,
                                                      LanlanMessageStatus  status);
@@ -73,8 +76,9 @@ const char          *lanlan_message_role_to_string   (LanlanMessageRole   role);
 gboolean             lanlan_message_role_from_string (const char         *name,
                                                       LanlanMessageRole  *role);
 
-/* Properties: "id", "role", "text", "translation", "heard", "created",
- * "ended", "status". Times are microseconds since the Unix epoch (UTC);
+/* Properties: "id", "role", "text", "translation", "heard", "image" (a
+ * JPEG the user showed with the message, or NULL), "created", "ended",
+ * "status". Times are microseconds since the Unix epoch (UTC);
  * "ended" is 0 until the message is complete and is set when the status
  * leaves PENDING. Main thread only. */
 

@@ -12,6 +12,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "lanlan-chat-preset.h"
 #include "lanlan-provider.h"
 #include "lanlan-realtime-events.h"
 
@@ -400,6 +401,35 @@ lanlan_provider_get_chat_endpoint (LanlanCharacter  *character,
 
   provider = lanlan_provider_lookup (lanlan_character_get_provider (character));
   base_url = lanlan_character_get_base_url (character);
+  if (provider == NULL)
+    {
+      /* A chat service of text mode (Ollama, DeepSeek…): its own address,
+       * and the character's model, since there is no realtime one. */
+      const LanlanChatPreset *preset =
+        lanlan_chat_preset_lookup (lanlan_character_get_provider (character));
+
+      if (preset != NULL)
+        {
+          const char *chosen = lanlan_character_get_model (character);
+
+          if (chosen == NULL || *chosen == '\0')
+            chosen = preset->default_model;
+          if (chosen == NULL || *chosen == '\0')
+            {
+              *url = NULL;
+              if (model != NULL)
+                *model = NULL;
+              g_set_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG,
+                           _("Choose a model for %s in the character's settings"),
+                           _(preset->display_name));
+              return FALSE;
+            }
+          *url = lanlan_chat_preset_resolve_url (preset, base_url, error);
+          if (model != NULL)
+            *model = *url != NULL ? g_strdup (chosen) : NULL;
+          return *url != NULL;
+        }
+    }
   *url = lanlan_provider_build_http_url (provider, base_url, error);
   if (model != NULL)
     *model = *url == NULL ? NULL

@@ -40,7 +40,7 @@
 #include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
-#define CHAT_INPUT_RATE    16000   /* what transcription servers like */
+#define CHAT_INPUT_RATE    _LANLAN_SESSION_CHAT_INPUT_RATE   /* what transcription servers like */
 
 struct _ChatEngine
 {
@@ -485,9 +485,12 @@ on_answer (GObject      *source,
   g_autofree char *rest = NULL;
 
   answer = lanlan_chat_client_stream_finish (LANLAN_CHAT_CLIENT (source), result, &error);
-  /* Cancelled: a barge-in or the end already took care of the turn. */
+  /* Cancelled: a barge-in or the end already took care of the turn. An
+   * answer that finished just before its barge-in is as stale: only the
+   * request of the current cancellable counts. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || chat == NULL ||
-      !chat->in_flight || (GObject *) chat->client != source)
+      !chat->in_flight || (GObject *) chat->client != source ||
+      g_task_get_cancellable (G_TASK (result)) != chat->cancel)
     {
       _lanlan_session_worker_unref (w);
       return;
@@ -496,6 +499,9 @@ on_answer (GObject      *source,
   if (answer != NULL)
     {
       chat->attempt = 0;
+      /* A picture goes with one question, not with every turn after. */
+      if (chat->had_images)
+        g_clear_pointer (&chat->image, g_bytes_unref);
       _lanlan_session_history_add (w, "assistant", answer->text);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, answer->text);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));
@@ -999,11 +1005,23 @@ _lanlan_session_chat_settings_changed (Worker *w)
       chat_after_turn (w->chat);
       return TRUE;
     }
-  if (w->started && _lanlan_session_chat_wanted (w) && !w->in_flight)
+  if (!w->started && _lanlan_session_chat_wanted (w))
     {
-      /* From audio to text mode between turns. */
-      _lanlan_session_close_realtime (w);
-      _lanlan_session_chat_start (w);
+      /* The microphone is opened at the rate text mode listens at. */
+      g_mutex_lock (&w->lock);
+      w->input_rate = CHAT_INPUT_RATE;
+      g_mutex_unlock (&w->lock);
+      return TRUE;
+    }
+  if (w->started && _lanlan_session_chat_wanted (w))
+    {
+      /* From audio to text mode between turns; while the realtime model
+       * answers, at the end of its answer (_lanlan_session_after_turn). */
+      if (!w->in_flight)
+        {
+          _lanlan_session_close_realtime (w);
+          _lanlan_session_chat_start (w);
+        }
       return TRUE;
     }
   return FALSE;

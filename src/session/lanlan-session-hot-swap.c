@@ -126,7 +126,7 @@ _lanlan_session_maybe_swap (Worker *w)
   _lanlan_session_prime (w, w->pending, w->primed_len);
   w->primed_len = _lanlan_session_history_len (w);
 
-  instructions = _lanlan_session_build_instructions (w->settings);
+  instructions = _lanlan_session_compose_instructions (w);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, w->pending->provider);
@@ -175,6 +175,11 @@ void
 _lanlan_session_after_turn (Worker *w)
 {
   gint64 elapsed = (g_get_monotonic_time () - w->session_started) / G_USEC_PER_SEC;
+
+  /* Switched to text mode while the model was talking: the chat engine
+   * takes over now, between turns. */
+  if (!w->in_flight && _lanlan_session_chat_wanted (w) && _lanlan_session_chat_settings_changed (w))
+    return;
 
   /* Agent results that came in while the model was talking. */
   if (w->queued_context->len > 0 && w->active != NULL && w->active->ready && !w->swapping)

@@ -48,6 +48,7 @@ struct _Worker
   /* Shared, under lock. */
   GMutex                lock;
   GPtrArray            *history;        /* LanlanChatMessage, the priming window */
+  GPtrArray            *history_ids;    /* char *, "" if none: parallel to it */
   gsize                 history_bytes;
   GQueue                mic_queue;      /* GBytes, not yet seen by the worker */
   gboolean              mic_drain_posted;
@@ -84,6 +85,7 @@ struct _Worker
   gboolean              assistant_done;
   gboolean              user_speaking;
   GPtrArray            *pending_texts;      /* PendingText, typed before connected */
+  GBytes               *pending_image;      /* the newest picture shown before connected */
   char                 *summary;            /* of what fell out of the history */
   GPtrArray            *agent_context;      /* for the next priming */
   GPtrArray            *queued_context;     /* text mode, when idle */
@@ -142,6 +144,7 @@ void     _lanlan_session_prime_context       (Worker             *w,
                                               Conn               *conn);
 guint    _lanlan_session_history_len         (Worker             *w);
 char    *_lanlan_session_build_instructions  (LanlanCharacter    *settings);
+char    *_lanlan_session_compose_instructions (Worker            *w);
 void     _lanlan_session_flush_mic_cache     (Worker             *w);
 void     _lanlan_session_flush_pending_input (Worker             *w);
 
@@ -193,7 +196,9 @@ void     _lanlan_session_restart             (Worker             *w);
 const char *_lanlan_session_model_voice      (LanlanCharacter    *settings,
                                               const LanlanProvider *provider);
 
-/* lanlan-session-chat.c: text mode. The hooks return TRUE when the chat
+/* lanlan-session-chat.c: text mode. The microphone rate it listens at: */
+#define _LANLAN_SESSION_CHAT_INPUT_RATE 16000
+/* The hooks return TRUE when the chat
  * engine handled the call. */
 gboolean _lanlan_session_chat_wanted         (Worker             *w);
 gboolean _lanlan_session_chat_is_active      (Worker             *w);

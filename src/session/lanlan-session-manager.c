@@ -121,6 +121,7 @@ worker_unref (Worker *w)
   g_main_context_unref (w->ctx);
   g_main_loop_unref (w->loop);
   g_ptr_array_unref (w->history);
+  g_ptr_array_unref (w->history_ids);
   g_queue_clear_full (&w->mic_queue, (GDestroyNotify) g_bytes_unref);
   g_mutex_clear (&w->lock);
   g_clear_object (&w->settings);
@@ -130,6 +131,7 @@ worker_unref (Worker *w)
   g_hash_table_unref (w->dropped);
   g_string_free (w->assistant_text, TRUE);
   g_ptr_array_unref (w->pending_texts);
+  g_clear_pointer (&w->pending_image, g_bytes_unref);
   g_free (w->summary);
   g_free (w->reply_id);
   g_string_free (w->reply_text, TRUE);
@@ -170,6 +172,7 @@ typedef struct {
   char               *text;
   GError             *error;
   GPtrArray          *messages;
+  char              **ids;
   guint64             played;
   guint64             received;
 } Emission;
@@ -185,6 +188,7 @@ emission_free (gpointer data)
   g_free (e->text);
   g_clear_error (&e->error);
   g_clear_pointer (&e->messages, g_ptr_array_unref);
+  g_strfreev (e->ids);
   g_free (e);
 }
 
@@ -230,7 +234,7 @@ emission_dispatch (gpointer data)
       g_signal_emit (self, signals[SIGNAL_SPEECH_STARTED], 0);
       break;
     case EMIT_HISTORY_OVERFLOW:
-      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages);
+      g_signal_emit (self, signals[SIGNAL_HISTORY_OVERFLOW], 0, e->messages, e->ids);
       break;
     case EMIT_TEXT_SENT:
       g_signal_emit (self, signals[SIGNAL_TEXT_SENT], 0, e->turn_id);
@@ -422,15 +426,18 @@ fail_session (Worker       *w,
 #define PRIME_MAX_BYTES    (16 * 1024)
 #define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
 
-/* Under the lock. Returns what fell out, or NULL. */
+/* Under the lock. Returns what fell out, or NULL; @ids gets their ids. */
 static GPtrArray *
-history_trim_locked (Worker *w)
+history_trim_locked (Worker     *w,
+                     GPtrArray **ids)
 {
   GPtrArray *overflow;
 
+  *ids = NULL;
   if (w->history->len <= PRIME_MAX_MESSAGES && w->history_bytes <= PRIME_MAX_BYTES)
     return NULL;
   overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  *ids = g_ptr_array_new_with_free_func (g_free);
   while (w->history->len > 1 &&
          (w->history->len > PRIME_MAX_MESSAGES * 3 / 4 || w->history_bytes > PRIME_MAX_BYTES * 3 / 4))
     {
@@ -438,6 +445,7 @@ history_trim_locked (Worker *w)
 
       w->history_bytes -= strlen (oldest->content);
       g_ptr_array_add (overflow, oldest);
+      g_ptr_array_add (*ids, g_ptr_array_steal_index (w->history_ids, 0));
       /* Indexes into the history shift with it. */
       if (w->primed_len > 0)
         w->primed_len--;
@@ -445,50 +453,62 @@ history_trim_locked (Worker *w)
   return overflow;
 }
 
+/* Takes both. */
 static void
 emit_overflow (Worker    *w,
-               GPtrArray *overflow)
+               GPtrArray *overflow,
+               GPtrArray *ids)
 {
   Emission *e;
 
-  if (overflow == NULL)
-    return;
-  if (overflow->len == 0)
+  if (overflow == NULL || overflow->len == 0)
     {
-      g_ptr_array_unref (overflow);
+      g_clear_pointer (&overflow, g_ptr_array_unref);
+      g_clear_pointer (&ids, g_ptr_array_unref);
       return;
     }
   e = emission_new (w, EMIT_HISTORY_OVERFLOW);
   e->messages = overflow;
+  g_ptr_array_add (ids, NULL);
+  e->ids = (char **) g_ptr_array_free (ids, FALSE);
   post (e);
 }
 
+/* @id: what the message was reported as (a message id or a turn id), so
+ * that "history-overflow" can say which messages fell out. */
 static void
 history_add (Worker     *w,
              const char *role,
-             const char *text)
+             const char *text,
+             const char *id)
 {
   GPtrArray *overflow;
+  GPtrArray *ids;
 
   if (text == NULL || *text == '\0')
     return;
   g_mutex_lock (&w->lock);
   g_ptr_array_add (w->history, lanlan_chat_message_new (role, text));
+  g_ptr_array_add (w->history_ids, g_strdup (id ? id : ""));
   w->history_bytes += strlen (text);
-  overflow = history_trim_locked (w);
+  overflow = history_trim_locked (w, &ids);
   g_mutex_unlock (&w->lock);
-  emit_overflow (w, overflow);
+  emit_overflow (w, overflow, ids);
 }
 
-/* Takes @messages (LanlanChatMessage, oldest first). */
+/* @messages (LanlanChatMessage, oldest first) and @ids (nullable, as
+ * many): copied. */
 static void
-history_replace (Worker    *w,
-                 GPtrArray *messages)
+history_replace (Worker      *w,
+                 GPtrArray   *messages,
+                 char       **ids)
 {
   GPtrArray *overflow;
+  GPtrArray *out_ids;
 
   g_mutex_lock (&w->lock);
   g_ptr_array_set_size (w->history, 0);
+  g_ptr_array_set_size (w->history_ids, 0);
   w->history_bytes = 0;
   for (guint i = 0; i < messages->len; i++)
     {
@@ -497,13 +517,14 @@ history_replace (Worker    *w,
       if (m->content == NULL || *m->content == '\0')
         continue;
       g_ptr_array_add (w->history, lanlan_chat_message_copy (m));
+      g_ptr_array_add (w->history_ids, g_strdup (ids != NULL ? ids[i] : ""));
       w->history_bytes += strlen (m->content);
     }
   /* A pending replacement has seen none of these. */
   w->primed_len = 0;
-  overflow = history_trim_locked (w);
+  overflow = history_trim_locked (w, &out_ids);
   g_mutex_unlock (&w->lock);
-  emit_overflow (w, overflow);
+  emit_overflow (w, overflow, out_ids);
 }
 
 static GPtrArray *
@@ -618,10 +639,10 @@ settings_provider (LanlanCharacter *settings)
   return p;
 }
 
-char *
-_lanlan_session_build_instructions (LanlanCharacter *settings)
+static char *
+instructions_for (LanlanCharacter *settings,
+                  const char      *persona)
 {
-  const char *persona = lanlan_character_get_persona (settings);
   const char *language = lanlan_character_get_language (settings);
   GString *s = g_string_new (persona);
 
@@ -629,6 +650,30 @@ _lanlan_session_build_instructions (LanlanCharacter *settings)
     g_string_append_printf (s, "%sAlways answer in the language with the BCP 47 tag “%s”.",
                             s->len > 0 ? "\n\n" : "", language);
   return g_string_free (s, FALSE);
+}
+
+/* The persona and the language, without the lorebook. */
+char *
+_lanlan_session_build_instructions (LanlanCharacter *settings)
+{
+  return instructions_for (settings, lanlan_character_get_persona (settings));
+}
+
+/* What a new session is told: the persona with the lorebook entries that
+ * the conversation it is primed with activates (the lorebook applies its
+ * own scan depth), and the language. Renewed at every priming: start,
+ * reconnect and hot swap. */
+char *
+_lanlan_session_compose_instructions (Worker *w)
+{
+  g_autoptr(GPtrArray) recent = history_dup_from (w, 0);
+  g_autofree const char **texts = g_new0 (const char *, recent->len + 1);
+  g_autofree char *persona = NULL;
+
+  for (guint i = 0; i < recent->len; i++)
+    texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
+  persona = lanlan_character_compose_instructions (w->settings, texts, recent->len);
+  return instructions_for (w->settings, persona);
 }
 
 /* Sends the conversation so far (from @from on; 0: the summary too) to a
@@ -677,7 +722,7 @@ commit_partial_answer (Worker *w)
 {
   if (!w->assistant_done && w->assistant_text->len > 0)
     {
-      history_add (w, "assistant", w->assistant_text->str);
+      history_add (w, "assistant", w->assistant_text->str, w->response_id);
       emit_text (w, EMIT_DONE, "assistant", w->response_id, w->assistant_text->str);
       w->assistant_done = TRUE;
     }
@@ -948,7 +993,7 @@ on_active_event (Worker                    *w,
       {
         const char *text = event->text ? event->text : w->assistant_text->str;
 
-        history_add (w, "assistant", text);
+        history_add (w, "assistant", text, w->response_id);
         emit_text (w, EMIT_DONE, "assistant", w->response_id, text);
         w->assistant_done = TRUE;
         g_string_assign (w->reply_text, text);
@@ -973,7 +1018,7 @@ on_active_event (Worker                    *w,
       break;
 
     case LANLAN_REALTIME_EVENT_INPUT_TRANSCRIPTION_COMPLETED:
-      history_add (w, "user", event->text);
+      history_add (w, "user", event->text, event->item_id);
       emit_text (w, EMIT_DONE, "user", event->item_id, event->text);
       break;
 
@@ -1031,7 +1076,7 @@ send_user_text (Worker      *w,
 {
   if (!lanlan_realtime_client_create_item (w->active->client, "user", t->text))
     return FALSE;
-  history_add (w, "user", t->text);
+  history_add (w, "user", t->text, t->id);
   emit_text_sent (w, t->id);
   return TRUE;
 }
@@ -1049,6 +1094,12 @@ _lanlan_session_flush_pending_input (Worker *w)
   /* Typing while the character talks interrupts it, as speaking does. */
   if (w->pending_texts->len > 0 && w->in_flight)
     barge_in (w);
+  /* A picture shown before the session was up goes before the words. */
+  if (w->pending_image != NULL)
+    {
+      lanlan_realtime_client_append_image (w->active->client, w->pending_image);
+      g_clear_pointer (&w->pending_image, g_bytes_unref);
+    }
   {
     guint n_sent = 0;
 
@@ -1391,7 +1442,7 @@ _lanlan_session_start_conn (Worker   *w,
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = _lanlan_session_build_instructions (w->settings);
+  instructions = _lanlan_session_compose_instructions (w);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, provider);
@@ -1421,6 +1472,7 @@ typedef enum {
   CMD_END,
   CMD_TEXT,
   CMD_CONTEXT,
+  CMD_SEE,
   CMD_SETTINGS,
   CMD_API_KEY,
   CMD_SWAP_TURNS,
@@ -1445,6 +1497,7 @@ typedef struct {
   GBytes           *bytes;
   char             *id;
   GPtrArray        *messages;
+  char            **ids;
 } Cmd;
 
 static void
@@ -1461,6 +1514,7 @@ cmd_free (gpointer data)
   g_clear_pointer (&c->bytes, g_bytes_unref);
   g_free (c->id);
   g_clear_pointer (&c->messages, g_ptr_array_unref);
+  g_strfreev (c->ids);
   g_free (c);
 }
 
@@ -1579,7 +1633,7 @@ run_cmd (gpointer data)
       break;
 
     case CMD_HISTORY:
-      history_replace (w, c->messages);
+      history_replace (w, c->messages, c->ids);
       g_free (w->summary);
       w->summary = g_steal_pointer (&c->text);
       break;
@@ -1607,6 +1661,17 @@ run_cmd (gpointer data)
         }
       else
         g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      break;
+
+    case CMD_SEE:
+      /* What the user shows a model without eyes, in words: the live
+       * session hears it now, without answering; later sessions are
+       * primed with it. Text mode sends it with the next request. */
+      if (_lanlan_session_chat_context (w, c->text))
+        break;
+      g_ptr_array_add (w->agent_context, g_strdup (c->text));
+      if (w->active != NULL && w->active->ready)
+        lanlan_realtime_client_create_item (w->active->client, "system", c->text);
       break;
 
     case CMD_SETTINGS:
@@ -1663,8 +1728,15 @@ run_cmd (gpointer data)
     case CMD_IMAGE:
       if (_lanlan_session_chat_image (w, c->bytes))
         break;
-      if (w->active != NULL && w->active->ready)
+      if (w->active != NULL && w->active->ready && !w->swapping)
         lanlan_realtime_client_append_image (w->active->client, c->bytes);
+      else
+        {
+          /* Not connected yet (showing a picture starts the session):
+           * the newest one waits for the connection. */
+          g_clear_pointer (&w->pending_image, g_bytes_unref);
+          w->pending_image = g_bytes_ref (c->bytes);
+        }
       break;
 
     case CMD_QUIT:
@@ -1853,7 +1925,7 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
                   G_TYPE_NONE, 0);
   signals[SIGNAL_HISTORY_OVERFLOW] =
     g_signal_new ("history-overflow", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+                  G_TYPE_NONE, 2, G_TYPE_PTR_ARRAY, G_TYPE_STRV);
   signals[SIGNAL_TEXT_SENT] =
     g_signal_new ("text-sent", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_STRING);
@@ -1927,6 +1999,7 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->loop = g_main_loop_new (w->ctx, FALSE);
   g_mutex_init (&w->lock);
   w->history = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  w->history_ids = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&w->mic_queue);
   w->settings = lanlan_character_dup (character);
   w->settings_serial = lanlan_character_get_serial (character);
@@ -1944,6 +2017,8 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->state = LANLAN_SESSION_STATE_IDLE;
   p = settings_provider (w->settings);
   w->input_rate = p ? p->input_rate : 24000;
+  if (_lanlan_session_chat_wanted (w))
+    w->input_rate = _LANLAN_SESSION_CHAT_INPUT_RATE;
   load_hot_swap_defaults (w);
 
   self->worker = w;
@@ -2034,24 +2109,45 @@ lanlan_session_manager_send_text (LanlanSessionManager *self,
  *   summary does not cover yet, oldest first; copied
  * @summary: (nullable): what came before them, in a few sentences
  *
- * Replaces what new sessions are primed with (the running one keeps what
- * it heard). Priming sends @summary as system context and the newest
- * messages within the budget (40 messages, 16 KiB); what does not fit
- * comes back at once in "history-overflow", to be summarized.
+ * lanlan_session_manager_set_history_full() without ids.
  */
 void
 lanlan_session_manager_set_history (LanlanSessionManager *self,
                                     GPtrArray            *messages,
                                     const char           *summary)
 {
+  lanlan_session_manager_set_history_full (self, messages, NULL, summary);
+}
+
+/**
+ * lanlan_session_manager_set_history_full:
+ * @messages: (element-type LanlanChatMessage): the stored conversation the
+ *   summary does not cover yet, oldest first; copied
+ * @ids: (nullable) (array): one id per message (e.g. its LanlanMessage
+ *   id), given back by "history-overflow"
+ * @summary: (nullable): what came before them, in a few sentences
+ *
+ * Replaces what new sessions are primed with (the running one keeps what
+ * it heard). Priming sends @summary as system context and the newest
+ * messages within the budget (40 messages, 16 KiB); what does not fit
+ * comes back at once in "history-overflow", to be summarized.
+ */
+void
+lanlan_session_manager_set_history_full (LanlanSessionManager *self,
+                                         GPtrArray            *messages,
+                                         const char * const   *ids,
+                                         const char           *summary)
+{
   Cmd *c;
 
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
   g_return_if_fail (messages != NULL);
+  g_return_if_fail (ids == NULL || g_strv_length ((char **) ids) == messages->len);
   c = cmd_new (CMD_HISTORY);
   c->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   for (guint i = 0; i < messages->len; i++)
     g_ptr_array_add (c->messages, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  c->ids = g_strdupv ((char **) ids);
   c->text = g_strdup (summary);
   send_cmd (self->worker, c);
 }
@@ -2136,6 +2232,28 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
   g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
   g_return_if_fail (text != NULL);
   c = cmd_new (CMD_CONTEXT);
+  c->text = g_strdup (text);
+  send_cmd (self->worker, c);
+}
+
+/**
+ * lanlan_session_manager_describe_seen:
+ * @text: what the user is showing, in words (a vision model's
+ *   description, for a model that cannot take pictures)
+ *
+ * Voice mode: the live session gets it as context now, without an
+ * answer of its own, and later sessions are primed with it. Text mode:
+ * as lanlan_session_manager_inject_context().
+ */
+void
+lanlan_session_manager_describe_seen (LanlanSessionManager *self,
+                                      const char           *text)
+{
+  Cmd *c;
+
+  g_return_if_fail (LANLAN_IS_SESSION_MANAGER (self));
+  g_return_if_fail (text != NULL);
+  c = cmd_new (CMD_SEE);
   c->text = g_strdup (text);
   send_cmd (self->worker, c);
 }
@@ -2384,7 +2502,7 @@ _lanlan_session_history_add (Worker     *w,
                              const char *role,
                              const char *text)
 {
-  history_add (w, role, text);
+  history_add (w, role, text, NULL);
 }
 
 GPtrArray *

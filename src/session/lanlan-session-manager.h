@@ -72,12 +72,18 @@ void                  lanlan_session_manager_send_text       (LanlanSessionManag
 void                  lanlan_session_manager_set_history     (LanlanSessionManager *self,
                                                               GPtrArray            *messages,
                                                               const char           *summary);
+void                  lanlan_session_manager_set_history_full (LanlanSessionManager *self,
+                                                              GPtrArray            *messages,
+                                                              const char * const   *ids,
+                                                              const char           *summary);
 void                  lanlan_session_manager_set_summary     (LanlanSessionManager *self,
                                                               const char           *summary);
 void                  lanlan_session_manager_stream_audio    (LanlanSessionManager *self,
                                                               const gint16         *pcm,
                                                               gsize                 n_samples);
 void                  lanlan_session_manager_end_session     (LanlanSessionManager *self);
+void                  lanlan_session_manager_describe_seen   (LanlanSessionManager *self,
+                                                              const char           *text);
 void                  lanlan_session_manager_inject_context  (LanlanSessionManager *self,
                                                               const char           *text);
 guint                 lanlan_session_manager_get_input_rate  (LanlanSessionManager *self);
@@ -112,9 +118,13 @@ void                  lanlan_session_manager_get_stats            (LanlanSession
  *   "hot-swap"         (LanlanHotSwapStage stage, const char *detail)
  *   "error"            (GError *error)
  *   "speech-started"   ()
- *   "history-overflow" (GPtrArray *messages)  LanlanChatMessage, oldest first:
- *                      fell out of the priming budget; fold them into the
- *                      summary and call set_summary()
+ *   "history-overflow" (GPtrArray *messages, GStrv ids)  LanlanChatMessage,
+ *                      oldest first: fell out of the priming budget; fold
+ *                      them into the summary and call set_summary(). ids[i]
+ *                      is what message i was known as: the id given to
+ *                      set_history_full() or send_text(), the turn id of
+ *                      its "transcript-done" (assistant: the response, user
+ *                      speech: the item), or "" 
  *   "text-sent"        (const char *message_id)
  *   "text-failed"      (const char *message_id, GError *error)
  *   "interrupted"      (const char *turn_id, const char *heard_text,

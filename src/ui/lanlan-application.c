@@ -41,6 +41,7 @@ struct _LanlanApplication
   GListStore              *conversations;
   LanlanStore             *conversation_store;
   char                    *store_error;
+  gboolean                 store_failing;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanApplication, lanlan_application, ADW_TYPE_APPLICATION)
@@ -618,6 +619,34 @@ lanlan_application_get_echo_cancel (LanlanApplication *self)
   return self->echo_cancel;
 }
 
+/* Writes are kept and retried while the disk refuses them: every window
+ * says so until a write goes through again. */
+static void
+on_store_write_failed (LanlanStore       *store,
+                       GError            *error,
+                       LanlanApplication *self)
+{
+  g_autofree char *msg = g_strdup_printf (_("Conversations are not being saved: %s"),
+                                          error ? error->message : _("unknown error"));
+
+  if (self->store_failing)
+    return;
+  self->store_failing = TRUE;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      lanlan_window_show_error (l->data, msg);
+}
+
+static void
+on_store_write_succeeded (LanlanStore       *store,
+                          LanlanApplication *self)
+{
+  self->store_failing = FALSE;
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      lanlan_window_show_error (l->data, NULL);
+}
+
 /* The conversation database. A file that could not be read as it was
  * (damaged, or from a newer Lanlan) was kept aside and a new one made:
  * the user is told once, in the first window. */
@@ -637,13 +666,17 @@ setup_conversation_store (LanlanApplication *self)
     }
   else if (error != NULL)
     {
-      const char *aside = lanlan_store_get_kept_aside (self->conversation_store);
-
+      /* The message names the file kept aside. */
       g_warning ("Conversation store: %s", error->message);
-      if (aside != NULL)
-        self->store_error = g_strdup_printf (_("%s The old file was kept as %s."), error->message, aside);
-      else
-        self->store_error = g_strdup (error->message);
+      self->store_error = g_strdup (error->message);
+    }
+
+  if (self->conversation_store != NULL)
+    {
+      g_signal_connect_object (self->conversation_store, "write-failed",
+                               G_CALLBACK (on_store_write_failed), self, 0);
+      g_signal_connect_object (self->conversation_store, "write-succeeded",
+                               G_CALLBACK (on_store_write_succeeded), self, 0);
     }
 }
 

@@ -24,7 +24,10 @@
 #include "lanlan-character-card.h"
 #include "lanlan-character-editor.h"
 #include "lanlan-languages.h"
+#include "lanlan-chat-client.h"
+#include "lanlan-chat-preset.h"
 #include "lanlan-provider.h"
+#include "lanlan-secrets.h"
 
 struct _LanlanCharacterEditor
 {
@@ -57,6 +60,12 @@ struct _LanlanCharacterEditor
   gboolean              picture_changed;
   char                 *loaded_state;    /* the form as loaded, to spot changes */
   GtkFileChooserNative *chooser;
+
+  /* Typing only: the provider row lists chat services (LanlanChatPreset) */
+  gboolean              chat_mode;
+  GtkWidget            *check_button;
+  GtkMenuButton        *model_menu_button;
+  GCancellable         *check_cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanCharacterEditor, lanlan_character_editor, GTK_TYPE_BOX)
@@ -87,6 +96,94 @@ selected_provider (LanlanCharacterEditor *self)
   return i < n ? list[i] : lanlan_provider_get_default ();
 }
 
+static const LanlanChatPreset *
+selected_preset (LanlanCharacterEditor *self)
+{
+  guint n = 0;
+  const LanlanChatPreset **list = lanlan_chat_preset_list (&n);
+  guint i = adw_combo_row_get_selected (self->provider_row);
+
+  return i < n ? list[i] : lanlan_chat_preset_get_default ();
+}
+
+/* Voice and text: realtime providers; typing only: chat services. */
+static void
+set_chat_mode (LanlanCharacterEditor *self,
+               gboolean               chat)
+{
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+  guint n = 0;
+
+  self->chat_mode = chat;
+  if (chat)
+    {
+      const LanlanChatPreset **list = lanlan_chat_preset_list (&n);
+      for (guint i = 0; i < n; i++)
+        gtk_string_list_append (names, _(list[i]->display_name));
+    }
+  else
+    {
+      const LanlanProvider **list = lanlan_provider_list (&n);
+      for (guint i = 0; i < n; i++)
+        gtk_string_list_append (names, _(list[i]->display_name));
+    }
+  adw_combo_row_set_model (self->provider_row, G_LIST_MODEL (names));
+  gtk_widget_set_visible (self->check_button, chat);
+  gtk_widget_set_visible (GTK_WIDGET (self->model_menu_button), FALSE);
+}
+
+static void
+select_provider_id (LanlanCharacterEditor *self,
+                    const char            *id)
+{
+  guint n = 0;
+
+  if (self->chat_mode)
+    {
+      const LanlanChatPreset **list = lanlan_chat_preset_list (&n);
+      const LanlanChatPreset *preset = lanlan_chat_preset_for_provider (id);
+
+      if (preset == NULL)
+        preset = lanlan_chat_preset_get_default ();
+      for (guint i = 0; i < n; i++)
+        if (list[i] == preset)
+          adw_combo_row_set_selected (self->provider_row, i);
+    }
+  else
+    {
+      const LanlanProvider **list = lanlan_provider_list (&n);
+      const LanlanProvider *provider = lanlan_provider_lookup (id);
+
+      if (provider == NULL)
+        provider = lanlan_provider_get_default ();
+      for (guint i = 0; i < n; i++)
+        if (list[i] == provider)
+          adw_combo_row_set_selected (self->provider_row, i);
+    }
+}
+
+static void
+on_input_mode_changed (LanlanCharacterEditor *self)
+{
+  gboolean chat = adw_combo_row_get_selected (self->input_mode_row) == 1;
+  const char *id;
+
+  if (chat == self->chat_mode)
+    return;
+
+  /* The same service in the other list, if it has one (OpenAI, Qwen, GLM). */
+  id = self->chat_mode ? selected_preset (self)->id : selected_provider (self)->id;
+  set_chat_mode (self, chat);
+  select_provider_id (self, id);
+  if (chat)
+    {
+      gtk_editable_set_text (GTK_EDITABLE (self->model_row), selected_preset (self)->default_model);
+      gtk_editable_set_text (GTK_EDITABLE (self->voice_row), "");
+    }
+  else
+    gtk_editable_set_text (GTK_EDITABLE (self->model_row), selected_provider (self)->default_model);
+}
+
 static void
 rebuild_voice_menu (LanlanCharacterEditor *self)
 {
@@ -110,8 +207,20 @@ rebuild_voice_menu (LanlanCharacterEditor *self)
 static void
 on_provider_selected (LanlanCharacterEditor *self)
 {
-  const LanlanProvider *provider = selected_provider (self);
+  const LanlanProvider *provider;
 
+  g_cancellable_cancel (self->check_cancellable);
+  gtk_widget_set_visible (GTK_WIDGET (self->model_menu_button), FALSE);
+
+  if (self->chat_mode)
+    {
+      /* Local servers and "OpenAI-compatible" may live at another address. */
+      gtk_widget_set_visible (GTK_WIDGET (self->base_url_row), TRUE);
+      gtk_widget_set_visible (GTK_WIDGET (self->voice_menu_button), FALSE);
+      return;
+    }
+
+  provider = selected_provider (self);
   gtk_widget_set_visible (GTK_WIDGET (self->base_url_row), provider->url == NULL);
   rebuild_voice_menu (self);
 
@@ -276,15 +385,18 @@ load_fields (LanlanCharacterEditor *self)
   provider = lanlan_provider_lookup (lanlan_character_get_provider (c));
   if (provider == NULL)
     provider = lanlan_provider_get_default ();
-  for (guint i = 0; i < n; i++)
-    if (list[i] == provider)
-      adw_combo_row_set_selected (self->provider_row, i);
+  set_chat_mode (self, lanlan_character_get_input_mode (c) == LANLAN_INPUT_MODE_TEXT);
+  select_provider_id (self, lanlan_character_get_provider (c));
+  (void) list; (void) n;
 
   gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), lanlan_character_get_base_url (c));
   gtk_editable_set_text (GTK_EDITABLE (self->model_row),
                          *lanlan_character_get_model (c) ? lanlan_character_get_model (c)
-                                                         : provider->default_model);
-  if (*lanlan_character_get_voice (c) == '\0' && lanlan_provider_get_default_voice (provider))
+                         : self->chat_mode ? selected_preset (self)->default_model
+                         : provider->default_model);
+  if (self->chat_mode)
+    gtk_editable_set_text (GTK_EDITABLE (self->voice_row), lanlan_character_get_voice (c));
+  else if (*lanlan_character_get_voice (c) == '\0' && lanlan_provider_get_default_voice (provider))
     gtk_editable_set_text (GTK_EDITABLE (self->voice_row),
                            lanlan_provider_get_default_voice (provider));
   else
@@ -355,7 +467,19 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
       return FALSE;
     }
 
-  if (provider->url == NULL)
+  if (self->chat_mode)
+    {
+      g_autoptr(GError) url_error = NULL;
+      g_autofree char *url = lanlan_chat_preset_resolve_url (selected_preset (self), base_url, &url_error);
+
+      if (url == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       _("The server address is not usable: %s"), url_error->message);
+          return FALSE;
+        }
+    }
+  else if (provider->url == NULL)
     {
       g_autoptr(GError) url_error = NULL;
       g_autofree char *url = lanlan_provider_build_url (provider, base_url, model, &url_error);
@@ -371,7 +495,7 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
   /* A built-in service hides the address field, but a character may still
    * carry an override of its endpoint (another region, a proxy): it stays
    * as long as the service does. */
-  if (provider->url != NULL)
+  if (!self->chat_mode && provider->url != NULL)
     {
       g_free (base_url);
       base_url = g_strdup (self->character != NULL &&
@@ -391,7 +515,7 @@ lanlan_character_editor_save (LanlanCharacterEditor  *self,
   g_object_freeze_notify (G_OBJECT (c));
   lanlan_character_set_name (c, name);
   lanlan_character_set_persona (c, persona);
-  lanlan_character_set_provider (c, provider->id);
+  lanlan_character_set_provider (c, self->chat_mode ? selected_preset (self)->id : provider->id);
   lanlan_character_set_base_url (c, base_url);
   lanlan_character_set_model (c, model);
   lanlan_character_set_voice (c, voice);
@@ -716,6 +840,109 @@ export_action (GtkWidget  *widget,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
 }
 
+/* --- Typing only: Check and the model list ------------------------------------ */
+
+static void
+model_chosen_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->model_row), g_variant_get_string (parameter, NULL));
+}
+
+static void
+on_models_listed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(LanlanCharacterEditor) self = user_data;
+  g_auto(GStrv) models = lanlan_chat_client_list_models_finish (LANLAN_CHAT_CLIENT (source), result, NULL);
+  g_autoptr(GMenu) menu = g_menu_new ();
+
+  if (models == NULL || models[0] == NULL || self->model_menu_button == NULL)
+    return;
+
+  for (guint i = 0; models[i] != NULL && i < 200; i++)
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (models[i], NULL);
+      g_menu_item_set_action_and_target_value (item, "editor.model", g_variant_new_string (models[i]));
+      g_menu_append_item (menu, item);
+    }
+  gtk_menu_button_set_menu_model (self->model_menu_button, G_MENU_MODEL (menu));
+  gtk_widget_set_visible (GTK_WIDGET (self->model_menu_button), TRUE);
+}
+
+static void
+on_checked (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(LanlanCharacterEditor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = lanlan_chat_client_check_finish (LANLAN_CHAT_CLIENT (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->check_button == NULL)
+    return;
+
+  gtk_widget_set_sensitive (self->check_button, TRUE);
+  if (message != NULL)
+    {
+      show_error (self, _("The Service Answers"), message);
+      lanlan_chat_client_list_models_async (LANLAN_CHAT_CLIENT (source), self->check_cancellable,
+                                            on_models_listed, g_object_ref (self));
+    }
+  else
+    show_error (self, _("The Service Does Not Answer"), error->message);
+}
+
+static void
+on_check_key (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(LanlanCharacterEditor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = lanlan_secrets_lookup_finish (result, NULL);
+  g_autofree char *base_url = NULL;
+  g_autofree char *model = NULL;
+  g_autoptr(LanlanChatClient) client = NULL;
+
+  if (self->check_button == NULL || g_cancellable_is_cancelled (self->check_cancellable))
+    return;
+
+  base_url = stripped_text (self->base_url_row);
+  model = stripped_text (self->model_row);
+  client = lanlan_chat_client_new_for_preset (selected_preset (self), base_url, key, &error);
+  if (client == NULL)
+    {
+      gtk_widget_set_sensitive (self->check_button, TRUE);
+      show_error (self, _("The Service Does Not Answer"), error->message);
+      return;
+    }
+  lanlan_chat_client_check_async (client, *model ? model : NULL, self->check_cancellable,
+                                  on_checked, g_object_ref (self));
+}
+
+static void
+check_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  LanlanCharacterEditor *self = LANLAN_CHARACTER_EDITOR (widget);
+
+  if (!self->chat_mode)
+    return;
+
+  g_cancellable_cancel (self->check_cancellable);
+  g_clear_object (&self->check_cancellable);
+  self->check_cancellable = g_cancellable_new ();
+  gtk_widget_set_sensitive (self->check_button, FALSE);
+  lanlan_secrets_lookup_async (selected_preset (self)->key_id, self->check_cancellable,
+                               on_check_key, g_object_ref (self));
+}
+
 static void
 on_name_changed (LanlanCharacterEditor *self)
 {
@@ -821,6 +1048,8 @@ lanlan_character_editor_constructed (GObject *object)
                            G_CALLBACK (on_provider_selected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->name_row, "changed",
                            G_CALLBACK (on_name_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->input_mode_row, "notify::selected",
+                           G_CALLBACK (on_input_mode_changed), self, G_CONNECT_SWAPPED);
 }
 
 static void
@@ -832,6 +1061,8 @@ lanlan_character_editor_dispose (GObject *object)
   g_clear_object (&self->character);
   g_clear_object (&self->store);
   g_clear_pointer (&self->language_tags, g_ptr_array_unref);
+  g_cancellable_cancel (self->check_cancellable);
+  g_clear_object (&self->check_cancellable);
   g_clear_object (&self->preview);
   g_clear_pointer (&self->picture, g_bytes_unref);
   g_clear_pointer (&self->loaded_state, g_free);
@@ -933,6 +1164,8 @@ lanlan_character_editor_class_init (LanlanCharacterEditorClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, greeting_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, greeting_choice_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, lorebook_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, check_button);
+  gtk_widget_class_bind_template_child (widget_class, LanlanCharacterEditor, model_menu_button);
 
   gtk_widget_class_install_action (widget_class, "editor.save", NULL, save_action);
   gtk_widget_class_install_action (widget_class, "editor.back", NULL, back_action);
@@ -942,6 +1175,8 @@ lanlan_character_editor_class_init (LanlanCharacterEditorClass *klass)
   gtk_widget_class_install_action (widget_class, "editor.choose-picture", NULL, choose_picture_action);
   gtk_widget_class_install_action (widget_class, "editor.remove-picture", NULL, remove_picture_action);
   gtk_widget_class_install_action (widget_class, "editor.export", "s", export_action);
+  gtk_widget_class_install_action (widget_class, "editor.check", NULL, check_action);
+  gtk_widget_class_install_action (widget_class, "editor.model", "s", model_chosen_action);
 }
 
 static void

@@ -31,6 +31,7 @@ struct _LanlanMessageRow
   GSignalGroup   *signals;
 
   GtkBox         *bubble;
+  GtkPicture     *picture;
   GtkLabel       *text_label;
   GtkBox         *more_box;
   GtkLabel       *translation_label;
@@ -146,6 +147,40 @@ update_text (LanlanMessageRow *self)
     }
   gtk_widget_set_visible (GTK_WIDGET (self->more_box), n > 1);
   g_string_assign (self->shown, text);
+}
+
+/* The picture the user showed with a message, decoded when the row is
+ * bound (rows are recycled, so only the visible ones hold a texture). */
+static gboolean
+image_to_paintable (GBinding     *binding,
+                    const GValue *from,
+                    GValue       *to,
+                    gpointer      user_data)
+{
+  GBytes *jpeg = g_value_get_boxed (from);
+  g_autoptr(GError) error = NULL;
+  GdkTexture *texture;
+
+  if (jpeg == NULL)
+    {
+      g_value_set_object (to, NULL);
+      return TRUE;
+    }
+  texture = gdk_texture_new_from_bytes (jpeg, &error);
+  if (texture == NULL)
+    g_debug ("A message's picture could not be shown: %s", error->message);
+  g_value_take_object (to, texture);
+  return TRUE;
+}
+
+static gboolean
+image_visible (GBinding     *binding,
+               const GValue *from,
+               GValue       *to,
+               gpointer      user_data)
+{
+  g_value_set_boolean (to, g_value_get_boxed (from) != NULL);
+  return TRUE;
 }
 
 static void
@@ -269,6 +304,7 @@ lanlan_message_row_class_init (LanlanMessageRowClass *klass)
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, picture);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, more_box);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, translation_label);
@@ -285,6 +321,10 @@ lanlan_message_row_init (LanlanMessageRow *self)
   self->shown = g_string_new (NULL);
   self->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
   self->bindings = g_binding_group_new ();
+  g_binding_group_bind_full (self->bindings, "image", self->picture, "paintable",
+                             G_BINDING_SYNC_CREATE, image_to_paintable, NULL, NULL, NULL);
+  g_binding_group_bind_full (self->bindings, "image", self->picture, "visible",
+                             G_BINDING_SYNC_CREATE, image_visible, NULL, NULL, NULL);
   g_binding_group_bind (self->bindings, "translation", self->translation_label, "label",
                         G_BINDING_SYNC_CREATE);
   g_binding_group_bind_full (self->bindings, "translation", self->translation_label, "visible",

@@ -249,6 +249,26 @@ on_key_looked_up (GObject      *source,
     memset (key, 0, strlen (key));
 }
 
+/* A short message is a toast; a long one, which a toast would cut, is a
+ * dialog with the whole text (in every language). */
+static void
+show_message (LanlanPreferencesWindow *self,
+              const char              *heading,
+              const char              *message)
+{
+  GtkWidget *dialog;
+
+  if (g_utf8_strlen (message, -1) <= 40)
+    {
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+      return;
+    }
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, message);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 on_key_stored (GObject      *source,
                GAsyncResult *result,
@@ -258,7 +278,17 @@ on_key_stored (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
 
-  if (!lanlan_secrets_store_finish (result, &error))
+  if (!lanlan_secrets_store_finish (result, &error) &&
+      g_error_matches (error, LANLAN_SECRETS_ERROR, LANLAN_SECRETS_ERROR_MEMORY_ONLY))
+    {
+      /* No keyring took it, but the key works until Lanlan quits. */
+      key_row_set_state (kr, TRUE);
+      notify_app_key_changed (kr->self, kr->provider_id);
+      gtk_widget_set_sensitive (GTK_WIDGET (kr->row), TRUE);
+      show_message (kr->self, _("Key Kept Until Lanlan Quits"), error->message);
+      return;
+    }
+  else if (error != NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
@@ -273,7 +303,10 @@ on_key_stored (GObject      *source,
     }
 
   gtk_widget_set_sensitive (GTK_WIDGET (kr->row), TRUE);
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (kr->self), adw_toast_new (message));
+  if (error != NULL)
+    show_message (kr->self, _("Could Not Save the Key"), message);
+  else
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (kr->self), adw_toast_new (message));
 }
 
 static void
@@ -321,7 +354,7 @@ on_key_cleared (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       message = g_strdup_printf (_("The key could not be removed: %s"), error->message);
-      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (kr->self), adw_toast_new (message));
+      show_message (kr->self, _("Could Not Remove the Key"), message);
       return;
     }
 

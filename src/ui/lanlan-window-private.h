@@ -36,6 +36,16 @@ struct _LanlanWindow
   GtkRevealer              *onboarding_revealer;
   GtkLabel                 *onboarding_label;
 
+  /* lanlan-window-vision.c */
+  GtkBox                   *sharing_bar;
+  GtkImage                 *sharing_icon;
+  GtkLabel                 *sharing_label;
+  GtkBox                   *pending_box;
+  GtkPicture               *pending_picture;
+  GBytes                   *pending_jpeg;
+  GObject                  *picture_chooser;
+  gulong                    sharing_handler;
+
   char                     *app_error;
   gboolean                  stick_to_end;
   gboolean                  scrolling;
@@ -43,6 +53,14 @@ struct _LanlanWindow
   GObject                  *export_chooser;
 };
 
-void lanlan_window_history_class_init (GtkWidgetClass *widget_class);
+void     lanlan_window_history_class_init (GtkWidgetClass *widget_class);
+void     lanlan_window_vision_class_init  (GtkWidgetClass *widget_class);
+void     lanlan_window_vision_init        (LanlanWindow   *self);
+void     lanlan_window_vision_constructed (LanlanWindow   *self);
+void     lanlan_window_vision_dispose     (LanlanWindow   *self);
+gboolean lanlan_window_vision_send        (LanlanWindow   *self,
+                                           const char     *text);
+void     lanlan_window_vision_attach      (LanlanWindow   *self,
+                                           GBytes         *image);
 
 G_END_DECLS

@@ -303,12 +303,13 @@ on_entry_activate (LanlanWindow *self)
   g_autofree char *text = NULL;
 
   text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->entry))));
-  if (*text == '\0')
+  if (*text == '\0' && self->pending_jpeg == NULL)
     return;
 
   /* The text is in the transcript (and, failed or not, kept) before the
-   * entry is cleared. */
-  lanlan_conversation_send_text (self->conversation, text);
+   * entry is cleared; an attached picture goes with it. */
+  if (!lanlan_window_vision_send (self, text))
+    lanlan_conversation_send_text (self->conversation, text);
   gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
   self->stick_to_end = TRUE;
   scroll_to_end (self);
@@ -440,6 +441,7 @@ static void
 lanlan_window_constructed (GObject *object)
 {
   LanlanWindow *self = (LanlanWindow *)object;
+  g_autoptr(GtkNoSelection) selection = NULL;
   LanlanCharacter *character;
 
   G_OBJECT_CLASS (lanlan_window_parent_class)->constructed (object);
@@ -452,8 +454,8 @@ lanlan_window_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   update_title (self);
 
-  gtk_list_view_set_model (self->transcript_view,
-                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (lanlan_conversation_get_messages (self->conversation)))));
+  selection = gtk_no_selection_new (g_object_ref (lanlan_conversation_get_messages (self->conversation)));
+  gtk_list_view_set_model (self->transcript_view, GTK_SELECTION_MODEL (selection));
 
   g_binding_group_set_source (self->bindings, self->conversation);
   g_signal_group_set_target (self->signals, self->conversation);
@@ -464,6 +466,7 @@ lanlan_window_constructed (GObject *object)
   update_onboarding (self);
   on_mic_active (self);
   update_actions (self);
+  lanlan_window_vision_constructed (self);
   self->stick_to_end = TRUE;
 }
 
@@ -485,6 +488,7 @@ lanlan_window_dispose (GObject *object)
   if (self->export_chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->export_chooser));
   g_clear_object (&self->export_chooser);
+  lanlan_window_vision_dispose (self);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->conversation);
@@ -575,6 +579,7 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.new-conversation", NULL,
                                    new_conversation_action);
   lanlan_window_history_class_init (widget_class);
+  lanlan_window_vision_class_init (widget_class);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_m, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.toggle-microphone", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
@@ -591,6 +596,7 @@ lanlan_window_init (LanlanWindow *self)
   GtkAdjustment *vadj;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  lanlan_window_vision_init (self);
 
   g_signal_connect (self->error_revealer, "notify::child-revealed",
                     G_CALLBACK (on_banner_child_revealed), NULL);

@@ -630,6 +630,13 @@ test_link_results (Fixture       *f,
   g_assert_cmpuint (count_items_with (f, "[System notice]"), ==, stats.n_injections);
 }
 
+static gboolean
+transcript_not_empty (gpointer data)
+{
+  Fixture *f = data;
+  return g_list_model_get_n_items (G_LIST_MODEL (f->transcript)) > 0;
+}
+
 /* Short replies said again: N.E.K.O.'s agent skips a request whose user
  * text is the one it saw last, so each request must carry the recent
  * conversation, not only what is new. */
@@ -645,9 +652,17 @@ test_link_repeated (Fixture       *f,
   lanlan_session_manager_start_session (f->session);
   g_assert_true (test_wait_until (is_connected, f, 10000));
 
-  say (f, "Remind me at five");
+  /* The conversation gets its id once its first message is there: that
+   * message is still new material. */
+  g_object_set_data (G_OBJECT (f->session), "want-turns", GUINT_TO_POINTER (f->turns + 1));
+  lanlan_session_manager_stream_text (f->session, "Remind me at five");
+  g_assert_true (test_wait_until (transcript_not_empty, f, 10000));
+  lanlan_agent_link_set_conversation_id (f->link, "made-at-first-message");
+  g_assert_true (test_wait_until (turns_at_least, f, 10000));
   first = expect_analyze (f, &analyzed);
   g_assert_true (analyzed);
+  g_assert_cmpstr (message_at (first, 0, "content"), ==, "Remind me at five");
+  g_assert_cmpstr (json_object_get_string_member (first, "conversation_id"), ==, "made-at-first-message");
 
   say (f, "ok");
   second = expect_analyze (f, &analyzed);

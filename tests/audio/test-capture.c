@@ -41,8 +41,20 @@ check_rate (guint       rate,
   tone = audio_test_tone (LANLAN_MODEL_RATE, 440.0, 1.0, 0.5, &n);
   g_assert_cmpuint (lanlan_audio_sink_write (LANLAN_AUDIO_SINK (feeder), tone, n), ==, n);
 
-  /* Watch the meter the way the UI would while the tone plays. */
-  deadline = g_get_monotonic_time () + 1500 * 1000;
+  /* Watch the meter the way the UI would while the tone plays: until
+   * the feeder (which wakes from its pause on the write) has played it
+   * all, and a little more for the graph to carry it through. */
+  deadline = g_get_monotonic_time () + 5000 * 1000;
+  while (g_get_monotonic_time () < deadline &&
+         (lanlan_audio_sink_get_played (LANLAN_AUDIO_SINK (feeder)) < n ||
+          lanlan_audio_sink_get_queued (LANLAN_AUDIO_SINK (feeder)) > 0))
+    {
+      level = lanlan_audio_capture_get_level (rec->capture, &peak);
+      best_level = MAX (best_level, level);
+      best_peak = MAX (best_peak, peak);
+      g_usleep (10 * 1000);
+    }
+  deadline = g_get_monotonic_time () + 200 * 1000;
   while (g_get_monotonic_time () < deadline)
     {
       level = lanlan_audio_capture_get_level (rec->capture, &peak);

@@ -202,9 +202,11 @@ test_playback_full (void)
   audio_test_wait_for (lanlan_audio_sink_get_queued (sink) == 0, 1000);
   g_assert_cmpuint (lanlan_audio_sink_get_queued (sink), ==, 0);
   /* Room again once the device thread has handled the flush (the next
-   * quantum; until then the old samples still occupy the ring). */
-  g_usleep (50 * 1000);
-  g_assert_cmpuint (lanlan_audio_sink_write (sink, tone + accepted, 24000), ==, 24000);
+   * quantum; until then the old samples still occupy the ring, and the
+   * full ring takes nothing). */
+  more = 0;
+  audio_test_wait_for ((more = lanlan_audio_sink_write (sink, tone + accepted, 24000)) > 0, 2000);
+  g_assert_cmpuint (more, ==, 24000);
 }
 
 /* Periods of about @period samples between positive zero crossings in
@@ -263,8 +265,11 @@ test_playback_wake (void)
   memcpy (burst, hi, n_hi * sizeof (gint16));
   memcpy (burst + n_hi, lo, n_lo * sizeof (gint16));
 
+  /* The recorder runs before the first write (under memcheck it can
+   * take a while to deliver its first samples). */
   rec = audio_test_recorder_start (SINK, TRUE, 48000);
-  g_usleep (300 * 1000);
+  audio_test_wait_for (audio_test_recorder_length (rec) > 4800, 5000);
+  g_assert_cmpuint (audio_test_recorder_length (rec), >, 4800);
 
   for (int round = 0; round < 2; round++)
     {
@@ -301,10 +306,15 @@ test_playback_wake (void)
       g_test_message ("wake %d: burst at %zu..%zu, %zu of 60 cycles at 1 kHz, %zu of 105 at 440 Hz, "
                       "max %d in the 50 ms before", round, start, end, hi_cycles, lo_cycles, before);
       /* Every 1 kHz cycle but the two at the edges, whatever dropouts
-       * the loaded graph adds. */
-      g_assert_cmpuint (hi_cycles, >=, 58);
-      g_assert_cmpuint (lo_cycles, >=, 100);
+       * the loaded graph adds. Under memcheck the realtime thread runs
+       * some twenty times slower than realtime and the graph misses its
+       * deadlines, so there this only checks memory, not the sound. */
       g_assert_cmpint (before, <, 100);
+      if (g_getenv ("LANLAN_UNDER_VALGRIND") == NULL)
+        {
+          g_assert_cmpuint (hi_cycles, >=, 58);
+          g_assert_cmpuint (lo_cycles, >=, 100);
+        }
       from = end;
     }
 }

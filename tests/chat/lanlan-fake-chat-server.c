@@ -34,6 +34,7 @@ typedef struct {
   gboolean aborted;
   gboolean completed;
   gint64  first_delta;
+  GArray *delta_times;
 } Request;
 
 typedef struct {
@@ -83,6 +84,7 @@ typedef struct {
 static void
 request_free (Request *r)
 {
+  g_array_unref (r->delta_times);
   g_free (r->body);
   g_free (r);
 }
@@ -349,14 +351,17 @@ stream_step (gpointer data)
                                                s->next + 1 < s->n_words ? " " : "");
       g_autofree char *json = chunk_json (s, NULL, word, NULL);
 
-      if (s->next == 0)
-        {
-          Request *r;
-          g_mutex_lock (&s->server->lock);
-          r = g_ptr_array_index (s->server->requests, s->index);
-          r->first_delta = g_get_monotonic_time ();
-          g_mutex_unlock (&s->server->lock);
-        }
+      {
+        Request *r;
+        gint64 now = g_get_monotonic_time ();
+
+        g_mutex_lock (&s->server->lock);
+        r = g_ptr_array_index (s->server->requests, s->index);
+        if (s->next == 0)
+          r->first_delta = now;
+        g_array_append_val (r->delta_times, now);
+        g_mutex_unlock (&s->server->lock);
+      }
       stream_append (s, json);
       s->next++;
       stream_schedule (s, s->script.delta_interval_ms);
@@ -523,6 +528,7 @@ chat_cb (SoupServer        *soup,
   Stream *s;
 
   r = g_new0 (Request, 1);
+  r->delta_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   r->body = g_strndup (req_body->data, req_body->length);
   g_mutex_lock (&server->lock);
   index = server->requests->len;
@@ -708,6 +714,18 @@ models_cb (SoupServer        *soup,
 
 /* --- Transcriptions ---------------------------------------------------------- */
 
+static guint32
+le32 (const guint8 *p)
+{
+  return (guint32) p[0] | (guint32) p[1] << 8 | (guint32) p[2] << 16 | (guint32) p[3] << 24;
+}
+
+static guint16
+le16 (const guint8 *p)
+{
+  return (guint16) (p[0] | p[1] << 8);
+}
+
 static gboolean
 parse_wav (const guint8 *data,
            gsize         len,
@@ -721,18 +739,18 @@ parse_wav (const guint8 *data,
     return FALSE;
   while (off + 8 <= len)
     {
-      guint32 size = GUINT32_FROM_LE (*(guint32 *) (data + off + 4));
+      guint32 size = le32 (data + off + 4);
       const guint8 *chunk = data + off + 8;
 
       if (size > len - off - 8)
         return FALSE;
       if (memcmp (data + off, "fmt ", 4) == 0)
         {
-          if (size < 16 || GUINT16_FROM_LE (*(guint16 *) chunk) != 1 ||       /* PCM */
-              GUINT16_FROM_LE (*(guint16 *) (chunk + 2)) != 1 ||              /* mono */
-              GUINT16_FROM_LE (*(guint16 *) (chunk + 14)) != 16)              /* 16 bit */
+          if (size < 16 || le16 (chunk) != 1 ||       /* PCM */
+              le16 (chunk + 2) != 1 ||              /* mono */
+              le16 (chunk + 14) != 16)              /* 16 bit */
             return FALSE;
-          *rate = GUINT32_FROM_LE (*(guint32 *) (chunk + 4));
+          *rate = le32 (chunk + 4);
           have_fmt = TRUE;
         }
       else if (memcmp (data + off, "data", 4) == 0)
@@ -741,7 +759,7 @@ parse_wav (const guint8 *data,
             return FALSE;
           for (gsize i = 0; i < size / 2; i++)
             {
-              gint16 v = (gint16) GUINT16_FROM_LE (*(guint16 *) (chunk + 2 * i));
+              gint16 v = (gint16) le16 (chunk + 2 * i);
               g_array_append_val (samples, v);
             }
           return TRUE;
@@ -1180,4 +1198,21 @@ fake_chat_server_dup_speech_input (FakeChatServer *server,
     text = g_strdup (g_ptr_array_index (server->speech, index));
   g_mutex_unlock (&server->lock);
   return text;
+}
+
+/* When each content delta of request @index was handed to the socket. */
+GArray *
+fake_chat_server_dup_delta_times (FakeChatServer *server,
+                                  guint           index)
+{
+  GArray *copy = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_mutex_lock (&server->lock);
+  if (index < server->requests->len)
+    {
+      Request *r = g_ptr_array_index (server->requests, index);
+      g_array_append_vals (copy, r->delta_times->data, r->delta_times->len);
+    }
+  g_mutex_unlock (&server->lock);
+  return copy;
 }

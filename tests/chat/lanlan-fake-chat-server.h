@@ -57,6 +57,8 @@ gboolean        fake_chat_server_was_aborted     (FakeChatServer       *server,
                                                   guint                 index);
 gint64          fake_chat_server_get_first_delta_time (FakeChatServer  *server,
                                                   guint                 index);
+GArray         *fake_chat_server_dup_delta_times (FakeChatServer  *server,
+                                                  guint                 index);
 guint           fake_chat_server_get_n_transcriptions (FakeChatServer  *server);
 GArray         *fake_chat_server_dup_transcription_audio (FakeChatServer *server,
                                                   guint                 index,

@@ -6,7 +6,9 @@
 
 #include <string.h>
 
+#include "lanlan-character.h"
 #include "lanlan-chat-client.h"
+#include "lanlan-provider.h"
 #include "lanlan-fake-chat-server.h"
 
 typedef struct {
@@ -590,6 +592,38 @@ test_presets (void)
   g_assert_false (lanlan_chat_preset_needs_key (ollama, "http://192.168.1.5:11434/v1"));
 }
 
+/* Summaries and translation find a text-mode character's chat server. */
+static void
+test_chat_endpoint (void)
+{
+  g_autoptr(LanlanCharacter) c = lanlan_character_new ("Lan");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *model = NULL;
+
+  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (c, "deepseek");
+  g_assert_true (lanlan_provider_get_chat_endpoint (c, &url, &model, &error));
+  g_assert_cmpstr (url, ==, "https://api.deepseek.com/v1");
+  g_assert_cmpstr (model, ==, "deepseek-chat");
+  g_clear_pointer (&url, g_free);
+  g_clear_pointer (&model, g_free);
+
+  lanlan_character_set_provider (c, "ollama");
+  lanlan_character_set_model (c, "qwen2.5:7b");
+  g_assert_true (lanlan_provider_get_chat_endpoint (c, &url, &model, &error));
+  g_assert_cmpstr (url, ==, "http://localhost:11434/v1");
+  g_assert_cmpstr (model, ==, "qwen2.5:7b");
+  g_clear_pointer (&url, g_free);
+  g_clear_pointer (&model, g_free);
+
+  /* "The first model listed" cannot be known here: say so. */
+  lanlan_character_set_model (c, "");
+  g_assert_false (lanlan_provider_get_chat_endpoint (c, &url, &model, &error));
+  g_assert_error (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG);
+  g_assert_null (url);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -611,6 +645,7 @@ main (int argc, char *argv[])
   ADD ("transcribe", test_transcribe);
 #undef ADD
   g_test_add_func ("/chat/presets", test_presets);
+  g_test_add_func ("/chat/presets/chat-endpoint", test_chat_endpoint);
 
   return g_test_run ();
 }

@@ -222,6 +222,13 @@ swapped (gpointer data)
   return FALSE;
 }
 
+static void
+spin_until_idle (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 #define WAIT(cond, data) g_assert_true (test_wait_until ((cond), (data), 15000))
 
 static gboolean
@@ -562,6 +569,8 @@ test_voice (Fixture *f, gconstpointer data)
 
   fake_chat_server_set_transcript (f->server, "What time is it?");
   create_manager (f);
+  /* The microphone can be opened at the right rate before the start. */
+  g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
   lanlan_session_manager_start_session (f->manager);
   WAIT (connected, f);
   g_assert_cmpuint (lanlan_session_manager_get_input_rate (f->manager), ==, 16000);
@@ -613,6 +622,162 @@ test_voice_barge_in (Fixture *f, gconstpointer data)
   WAIT (turns_at_least, &two);
   g_assert_true (done_has (f, "user:Wait"));
   g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 2);
+}
+
+static guint
+count_swapped (Fixture *f)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < f->swaps->len; i++)
+    n += GPOINTER_TO_INT (g_ptr_array_index (f->swaps, i)) == LANLAN_HOT_SWAP_SWAPPED;
+  return n;
+}
+
+static void
+test_swap_turn_limit (Fixture *f, gconstpointer data)
+{
+  Want two = { f, 2 };
+  LanlanSessionStats stats;
+
+  create_manager (f);
+  lanlan_session_manager_set_hot_swap_turns (f->manager, 1);
+  lanlan_session_manager_send_text (f->manager, "m1", "One");
+  lanlan_session_manager_send_text (f->manager, "m2", "Two");
+  WAIT (turns_at_least, &two);
+  WAIT (swapped, f);
+  spin_until_idle ();
+  lanlan_session_manager_get_stats (f->manager, &stats);
+  g_assert_cmpuint (stats.n_swaps, >=, 1);
+  g_assert_cmpuint (count_swapped (f), ==, stats.n_swaps);
+}
+
+/* Audio mode to text mode and back, between turns, in one session. */
+static void
+test_switch_modes (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .n_deltas = 2, .samples_per_delta = 100 };
+  g_autofree char *ws = fake_server_get_url (realtime, NULL);
+  g_autofree char *http = fake_chat_server_get_base_url (f->server);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+  Want three = { f, 3 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, ws);
+  create_manager (f);
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_send_text (f->manager, "m1", "Hello realtime");
+  WAIT (turns_at_least, &one);
+  g_assert_cmpuint (fake_server_get_n_connections (realtime), ==, 1);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 0);
+
+  /* To text mode, applied at once as an editor does: the chat server
+   * answers, with the history so far. */
+  g_object_freeze_notify (G_OBJECT (f->character));
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (f->character, "ollama");
+  lanlan_character_set_base_url (f->character, http);
+  g_object_thaw_notify (G_OBJECT (f->character));
+  WAIT (connected, f);
+  lanlan_session_manager_send_text (f->manager, "m2", "Hello chat");
+  WAIT (turns_at_least, &two);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 1);
+  {
+    g_autofree char *body = fake_chat_server_dup_request (f->server, 0);
+    g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"Hello realtime\"}"));
+    g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"Hello chat\"}"));
+  }
+  g_assert_true (fake_server_is_closed (realtime, 0));
+
+  /* And back to audio mode: a new realtime connection. */
+  g_object_freeze_notify (G_OBJECT (f->character));
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, ws);
+  g_object_thaw_notify (G_OBJECT (f->character));
+  lanlan_session_manager_send_text (f->manager, "m3", "Hello again");
+  WAIT (turns_at_least, &three);
+  g_assert_cmpuint (fake_server_get_n_connections (realtime), ==, 2);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 1);
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+}
+
+/* Switched to text mode while the realtime model answers: the answer
+ * finishes, then the chat engine takes over. */
+static void
+test_switch_mid_answer (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .n_deltas = 6, .samples_per_delta = 100, .delta_interval_ms = 100 };
+  g_autofree char *ws = fake_server_get_url (realtime, NULL);
+  g_autofree char *http = fake_chat_server_get_base_url (f->server);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, ws);
+  create_manager (f);
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_send_text (f->manager, "m1", "Hello realtime");
+  WAIT (deltas_nonempty, f);
+  g_object_freeze_notify (G_OBJECT (f->character));
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (f->character, "ollama");
+  lanlan_character_set_base_url (f->character, http);
+  g_object_thaw_notify (G_OBJECT (f->character));
+  WAIT (turns_at_least, &one);
+  g_assert_true (done_has (f, "assistant:w0 w1 w2 w3 w4 w5 "));
+  lanlan_session_manager_send_text (f->manager, "m2", "Hello chat");
+  WAIT (turns_at_least, &two);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 1);
+  g_assert_cmpuint (fake_server_get_n_connections (realtime), ==, 1);
+  /* No realtime renewal was tried with the chat settings. */
+  g_assert_cmpuint (f->swaps->len, ==, 0);
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+}
+
+static void
+test_images (Fixture *f, gconstpointer data)
+{
+  static const guint8 jpeg[] = { 0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0xFF, 0xD9 };
+  g_autoptr(GBytes) frame = g_bytes_new_static (jpeg, sizeof jpeg);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+  g_autofree char *first = NULL;
+  g_autofree char *retry = NULL;
+  g_autofree char *later = NULL;
+
+  /* Ollama's model may or may not see: this one does not. */
+  create_manager (f);
+  lanlan_session_manager_start_session (f->manager);
+  WAIT (connected, f);
+  lanlan_session_manager_send_image (f->manager, frame);
+  lanlan_session_manager_send_text (f->manager, "m1", "What do you see?");
+  WAIT (turns_at_least, &one);
+  first = fake_chat_server_dup_request (f->server, 0);
+  retry = fake_chat_server_dup_request (f->server, 1);
+  g_assert_nonnull (strstr (first, "\"type\":\"image_url\""));
+  g_assert_cmpuint (fake_chat_server_get_status (f->server, 0), ==, 400);
+  /* Asked again without the picture, and answered; no error shown. */
+  g_assert_null (strstr (retry, "image_url"));
+  g_assert_cmpuint (f->errors->len, ==, 0);
+  g_assert_cmpstr (f->deltas->str, ==, "w0 w1 w2 w3 w4");
+  /* From now on the picture stays home. */
+  lanlan_session_manager_send_text (f->manager, "m2", "And now?");
+  WAIT (turns_at_least, &two);
+  later = fake_chat_server_dup_request (f->server, 2);
+  g_assert_null (strstr (later, "image_url"));
+  g_assert_cmpuint (fake_chat_server_get_n_requests (f->server), ==, 3);
 }
 
 /* Audio mode with another engine's voice: the realtime model writes, the
@@ -668,6 +833,10 @@ main (int argc, char *argv[])
   ADD ("voice", test_voice);
   ADD ("voice-barge-in", test_voice_barge_in);
   ADD ("custom-voice-audio-mode", test_custom_voice_audio_mode);
+  ADD ("images", test_images);
+  ADD ("swap-turn-limit", test_swap_turn_limit);
+  ADD ("switch-modes", test_switch_modes);
+  ADD ("switch-mid-answer", test_switch_mid_answer);
 #undef ADD
 
   return g_test_run ();

@@ -358,6 +358,34 @@ test_delta_flood (Fixture *f, gconstpointer data)
   g_signal_handlers_disconnect_by_data (lanlan_conversation_get_messages (f->conversation), &flood);
 }
 
+static void
+test_greeting (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .on_response = FAKE_RESPONSE_STREAM, .n_deltas = 2,
+                        .samples_per_delta = 240, .text_only = TRUE };
+  const char * const greetings[] = { "Welcome back, traveller!", NULL };
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+
+  fake_server_set_default_script (f->server, &script);
+  lanlan_character_set_greetings (f->character, greetings);
+  f->conversation = open_conversation (f);
+
+  /* Shown at once, as the character's; not stored until answered. */
+  g_assert_cmpuint (g_list_model_get_n_items (lanlan_conversation_get_messages (f->conversation)), ==, 1);
+  g_assert_cmpint (lanlan_message_get_role (item (f->conversation, 0)), ==, LANLAN_MESSAGE_ROLE_ASSISTANT);
+  g_assert_cmpstr (lanlan_message_get_text (item (f->conversation, 0)), ==, "Welcome back, traveller!");
+  list = lanlan_store_list_conversations (f->store, lanlan_character_get_id (f->character), NULL);
+  g_assert_cmpuint (list->len, ==, 0);
+
+  lanlan_conversation_send_text (f->conversation, "Hi!");
+  wait_status (f->conversation, 2, LANLAN_MESSAGE_STATUS_SENT);
+  stored = load (f);
+  g_assert_cmpuint (stored->len, ==, 3);
+  g_assert_cmpstr (lanlan_message_get_text (g_ptr_array_index (stored, 0)), ==, "Welcome back, traveller!");
+  g_assert_cmpstr (lanlan_message_get_text (g_ptr_array_index (stored, 1)), ==, "Hi!");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -370,5 +398,6 @@ main (int   argc,
   ADD ("/conversation/barge-in-stores-what-was-heard", test_barge_in);
   ADD ("/conversation/failed-then-resent", test_failed_and_resent);
   ADD ("/conversation/delta-flood-coalesced", test_delta_flood);
+  ADD ("/conversation/greeting-opens-a-new-conversation", test_greeting);
   return g_test_run ();
 }

@@ -583,6 +583,11 @@ test_damaged (Fixture       *f,
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (f->path, garbage, -1, NULL));
+  {
+    /* Its -wal goes with it. */
+    g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+    g_assert_true (g_file_set_contents (wal, "wal bytes", -1, NULL));
+  }
 
   store = lanlan_store_new (f->path, &error);
   g_assert_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_DAMAGED);
@@ -593,6 +598,13 @@ test_damaged (Fixture       *f,
   g_assert_nonnull (strstr (error->message, kept));
   g_assert_true (g_file_get_contents (kept, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, garbage);
+  {
+    g_autofree char *kept_wal = g_strconcat (kept, "-wal", NULL);
+    g_autofree char *wal_contents = NULL;
+
+    g_assert_true (g_file_get_contents (kept_wal, &wal_contents, NULL, NULL));
+    g_assert_cmpstr (wal_contents, ==, "wal bytes");
+  }
 
   /* The new database works. */
   conv = lanlan_store_create_conversation (store, "c");
@@ -691,8 +703,8 @@ test_newer (Fixture       *f,
   /* Kept unchanged: still version 99 with its data. */
   g_assert_cmpint (count_rows (kept, "PRAGMA user_version"), ==, 99);
   g_assert_cmpint (count_rows (kept, "SELECT COUNT(*) FROM future"), ==, 1);
-  /* And the new one is ours. */
-  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 1);
+  /* And the new one is ours, at the current version. */
+  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
 }
 
 /* Our user_version but a table missing: damaged, kept. A database with
@@ -724,7 +736,63 @@ test_missing_tables (Fixture       *f,
   g_assert_nonnull (store);
   kept = find_kept (dir, "lanlan.db.damaged-");
   g_assert_nonnull (kept);
-  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 1);
+  g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
+}
+
+/* A picture shown with a message is kept with it; a version-1 file (no
+ * pictures yet) is migrated forward with its messages. */
+static void
+test_images_and_migration (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GBytes) jpeg = g_bytes_new_static ("\xff\xd8\xff\xe0 not really a jpeg", 26);
+  g_autoptr(GPtrArray) loaded = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conv = NULL;
+  g_autofree char *json = NULL;
+
+  {
+    g_autoptr(LanlanStore) store = open_store (f->path);
+    g_autoptr(LanlanMessage) plain = message (LANLAN_MESSAGE_ROLE_USER, "before pictures", 1);
+
+    conv = lanlan_store_create_conversation (store, "c");
+    lanlan_store_save_message (store, conv, plain);
+    flush (store);
+  }
+  /* Make it a version-1 file, as an older Lanlan left it. */
+  {
+    sqlite3 *db = NULL;
+    g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_exec (db, "DROP TABLE message_images; PRAGMA user_version = 1;",
+                                   NULL, NULL, NULL), ==, SQLITE_OK);
+    sqlite3_close (db);
+  }
+  {
+    g_autoptr(LanlanStore) store = open_store (f->path);
+    g_autoptr(LanlanMessage) shown = message (LANLAN_MESSAGE_ROLE_USER, "look at this", 2);
+
+    g_assert_cmpint (count_rows (f->path, "PRAGMA user_version"), ==, 2);
+    lanlan_message_set_image (shown, jpeg);
+    lanlan_store_save_message (store, conv, shown);
+    /* Saved again (a status change): the picture stays. */
+    lanlan_message_set_status (shown, LANLAN_MESSAGE_STATUS_SENT);
+    lanlan_store_save_message (store, conv, shown);
+    flush (store);
+    loaded = lanlan_store_load_messages (store, conv, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->len, ==, 2);
+    g_assert_cmpstr (lanlan_message_get_text (loaded->pdata[0]), ==, "before pictures");
+    g_assert_null (lanlan_message_get_image (loaded->pdata[0]));
+    g_assert_nonnull (lanlan_message_get_image (loaded->pdata[1]));
+    g_assert_true (g_bytes_equal (lanlan_message_get_image (loaded->pdata[1]), jpeg));
+    json = lanlan_store_export (store, conv, LANLAN_STORE_EXPORT_JSON, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (json, "\"data:image/jpeg;base64,"));
+    /* Deleting the conversation takes its pictures along. */
+    lanlan_store_delete_conversation (store, conv);
+    flush (store);
+  }
+  g_assert_cmpint (count_rows (f->path, "SELECT COUNT(*) FROM message_images"), ==, 0);
 }
 
 /* A file we cannot open: a folder in its place (fails even for root), or
@@ -858,6 +926,28 @@ test_write_failure (Fixture       *f,
       g_assert_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_IO);
       g_clear_error (&error);
     }
+  /* While refused: a streamed reply saved at every delta, interleaved
+   * with another message, keeps its place and ends with its last text. */
+  {
+    g_autoptr(LanlanMessage) reply = lanlan_message_new (LANLAN_MESSAGE_ROLE_ASSISTANT, "");
+    g_autoptr(LanlanMessage) other = message (LANLAN_MESSAGE_ROLE_USER, "meanwhile", 99);
+
+    g_ptr_array_add (ids, g_strdup (lanlan_message_get_id (reply)));
+    g_ptr_array_add (ids, g_strdup (lanlan_message_get_id (other)));
+    for (guint d = 0; d < 300; d++)
+      {
+        lanlan_message_append_text (reply, "x");
+        lanlan_store_save_message (store, conv, reply);
+        if (d == 0)
+          lanlan_store_save_message (store, conv, other);
+        if (d % 50 == 0)
+          {
+            g_assert_false (lanlan_store_flush (store, NULL));
+          }
+      }
+    lanlan_message_set_status (reply, LANLAN_MESSAGE_STATUS_SENT);
+    lanlan_store_save_message (store, conv, reply);
+  }
   iterate_until (&s.failed);
   /* Once per streak. */
   for (guint i = 0; i < 20; i++)
@@ -881,7 +971,9 @@ test_write_failure (Fixture       *f,
   g_assert_cmpuint (loaded->len, ==, ids->len);
   for (guint i = 0; i < ids->len; i++)
     g_assert_cmpstr (lanlan_message_get_id (loaded->pdata[i]), ==, ids->pdata[i]);
-  g_assert_cmpint (count_rows (f->path, "PRAGMA integrity_check") , ==, 0); /* "ok" reads as 0 */
+  g_assert_cmpuint (strlen (lanlan_message_get_text (loaded->pdata[ids->len - 2])), ==, 300);
+  g_assert_cmpint (lanlan_message_get_status (loaded->pdata[ids->len - 2]), ==, LANLAN_MESSAGE_STATUS_SENT);
+  g_assert_cmpstr (lanlan_message_get_text (loaded->pdata[ids->len - 1]), ==, "meanwhile");
 }
 
 /* ---- Killed while writing --------------------------------------------- */
@@ -960,15 +1052,31 @@ test_sigkill (Fixture       *f,
                                                NULL, NULL, &pid, NULL, &out_fd, NULL, &error));
       g_assert_no_error (error);
 
-      /* Let it run 20–300 ms (opening, migrating, writing), then kill. */
-      kill_at = g_get_monotonic_time () + g_rand_int_range (rand, 20, 300) * 1000;
+      /* Every fifth round dies within 50 ms of starting (opening,
+       * migrating); the others 0–100 ms after their first commit, in the
+       * middle of writing. Timed from what the child reports, not from
+       * the clock alone, so a slow machine (ASan, valgrind) still kills
+       * it while it writes. */
       g_unix_set_fd_nonblocking (out_fd, TRUE, NULL);
-      while (g_get_monotonic_time () < kill_at)
-        {
-          while ((n = read (out_fd, buffer, sizeof buffer)) > 0)
-            g_string_append_len (out, buffer, n);
-          g_usleep (2000);
-        }
+      {
+        gboolean early = round % 5 == 0;
+        gint64 started = g_get_monotonic_time ();
+        gint64 give_up = started + 60 * G_USEC_PER_SEC;
+
+        kill_at = early ? started + g_rand_int_range (rand, 0, 50) * 1000 : 0;
+        for (;;)
+          {
+            gint64 now = g_get_monotonic_time ();
+
+            while ((n = read (out_fd, buffer, sizeof buffer)) > 0)
+              g_string_append_len (out, buffer, n);
+            if (kill_at == 0 && strchr (out->str, '\n') != NULL)
+              kill_at = now + g_rand_int_range (rand, 0, 100) * 1000;
+            if ((kill_at != 0 && now >= kill_at) || now >= give_up)
+              break;
+            g_usleep (1000);
+          }
+      }
       kill (pid, SIGKILL);
       g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
       g_spawn_close_pid (pid);
@@ -1046,6 +1154,7 @@ main (int   argc,
   ADD ("/store/search", test_search);
   ADD ("/store/search-index-rebuilt", test_search_index_rebuilt);
   ADD ("/store/export", test_export);
+  ADD ("/store/images-and-migration", test_images_and_migration);
   ADD ("/store/damaged", test_damaged);
   ADD ("/store/corrupt-pages", test_corrupt_pages);
   ADD ("/store/newer", test_newer);

@@ -531,9 +531,11 @@ test_store_stale_temps (void)
   g_autoptr(GFile) file = temp_config (&dir);
   g_autofree char *path = g_file_get_path (file);
   g_autofree char *sub = g_path_get_dirname (path);
-  const char *stale[] = { "characters.json.Ab3xYz", "characters.json.QW12ER" };
-  const char *kept[] = { "characters.json.backup", "characters.json.corrupt-20260101-101010",
-                         "characters.json.v2-backup", "other.json.Ab3xYz", "characters.json.Fresh1" };
+  const char *stale[] = { "characters.json.tmp-Ab3xYz", "characters.json.tmp-qwerty",
+                          "characters.json.Ab3xYz" /* an older build's */ };
+  const char *kept[] = { "characters.json.backup", "characters.json.Backup", "characters.json.202401",
+                         "characters.json.corrupt-20260101-101010", "characters.json.v2-backup",
+                         "other.json.Ab3xYz", "characters.json.tmp-Fresh1" };
   g_autoptr(LanlanCharacterStore) store = lanlan_character_store_new (file);
   struct utimbuf old = { .actime = time (NULL) - 3600, .modtime = time (NULL) - 3600 };
 
@@ -550,7 +552,7 @@ test_store_stale_temps (void)
     {
       g_autofree char *p = g_build_filename (sub, kept[i], NULL);
       g_assert_true (g_file_set_contents (p, "x", -1, NULL));
-      if (!g_str_equal (kept[i], "characters.json.Fresh1"))
+      if (!g_str_equal (kept[i], "characters.json.tmp-Fresh1"))
         g_assert_cmpint (utime (p, &old), ==, 0);
     }
 

@@ -12,6 +12,7 @@
 
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
+#include "lanlan-lorebook.h"
 #include "lanlan-realtime-events.h"
 #include "lanlan-secrets.h"
 #include "lanlan-session-manager.h"
@@ -912,6 +913,7 @@ test_text_only_tts (Fixture *f, gconstpointer data)
 
 typedef struct {
   GPtrArray *overflow;     /* "role:content" */
+  GPtrArray *overflow_ids;
   GPtrArray *sent;         /* message ids */
   GPtrArray *failed;       /* "id:domain-code" */
   GPtrArray *order;        /* "interrupted:<turn>" and "done:<role>:<turn>" */
@@ -927,6 +929,7 @@ notes_init (Notes *n)
 {
   memset (n, 0, sizeof *n);
   n->overflow = g_ptr_array_new_with_free_func (g_free);
+  n->overflow_ids = g_ptr_array_new_with_free_func (g_free);
   n->sent = g_ptr_array_new_with_free_func (g_free);
   n->failed = g_ptr_array_new_with_free_func (g_free);
   n->order = g_ptr_array_new_with_free_func (g_free);
@@ -936,6 +939,7 @@ static void
 notes_clear (Notes *n)
 {
   g_ptr_array_unref (n->overflow);
+  g_ptr_array_unref (n->overflow_ids);
   g_ptr_array_unref (n->sent);
   g_ptr_array_unref (n->failed);
   g_ptr_array_unref (n->order);
@@ -944,13 +948,15 @@ notes_clear (Notes *n)
 }
 
 static void
-on_overflow (LanlanSessionManager *m, GPtrArray *messages, Notes *n)
+on_overflow (LanlanSessionManager *m, GPtrArray *messages, GStrv ids, Notes *n)
 {
   g_assert_cmpuint (messages->len, >, 0);
+  g_assert_cmpuint (g_strv_length (ids), ==, messages->len);
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *msg = g_ptr_array_index (messages, i);
       g_ptr_array_add (n->overflow, g_strdup_printf ("%s:%s", msg->role, msg->content));
+      g_ptr_array_add (n->overflow_ids, g_strdup (ids[i]));
     }
 }
 
@@ -1023,6 +1029,8 @@ test_history_priming (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   g_autoptr(GPtrArray) items = NULL;
   g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  g_auto(GStrv) id_array = NULL;
   Notes n;
 
   notes_init (&n);
@@ -1031,13 +1039,20 @@ test_history_priming (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 100; i++)
     {
       g_autofree char *text = g_strdup_printf ("message %u", i);
+      g_autofree char *id = g_strdup_printf ("msg-%u", i);
+
       g_ptr_array_add (stored, lanlan_chat_message_new (i % 2 ? "assistant" : "user", text));
+      g_strv_builder_add (ids, id);
     }
+  id_array = g_strv_builder_end (ids);
   create_manager (f);
   connect_notes (f, &n);
-  lanlan_session_manager_set_history (f->manager, stored, "We talked about cats.");
+  lanlan_session_manager_set_history_full (f->manager, stored, (const char * const *) id_array,
+                                           "We talked about cats.");
   g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, scaled_ms (5000)));
   g_assert_cmpuint (n.overflow->len, ==, 70);
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 0), ==, "msg-0");
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 69), ==, "msg-69");
   g_assert_cmpstr (g_ptr_array_index (n.overflow, 0), ==, "user:message 0");
   g_assert_cmpstr (g_ptr_array_index (n.overflow, 69), ==, "assistant:message 69");
 
@@ -1069,6 +1084,7 @@ test_history_priming (Fixture *f, gconstpointer data)
   /* The byte budget: 20 messages of 2 KiB do not all fit in 16 KiB. */
   g_ptr_array_set_size (stored, 0);
   g_ptr_array_set_size (n.overflow, 0);
+  g_ptr_array_set_size (n.overflow_ids, 0);
   for (guint i = 0; i < 20; i++)
     {
       g_autofree char *text = g_strnfill (2048, 'a' + i);
@@ -1076,6 +1092,7 @@ test_history_priming (Fixture *f, gconstpointer data)
     }
   lanlan_session_manager_set_history (f->manager, stored, NULL);
   g_assert_true (test_wait_until (cond_len, &(Len) { n.overflow, 1 }, scaled_ms (5000)));
+  g_assert_cmpstr (g_ptr_array_index (n.overflow_ids, 0), ==, "");   /* none given */
   history = lanlan_session_manager_dup_history (f->manager);
   g_assert_cmpuint (history->len, ==, 6);   /* 12 KiB: three quarters of the budget */
   g_assert_cmpuint (n.overflow->len, ==, 14);
@@ -1386,6 +1403,40 @@ test_reconnect_rate (Fixture *f, gconstpointer data)
   wait_state (f, LANLAN_SESSION_STATE_ENDED);
 }
 
+/* A lorebook entry the primed conversation mentions reaches the new
+ * session's instructions; one it does not mention stays out. */
+static void
+test_lorebook_priming (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(GPtrArray) received = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *update;
+
+  g_assert_true (json_parser_load_from_data (parser,
+    "{\"entries\":["
+    "{\"keys\":[\"Mochi\"],\"content\":\"Mochi is the user's grey cat.\",\"enabled\":true},"
+    "{\"keys\":[\"volcano\"],\"content\":\"The user fears volcanoes.\",\"enabled\":true}]}", -1, NULL));
+  book = lanlan_lorebook_new_from_json (json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (f->character, book);
+  g_ptr_array_add (stored, lanlan_chat_message_new ("user", "Mochi knocked my cup over again."));
+  g_ptr_array_add (stored, lanlan_chat_message_new ("assistant", "Oh no, that cat!"));
+
+  create_manager (f);
+  lanlan_session_manager_set_history (f->manager, stored, NULL);
+  lanlan_session_manager_start_session (f->manager);
+  wait_state (f, LANLAN_SESSION_STATE_CONNECTED);
+  received = fake_server_dup_received (f->server, 0);
+  update = g_ptr_array_index (received, 0);
+  g_assert_nonnull (strstr (update, "\"type\":\"session.update\""));
+  g_assert_nonnull (strstr (update, "You are Lanlan, a cat."));
+  g_assert_nonnull (strstr (update, "Mochi is the user's grey cat."));
+  g_assert_null (strstr (update, "volcano"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1413,6 +1464,7 @@ main (int argc, char *argv[])
   ADD ("/realtime/session/interrupted-heard", test_interrupted_heard);
   ADD ("/realtime/session/reconnect-storm", test_reconnect_storm);
   ADD ("/realtime/session/reconnect-rate", test_reconnect_rate);
+  ADD ("/realtime/session/lorebook-priming", test_lorebook_priming);
 
   return g_test_run ();
 }

@@ -78,7 +78,8 @@ fixture_setup (Fixture       *f,
 
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
-  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
+  /* Typed turns over the realtime protocol (text mode is the chat engine). */
+  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_AUDIO);
 
   f->sink = lanlan_counting_sink_new ();
   f->session = lanlan_session_manager_new (c, LANLAN_AUDIO_SINK (f->sink));

@@ -28,13 +28,17 @@ typedef struct {
 static void
 on_overflow (LanlanSessionManager *session,
              GPtrArray            *messages,
+             GStrv                 ids,
              Counts               *counts)
 {
   g_assert_cmpuint (messages->len, >, 0);
+  g_assert_cmpuint (g_strv_length (ids), ==, messages->len);
   for (guint i = 0; i < messages->len; i++)
     {
       LanlanChatMessage *m = g_ptr_array_index (messages, i);
       g_ptr_array_add (counts->overflow, g_strdup_printf ("%s:%s", m->role, m->content));
+      /* Each says which turn it was, as its transcript did. */
+      g_assert_cmpstr (ids[i], !=, "");
     }
 }
 
@@ -94,7 +98,8 @@ test_history_bounded (void)
 
   lanlan_character_set_provider (c, "custom");
   lanlan_character_set_base_url (c, url);
-  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
+  /* Typed turns over the realtime protocol (text mode is the chat engine). */
+  lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_AUDIO);
 
   session = lanlan_session_manager_new (c, LANLAN_AUDIO_SINK (sink));
   lanlan_session_manager_set_api_key (session, "history-test-key-0123456789");

@@ -107,7 +107,7 @@ write_logs (gpointer user_data)
       /* What the client did that the service would have refused. */
       {
         g_autofree char *errors = fake_server_dup_errors (relay->server, i);
-        g_autofree char *ename = g_strdup_printf ("conn-%u.errors", i);
+        g_autofree char *ename = g_strdup_printf ("errors-%u.txt", i);
         g_autofree char *epath = g_build_filename (relay->log_dir, ename, NULL);
 
         g_file_set_contents (epath, errors, -1, NULL);
@@ -142,7 +142,7 @@ main (int   argc,
     { "delta-interval-ms", 0, 0, G_OPTION_ARG_INT, &delta_interval_ms, "Pause between deltas", "MS" },
     { "n-deltas", 0, 0, G_OPTION_ARG_INT, &n_deltas, "Deltas per answer", "N" },
     { "session-delay-ms", 0, 0, G_OPTION_ARG_INT, &session_delay_ms, "Delay session.updated after the first connection", "MS" },
-    { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events (conn-N.jsonl) and provoked errors (conn-N.errors) here", "DIR" },
+    { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events (conn-N.jsonl) and provoked errors (errors-N.txt) here", "DIR" },
     { "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "Play openai, qwen, glm or stepfun (default: OpenAI GA)", "ID" },
     { NULL }
   };

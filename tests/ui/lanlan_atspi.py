@@ -17,6 +17,10 @@ class AppUnderTest:
 
     def __init__(self, extra_env=None, args=()):
         env = dict(os.environ)
+        # Cairo, not GL: under Xvfb GL is llvmpipe, whose shader compiles
+        # hold the main loop for seconds on a loaded machine (a test may
+        # still ask for GL through extra_env).
+        env.setdefault("GSK_RENDERER", "cairo")
         env.update(extra_env or {})
         self.binary = os.environ["LANLAN_BINARY"]
         # A file, not a pipe: nobody reads a pipe while the test runs, and a

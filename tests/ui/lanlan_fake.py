@@ -21,7 +21,8 @@ SECRET_SCHEMA = "io.github.lanlan.Lanlan.ApiKey"
 class FakeRealtimeServer:
     """tests/ui/fake-realtime-server as a child process."""
 
-    def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0):
+    def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0,
+                 provider=None):
         self.log_dir = tempfile.mkdtemp(prefix="fake-realtime-")
         args = [os.environ["LANLAN_FAKE_SERVER"], "--port", str(port),
                 "--delta-interval-ms", str(delta_interval_ms), "--log-dir", self.log_dir]
@@ -29,6 +30,8 @@ class FakeRealtimeServer:
             args += ["--expected-key", expected_key]
         if session_delay_ms:
             args += ["--session-delay-ms", str(session_delay_ms)]
+        if provider is not None:  # play openai, qwen, glm or stepfun strictly
+            args += ["--provider", provider]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("ws://127.0.0.1:"):
@@ -42,6 +45,15 @@ class FakeRealtimeServer:
             with open(os.path.join(self.log_dir, "conn-%d.jsonl" % index), encoding="utf-8") as f:
                 return [json.loads(line) for line in f if line.strip()]
         except (OSError, ValueError):
+            return []
+
+    def provoked_errors(self, index):
+        """What the app sent on connection index that the service would
+        have refused ("code: message" lines), as last logged."""
+        try:
+            with open(os.path.join(self.log_dir, "errors-%d.txt" % index), encoding="utf-8") as f:
+                return f.read().splitlines()
+        except OSError:
             return []
 
     def n_connections(self):

@@ -146,6 +146,19 @@ banner_is (gpointer data)
   return g_strcmp0 (banner (e->window), e->expected) == 0;
 }
 
+/* The character's reply (the second message) is complete. */
+static gboolean
+reply_finished (gpointer conversation)
+{
+  GListModel *model = lanlan_conversation_get_messages (conversation);
+  g_autoptr(LanlanMessage) reply = NULL;
+
+  if (g_list_model_get_n_items (model) < 2)
+    return FALSE;
+  reply = g_list_model_get_item (model, 1);
+  return lanlan_message_get_status (reply) == LANLAN_MESSAGE_STATUS_SENT;
+}
+
 static gboolean
 has_error (gpointer conversation)
 {
@@ -235,6 +248,7 @@ test_failed_then_resent (void)
   gtk_widget_activate_action (GTK_WIDGET (window), "win.resend-message", "s",
                               lanlan_message_get_id (message));
   g_assert_cmpint (lanlan_message_get_status (message), ==, LANLAN_MESSAGE_STATUS_PENDING);
+  g_assert_true (test_wait_until (reply_finished, conversation, 15000));
   e = (Expect) { window, "Connected" };
   g_assert_true (test_wait_until (subtitle_is, &e, 15000));
   g_assert_cmpint (lanlan_message_get_status (message), ==, LANLAN_MESSAGE_STATUS_SENT);
@@ -305,6 +319,7 @@ test_transcript_outlives_window (void)
   g_assert_cmpstr (subtitle (window), ==, "Not connected");
 
   lanlan_conversation_send_text (conversation, "Hi");
+  g_assert_true (test_wait_until (reply_finished, conversation, 15000));
   e = (Expect) { window, "Connected" };
   g_assert_true (test_wait_until (subtitle_is, &e, 15000));
   g_assert_cmpuint (g_list_model_get_n_items (lanlan_conversation_get_messages (conversation)), ==, 2);

@@ -2,11 +2,14 @@
 """The agent, end to end through the real app: with the bridge switched on,
 a Python ZeroMQ agent on 127.0.0.1 gets an analyze request after the
 user's turn, sends back a task result for the character, and the result
-shows in the character's window as a toast, reaches the realtime server
-as context, and the character speaks up about it. A result for another
-character changes nothing here. When the window is not the active one,
-the result also goes to the desktop's notification service (a stand-in
-on this test's private D-Bus records it)."""
+shows in the character's window as a toast, reaches the model (a text-mode
+character, so an OpenAI-compatible chat server stands in) as context, and
+the character speaks up about it. A result for another character, whose
+window is not open, changes nothing here. A direct reply becomes the
+character's own message, word for word. When the window is not the
+active one, the result also goes to the desktop's notification service
+(a stand-in on this test's private D-Bus records it)."""
+import http.server
 import json
 import os
 import socket
@@ -21,7 +24,7 @@ import zmq  # noqa: E402
 from gi.repository import Gio, GLib  # noqa: E402
 from lanlan_atspi import (AppUnderTest, app_action, by_role, click, find,  # noqa: E402
                           screenshot, set_text, wait_until)
-from lanlan_fake import (FakeRealtimeServer, bubbles, character, showing_texts,  # noqa: E402
+from lanlan_fake import (bubbles, character, showing_texts,  # noqa: E402
                          store_key, write_characters)
 
 KEYFILE = os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")),
@@ -88,6 +91,79 @@ class FakeNotificationDaemon:
         self.context.invoke_full(GLib.PRIORITY_DEFAULT, self.loop.quit)
 
 
+class FakeChatServer:
+    """The OpenAI-compatible server a text-mode character talks to: lists
+    one model, streams a short answer to each POST /v1/chat/completions and
+    keeps the requests; refuses anything else (speech included: the app
+    says so and goes on)."""
+
+    def __init__(self):
+        self.requests = []
+        self.paths = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                owner.paths.append("POST " + self.path)
+                if self.path != "/v1/chat/completions":
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                request = json.loads(body)
+                assert isinstance(request.get("messages"), list), request
+                owner.requests.append(request)
+                n = len(owner.requests)
+                chunks = ["Answer ", "number ", "%d." % n]
+                out = b""
+                for c in chunks:
+                    out += b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": c}}]}).encode() + b"\n\n"
+                out += b"data: " + json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).encode() + b"\n\n"
+                out += b"data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):
+                owner.paths.append("GET " + self.path)
+                if self.path != "/v1/models":
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                out = json.dumps({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "ws://127.0.0.1:%d/v1/realtime" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def system_messages(self):
+        out = []
+        for r in list(self.requests):
+            for m in r["messages"]:
+                if m.get("role") == "system" and m.get("content") not in out:
+                    out.append(m.get("content"))
+        return out
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,11 +216,14 @@ class AgentTest(unittest.TestCase):
 
         notifications = FakeNotificationDaemon()
         self.addCleanup(notifications.stop)
-        server = FakeRealtimeServer(delta_interval_ms=5)
+        server = FakeChatServer()
         self.addCleanup(server.stop)
         mika = character(server.url)
         mika["input-mode"] = "text"
-        write_characters([mika])
+        # Someone whose window is not open: results for her wait for her.
+        hana = character(server.url, name="Hana", cid="hana")
+        hana["open-on-start"] = False
+        write_characters([mika, hana])
         store_key("sk-agent-test-0123456789")
 
         app = AppUnderTest({"GSETTINGS_BACKEND": "keyfile"})
@@ -162,7 +241,12 @@ class AgentTest(unittest.TestCase):
                      what="message entry")
         set_text(entry, "Where is my package?")
         click(find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Send"), what="send button"))
-        wait_until(lambda: len(bubbles(frame, "Mika")) >= 1, timeout=20, what="first answer")
+        try:
+            wait_until(lambda: len(bubbles(frame, "Mika")) >= 1, timeout=20, what="first answer")
+        except AssertionError:
+            print(app.output()[-3000:], file=sys.stderr)
+            print("chat requests:", len(server.requests), server.paths, file=sys.stderr)
+            raise
 
         try:
             request = agent.next_request()
@@ -173,15 +257,19 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(request["trigger"], "turn_end")
         self.assertEqual(request["lanlan_name"], "Mika")
         self.assertEqual(request["messages"][0], {"role": "user", "content": "Where is my package?"})
+        self.assertEqual(request["messages"][1]["role"], "assistant")
+        self.assertLessEqual(len(request["messages"]), 6)
+        self.assertTrue(request.get("conversation_id"))
         types = [e.get("event_type") for e in agent.session_events()]
         self.assertIn("session_start", types)
         self.assertIn("turn_end", types)
 
-        agent.send({"event_type": "task_result", "lanlan_name": "Someone Else", "task_id": "t0",
+        agent.send({"event_type": "task_result", "lanlan_name": "Hana", "task_id": "t0",
                     "success": True, "summary": "Not for Mika", "text": "Not for Mika"})
         agent.send({"event_type": "task_result", "lanlan_name": "Mika", "task_id": "t1",
                     "status": "completed", "success": True, "summary": "Package tracked",
-                    "text": "The package arrives tomorrow before noon."})
+                    "text": "Package tracked",
+                    "detail": "The package arrives tomorrow before noon."})
 
         # The result's text, as a toast (one toast shows the newest of a burst)
         wait_until(lambda: "The package arrives tomorrow before noon." in showing_texts(frame),
@@ -189,18 +277,24 @@ class AgentTest(unittest.TestCase):
         screenshot("agent-toast")
 
         def injected():
-            for i in range(server.n_connections()):
-                for e in server.received(i):
-                    item = e.get("item") or {}
-                    if e.get("type") == "conversation.item.create" and item.get("role") == "system" and \
-                            "The package arrives tomorrow before noon." in json.dumps(item):
-                        return True
-            return False
+            return any("✅ Package tracked" in m and "The package arrives tomorrow before noon." in m
+                       for m in server.system_messages())
         wait_until(injected, timeout=10, what="the result sent to the model as context")
         # In text mode the character speaks up about it at once.
         wait_until(lambda: len(bubbles(frame, "Mika")) >= 2, timeout=20,
                    what="the character's answer to the result")
         self.assertNotIn("Not for Mika", showing_texts(frame))
+        self.assertFalse(any("Not for Mika" in m for m in server.system_messages()))
+
+        # A direct reply is the character's own message, not the model's.
+        n_requests = len(server.requests)
+        agent.send({"event_type": "task_result", "lanlan_name": "Mika", "task_id": "t2",
+                    "status": "completed", "success": True, "direct_reply": True,
+                    "text": "Kettle", "detail": "I've put the kettle on for you!"})
+        wait_until(lambda: "I've put the kettle on for you!" in showing_texts(frame), timeout=10,
+                   what="the direct reply as Mika's message")
+        time.sleep(0.5)
+        self.assertEqual(len(server.requests), n_requests)
 
         # A window in front shows the toast only...
         self.assertTrue(frame.getState().contains(pyatspi.STATE_ACTIVE))

@@ -148,6 +148,10 @@ class ConversationTest(unittest.TestCase):
         self.wait_answers(frame, 3)
         self.assertEqual(bubbles(frame, "You"), ["Hello Mika", "Still there?", "Back again"])
         self.assertGreaterEqual(server2.n_connections(), 1)
+        # nothing the app sent was refused by the (strict) fake service
+        for srv in (server, server2):
+            for i in range(srv.n_connections()):
+                self.assertEqual(srv.provoked_errors(i), [], "connection %d" % i)
         screenshot("conversation-recovered")
 
     def test_refused_key(self):

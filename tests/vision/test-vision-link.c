@@ -1,0 +1,265 @@
+/* test-vision-link.c — what the user shows reaches the character's model
+ * in its provider's shape, or in words for a model without eyes
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
+
+#include "lanlan-fake-chat-server.h"
+#include "lanlan-fake-server.h"
+#include "lanlan-vision-link.h"
+#include "vision-test-util.h"
+
+typedef struct {
+  FakeServer           *server;
+  LanlanCharacter      *character;
+  LanlanSessionManager *session;
+  LanlanVisionLink     *link;
+  GPtrArray            *errors;
+} Fixture;
+
+static void
+on_link_error (LanlanVisionLink *link, GError *error, Fixture *f)
+{
+  g_ptr_array_add (f->errors, g_error_copy (error));
+}
+
+static gboolean
+is_connected (gpointer data)
+{
+  Fixture *f = data;
+  return lanlan_session_manager_get_state (f->session) == LANLAN_SESSION_STATE_CONNECTED;
+}
+
+static void
+setup (Fixture *f, const char *provider, FakeProvider fake_provider, gboolean beta)
+{
+  FakeScript script = { .provider = fake_provider, .beta = beta, .n_deltas = 2, .samples_per_delta = 480 };
+  g_autofree char *url = NULL;
+
+  f->server = fake_server_new ();
+  fake_server_set_default_script (f->server, &script);
+  url = fake_server_get_url (f->server, NULL);
+  f->character = lanlan_character_new ("Mio");
+  lanlan_character_set_provider (f->character, provider);
+  lanlan_character_set_base_url (f->character, url);
+  f->session = lanlan_session_manager_new (f->character, NULL);
+  lanlan_session_manager_set_api_key (f->session, "sk-test");
+  lanlan_session_manager_set_hot_swap_turns (f->session, 0);
+  lanlan_session_manager_set_hot_swap_seconds (f->session, 0);
+  f->link = lanlan_vision_link_new (f->session);
+  f->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_signal_connect (f->link, "error", G_CALLBACK (on_link_error), f);
+  lanlan_session_manager_start_session (f->session);
+  g_assert_true (test_wait_until (is_connected, f, 10000));
+}
+
+static void
+teardown (Fixture *f)
+{
+  g_clear_object (&f->link);
+  lanlan_session_manager_end_session (f->session);
+  g_clear_object (&f->session);
+  g_clear_object (&f->character);
+  fake_server_free (f->server);
+  g_ptr_array_unref (f->errors);
+}
+
+static GBytes *
+png_picture (void)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, 2400, 1200);
+  char *buffer = NULL;
+  gsize size = 0;
+
+  gdk_pixbuf_fill (pixbuf, 0x2266ee80);
+  g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &size, "png", NULL, NULL));
+  return g_bytes_new_take (buffer, size);
+}
+
+typedef struct {
+  FakeServer *server;
+  const char *type;
+  guint       want;
+} TypeCount;
+
+static gboolean
+type_count_reached (gpointer data)
+{
+  TypeCount *t = data;
+  return fake_server_count_type (t->server, 0, t->type) >= t->want;
+}
+
+static gboolean
+items_mention (FakeServer *server, const char *needle)
+{
+  g_autoptr(GPtrArray) received = fake_server_dup_received (server, 0);
+
+  for (guint i = 0; i < received->len; i++)
+    if (strstr (g_ptr_array_index (received, i), needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* An attached picture of any kind becomes a JPEG of at most 1920 px,
+ * and goes to OpenAI GA as an input_image item; nothing it provokes is
+ * an error. */
+static void
+test_attached_picture_ga (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GBytes) png = png_picture ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) jpeg = lanlan_vision_link_image_to_jpeg (png, &error);
+  g_autoptr(GdkPixbuf) decoded = NULL;
+  TypeCount t;
+
+  g_assert_no_error (error);
+  decoded = vision_decode_jpeg (jpeg);
+  g_assert_cmpint (gdk_pixbuf_get_width (decoded), ==, 1920);
+  g_assert_cmpint (gdk_pixbuf_get_height (decoded), ==, 960);
+
+  setup (&f, "openai", FAKE_PROVIDER_OPENAI, FALSE);
+  t = (TypeCount) { f.server, "conversation.item.create", 1 };
+  lanlan_vision_link_show_image (f.link, jpeg);
+  g_assert_true (test_wait_until (type_count_reached, &t, 10000));
+  g_assert_true (items_mention (f.server, "\"input_image\""));
+  g_assert_true (items_mention (f.server, "data:image/jpeg;base64,"));
+  g_assert_cmpuint (lanlan_vision_link_get_frames_sent (f.link), ==, 1);
+  g_assert_cmpuint (fake_server_count_errors (f.server, 0), ==, 0);
+  g_assert_cmpuint (f.errors->len, ==, 0);
+  teardown (&f);
+
+  /* Not a picture: a clear error. */
+  {
+    g_autoptr(GBytes) junk = g_bytes_new_static ("not a picture at all", 20);
+    g_autoptr(GBytes) none = lanlan_vision_link_image_to_jpeg (junk, &error);
+    g_assert_null (none);
+    g_assert_nonnull (error);
+  }
+}
+
+/* A shared screen is sampled only while the conversation is live, and
+ * each sampled frame goes to the model. */
+static void
+test_shared_screen_while_live (void)
+{
+  g_autoptr(GSubprocess) video = vision_start_test_source ("lanlan_test_video", 1280, 720);
+  g_autofree char *dir = g_dir_make_tmp ("lanlan-portal-XXXXXX", NULL);
+  g_autofree char *ready = g_build_filename (dir, "ready", NULL);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "vision", "fake_portal.py", NULL);
+  const char *argv[] = { "/usr/bin/python3", script, "--ready", ready, NULL };
+  g_autoptr(GSubprocess) portal = NULL;
+  g_autoptr(GError) error = NULL;
+  Fixture f = { 0 };
+  gboolean done = FALSE;
+  guint sent;
+  TypeCount t;
+
+  g_assert_true (vision_wait_for_node ("lanlan_test_video", 15));
+  portal = vision_spawn (&error, argv);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 300 && !g_file_test (ready, G_FILE_TEST_EXISTS); i++)
+    g_usleep (50000);
+
+  setup (&f, "openai", FAKE_PROVIDER_OPENAI, FALSE);
+  lanlan_vision_link_share_async (f.link, LANLAN_SHARE_SOURCE_SCREEN, NULL, NULL,
+                                  (GAsyncReadyCallback) (void (*) (void)) NULL, NULL);
+  /* The share lands asynchronously; wait for the property. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    while (lanlan_vision_link_get_sharing (f.link) != LANLAN_VISION_SHARING_SCREEN &&
+           g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, FALSE) || (g_usleep (2000), TRUE);
+  }
+  g_assert_cmpint (lanlan_vision_link_get_sharing (f.link), ==, LANLAN_VISION_SHARING_SCREEN);
+
+  /* Not live: nothing is sent. */
+  vision_sleep (2000);
+  g_assert_cmpuint (lanlan_vision_link_get_frames_sent (f.link), ==, 0);
+
+  lanlan_vision_link_set_live (f.link, TRUE);
+  t = (TypeCount) { f.server, "conversation.item.create", 2 };
+  g_assert_true (test_wait_until (type_count_reached, &t, 15000));
+  g_assert_true (items_mention (f.server, "\"input_image\""));
+
+  lanlan_vision_link_set_live (f.link, FALSE);
+  vision_sleep (1000);
+  sent = lanlan_vision_link_get_frames_sent (f.link);
+  vision_sleep (3500);
+  g_assert_cmpuint (lanlan_vision_link_get_frames_sent (f.link), ==, sent);
+
+  lanlan_vision_link_stop_sharing (f.link);
+  g_assert_cmpint (lanlan_vision_link_get_sharing (f.link), ==, LANLAN_VISION_SHARING_NONE);
+  g_assert_cmpuint (fake_server_count_errors (f.server, 0), ==, 0);
+  g_assert_cmpuint (f.errors->len, ==, 0);
+  teardown (&f);
+  (void) done;
+  g_subprocess_force_exit (portal);
+  g_subprocess_force_exit (video);
+  g_unlink (ready);
+  g_rmdir (dir);
+}
+
+/* A model without eyes (the beta protocol takes no pictures): nothing
+ * visual is sent; the vision model describes the picture, once a turn,
+ * and the live session gets the words. */
+static void
+test_described_for_blind_model (void)
+{
+  FakeChatServer *chat = fake_chat_server_new ();
+  FakeChatScript reply = { .mode = FAKE_CHAT_STREAM, .reply = "A blue square on a white page." };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *chat_url = fake_chat_server_get_base_url (chat);
+  g_autoptr(GBytes) png = png_picture ();
+  g_autoptr(GBytes) jpeg = lanlan_vision_link_image_to_jpeg (png, NULL);
+  Fixture f = { 0 };
+  TypeCount t;
+
+  fake_chat_server_add_model (chat, "eyes-1", TRUE);
+  fake_chat_server_set_default_script (chat, &reply);
+  g_settings_set_string (settings, "vision-service", "openai-compatible");
+  g_settings_set_string (settings, "vision-base-url", chat_url);
+  g_settings_set_string (settings, "vision-model", "eyes-1");
+
+  setup (&f, "custom-beta", FAKE_PROVIDER_GENERIC, TRUE);
+  lanlan_vision_link_show_image (f.link, jpeg);
+  lanlan_vision_link_show_image (f.link, jpeg);
+  t = (TypeCount) { f.server, "conversation.item.create", 1 };
+  g_assert_true (test_wait_until (type_count_reached, &t, 15000));
+  g_assert_true (items_mention (f.server, "A blue square on a white page."));
+  g_assert_false (items_mention (f.server, "input_image"));
+  g_assert_false (items_mention (f.server, "data:image/jpeg"));
+  /* Once a turn: the second picture was not described again. */
+  vision_sleep (500);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (chat), ==, 1);
+  g_assert_cmpuint (fake_server_count_errors (f.server, 0), ==, 0);
+  g_assert_cmpuint (f.errors->len, ==, 0);
+  teardown (&f);
+
+  /* No vision model chosen: one clear error, nothing sent. */
+  g_settings_set_string (settings, "vision-model", "");
+  setup (&f, "custom-beta", FAKE_PROVIDER_GENERIC, TRUE);
+  lanlan_vision_link_show_image (f.link, jpeg);
+  lanlan_vision_link_show_image (f.link, jpeg);
+  g_assert_cmpuint (f.errors->len, ==, 1);
+  g_test_message ("without a vision model: %s", ((GError *) g_ptr_array_index (f.errors, 0))->message);
+  vision_sleep (300);
+  g_assert_false (items_mention (f.server, "input_image"));
+  teardown (&f);
+  fake_chat_server_free (chat);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vision/link/attached-picture-ga", test_attached_picture_ga);
+  g_test_add_func ("/vision/link/shared-screen-while-live", test_shared_screen_while_live);
+  g_test_add_func ("/vision/link/described-for-blind-model", test_described_for_blind_model);
+  return g_test_run ();
+}
