@@ -159,6 +159,15 @@ test_shared_screen_while_live (void)
   gboolean done = FALSE;
   guint sent;
   TypeCount t;
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") != NULL)
+    {
+      /* Under memcheck a PipeWire video graph runs some twenty times
+       * slower than realtime and misses its deadlines, so no frame gets
+       * through; the encoder and the portal protocol are still checked
+       * for memory by the other tests. */
+      g_test_skip ("live video does not flow under memcheck");
+      return;
+    }
 
   g_assert_true (vision_wait_for_node ("lanlan_test_video", 15));
   portal = vision_spawn (&error, argv);

@@ -193,6 +193,15 @@ test_capture_samples_at_interval (void)
   Frames f = { 0 };
   gint64 start;
   guint n;
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") != NULL)
+    {
+      /* Under memcheck a PipeWire video graph runs some twenty times
+       * slower than realtime and misses its deadlines, so no frame gets
+       * through; the encoder and the portal protocol are still checked
+       * for memory by the other tests. */
+      g_test_skip ("live video does not flow under memcheck");
+      return;
+    }
 
   g_assert_true (vision_wait_for_node ("lanlan_test_video", 15));
   capture = lanlan_video_capture_new (-1, PW_ID_ANY, "lanlan_test_video", &error);
@@ -323,6 +332,15 @@ check_share (LanlanShareSource source,
   ShareResult r = { 0 };
   Frames f = { 0 };
   g_autofree char *calls = NULL;
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") != NULL)
+    {
+      /* Under memcheck a PipeWire video graph runs some twenty times
+       * slower than realtime and misses its deadlines, so no frame gets
+       * through; the encoder and the portal protocol are still checked
+       * for memory by the other tests. */
+      g_test_skip ("live video does not flow under memcheck");
+      return;
+    }
 
   g_assert_true (vision_wait_for_node ("lanlan_test_video", 15));
   fake_portal_start (&portal, "ok");
