@@ -470,6 +470,9 @@ lanlan_window_constructed (GObject *object)
   update_actions (self);
   lanlan_window_vision_constructed (self);
   self->stick_to_end = TRUE;
+
+  /* A new window is there to type in. */
+  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->entry));
 }
 
 static void

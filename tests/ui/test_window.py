@@ -30,6 +30,12 @@ class WindowTest(unittest.TestCase):
                       what="header avatar")
         self.assertEqual(avatar.description, "")
 
+        # A new window is there to type in: the message entry has the focus.
+        message = find(frame, lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Message",
+                       what="message entry")
+        wait_until(lambda: message.getState().contains(pyatspi.STATE_FOCUSED),
+                   what="message entry focused")
+
         mic = find(frame, toggle_button("Microphone"), what="microphone toggle")
         self.assertFalse(is_on(mic))
         click(mic)
