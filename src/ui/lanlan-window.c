@@ -426,6 +426,11 @@ on_mic_active (LanlanWindow *self)
 {
   gboolean active = lanlan_conversation_get_microphone_active (self->conversation);
 
+  /* The toggle shows what is true: one that turned the microphone on
+   * goes back off when it could not be opened (the binding does not
+   * carry a change made while it is setting the conversation). */
+  if (gtk_toggle_button_get_active (self->mic_button) != active)
+    gtk_toggle_button_set_active (self->mic_button, active);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->mic_button),
                                active ? _("Mute Microphone") : _("Unmute Microphone"));
 }
