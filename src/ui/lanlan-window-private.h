@@ -51,6 +51,7 @@ struct _LanlanWindow
 
   char                     *app_error;
   gboolean                  stick_to_end;
+  gboolean                  focus_set;
   gboolean                  scrolling;
 
   GObject                  *export_chooser;

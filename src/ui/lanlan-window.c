@@ -475,9 +475,23 @@ lanlan_window_constructed (GObject *object)
   update_actions (self);
   lanlan_window_vision_constructed (self);
   self->stick_to_end = TRUE;
+}
 
-  /* A new window is there to type in. */
-  gtk_window_set_focus (GTK_WINDOW (self), GTK_WIDGET (self->entry));
+/* A new window is there to type in: the entry takes the focus once the
+ * window is on screen (set before, GTK 4.8 leaves a later window out of
+ * the accessibility tree). */
+static void
+lanlan_window_map (GtkWidget *widget)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+
+  GTK_WIDGET_CLASS (lanlan_window_parent_class)->map (widget);
+
+  if (!self->focus_set)
+    {
+      self->focus_set = TRUE;
+      gtk_widget_grab_focus (GTK_WIDGET (self->entry));
+    }
 }
 
 static void
@@ -553,6 +567,7 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   object_class->dispose = lanlan_window_dispose;
   object_class->get_property = lanlan_window_get_property;
   object_class->set_property = lanlan_window_set_property;
+  widget_class->map = lanlan_window_map;
 
   properties[PROP_CONVERSATION] =
     g_param_spec_object ("conversation", NULL, NULL, LANLAN_TYPE_CONVERSATION,
