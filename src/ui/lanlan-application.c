@@ -488,6 +488,19 @@ edit_character_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (prefs));
 }
 
+/* Ctrl+N: the editor for a new character, which becomes one (and opens
+ * its window) only when the user saves it. */
+static void
+new_character_action (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  LanlanPreferencesWindow *prefs = ensure_preferences (user_data);
+
+  lanlan_preferences_window_edit_character (prefs, NULL);
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
 /* The target of desktop notifications: brings a character's window up. */
 static void
 open_character_action (GSimpleAction *action,
@@ -849,6 +862,7 @@ lanlan_application_init (LanlanApplication *self)
 {
   static const GActionEntry app_actions[] = {
     { "new-window", new_window_action },
+    { "new-character", new_character_action },
     { "preferences", preferences_action },
     { "api-keys", api_keys_action },
     { "edit-character", edit_character_action, "s" },
@@ -873,7 +887,7 @@ lanlan_application_init (LanlanApplication *self)
                                    G_N_ELEMENTS (app_actions), self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit",
                                          (const char *[]) { "<Control>q", NULL });
-  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-window",
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-character",
                                          (const char *[]) { "<Control>n", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          (const char *[]) { "<Control>comma", NULL });

@@ -317,6 +317,46 @@ class PreferencesTest(unittest.TestCase):
         wait_until(lambda: any("Qwen-Omni" in t for t in showing_texts(beta)), what="Beta onboarding")
         screenshot("several-windows")
 
+    def test_new_character_shortcut_and_edit_menu(self):
+        app = self.start()
+        frame = find(app.app, by_role(pyatspi.ROLE_FRAME, "Lanlan"), what="first window")
+        before = names_in_config()
+        self.assertNotIn("Character 2", before)
+
+        # Ctrl+N opens the editor for a new character; nothing is created
+        # until it is saved.
+        entry = find(frame, text_field("Message"), what="message entry")
+        ext = entry.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+        subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2), str(ext.y + ext.height // 2),
+                        "click", "1"], check=True)
+        wait_until(lambda: entry.getState().contains(pyatspi.STATE_FOCUSED), what="entry focused")
+        subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+n"], check=True)
+        prefs = window_named(app, "Preferences")
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="new character's name field")
+        self.assertEqual(get_text(name), "")
+        self.assertEqual(names_in_config(), before)
+        self.assertEqual(sorted(n for n in frames(app) if n != "Preferences"), ["Lanlan"])
+        click(find(prefs, button("Close"), what="Preferences close button"))
+        wait_until(lambda: "Preferences" not in [w.name for w in app.windows()], what="Preferences closed")
+
+        # Each window's menu edits its character.
+        def pointer_click(node):
+            ext = node.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+            subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2),
+                            str(ext.y + ext.height // 2), "click", "1"], check=True)
+
+        pointer_click(find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Main Menu"), what="menu button"))
+        item = find(app.app, lambda n: (n.name or "").replace("_", "") == "Edit Character…" and showing(n)
+                    and n.getRole() != pyatspi.ROLE_LABEL, what="Edit Character menu item")
+        if item.queryAction().nActions > 0:
+            click(item)
+        else:
+            pointer_click(item)
+        prefs = window_named(app, "Preferences")
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
+        wait_until(lambda: get_text(name) == "Lanlan", what="Lanlan in the editor")
+        self.assertEqual(names_in_config(), before)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
