@@ -366,11 +366,11 @@ lanlan_application_import_card (LanlanApplication  *self,
   g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
   g_return_val_if_fail (G_IS_FILE (file), NULL);
 
-  character = lanlan_character_card_load (file, NULL, error);
+  /* The card's picture is saved with the character. */
+  character = lanlan_character_card_import (self->store, file, NULL, error);
   if (character == NULL)
     return NULL;
 
-  lanlan_character_store_add (self->store, character);
   lanlan_application_open_character (self, character);
   return character;
 }
@@ -553,6 +553,54 @@ lanlan_application_activate (GApplication *app)
       if (window != NULL)
         lanlan_window_show_error (window, load_error);
     }
+}
+
+/* Files given to the app (`lanlan card.png`, the desktop's Open With, a
+ * card dropped on the launcher) are character cards: each one imported
+ * opens its window. A first start that opens cards opens only them, not
+ * also the characters marked open-on-start. */
+static void
+lanlan_application_open (GApplication  *app,
+                         GFile        **files,
+                         int            n_files,
+                         const char    *hint)
+{
+  LanlanApplication *self = LANLAN_APPLICATION (app);
+  g_autoptr(GString) errors = g_string_new (NULL);
+  guint imported = 0;
+  GtkWindow *parent;
+  AdwMessageDialog *dialog;
+
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (lanlan_application_import_card (self, files[i], &error) != NULL)
+        imported++;
+      else
+        {
+          g_autofree char *name = g_file_get_parse_name (files[i]);
+
+          /* The message names the file already; keep the whole path too. */
+          g_string_append_printf (errors, "%s%s\n%s", errors->len ? "\n\n" : "", name, error->message);
+        }
+    }
+
+  if (imported > 0)
+    self->activated = TRUE;
+  else
+    g_application_activate (app);
+
+  if (errors->len == 0)
+    return;
+
+  parent = GTK_WINDOW (any_character_window (self));
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent,
+                                                       _("Import Failed"),
+                                                       errors->str));
+  adw_message_dialog_add_response (dialog, "close", _("_Close"));
+  gtk_window_set_application (GTK_WINDOW (dialog), GTK_APPLICATION (app));
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static int
@@ -786,6 +834,7 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
 
   object_class->dispose = lanlan_application_dispose;
   app_class->activate = lanlan_application_activate;
+  app_class->open = lanlan_application_open;
   app_class->startup = lanlan_application_startup;
   app_class->shutdown = lanlan_application_shutdown;
   app_class->handle_local_options = lanlan_application_handle_local_options;
@@ -898,7 +947,7 @@ lanlan_application_new (void)
 {
   return g_object_new (LANLAN_TYPE_APPLICATION,
                        "application-id", APP_ID,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS | G_APPLICATION_HANDLES_OPEN,
                        "resource-base-path", "/io/github/lanlan/Lanlan",
                        NULL);
 }

@@ -249,6 +249,32 @@ class PreferencesTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(read_config(), before, "a bad card changed the config")
 
+    def test_open_files(self):
+        """`lanlan FILE…` (the desktop's Exec=lanlan %F) imports the cards and
+        opens their windows only; a bad one is named in a dialog."""
+        write_config([{"id": "s1", "name": "Sora", "provider": "openai", "open-on-start": True}])
+        tmp = tempfile.mkdtemp()
+        good = os.path.join(tmp, "yuki.png")
+        with open(good, "wb") as f:
+            f.write(png_card({"spec": "chara_card_v2", "spec_version": "2.0",
+                              "data": {"name": "Yuki", "description": "{{char}} skis.",
+                                       "personality": "bright", "scenario": "", "first_mes": "Hi!"}}))
+        bad = os.path.join(tmp, "not-a-card.json")
+        with open(bad, "w") as f:
+            f.write("{ nope")
+
+        app = self.start(args=(good, bad))
+        find(app.app, by_role(pyatspi.ROLE_FRAME, "Yuki"), what="the opened card's window")
+        wait_until(lambda: character_in_config("Yuki") is not None, what="card saved")
+
+        def error_dialog():
+            return any(any("not-a-card.json" in t for t in showing_texts(w))
+                       and any(t == "Import Failed" for t in showing_texts(w))
+                       for w in app.windows())
+        wait_until(error_dialog, what="a dialog naming the bad file")
+        self.assertNotIn("Sora", frames(app), "opening files also opened the open-on-start windows")
+        self.assertEqual(names_in_config(), ["Sora", "Yuki"])
+
     def test_corrupt_config_is_backed_up_and_reported(self):
         write_config([])
         garbage = b'{"version": 1, "characters": [ {"name": "Half'
