@@ -46,6 +46,7 @@
 typedef struct {
   LanlanMessage *message;
   GString       *pending;
+  gsize          length;        /* of the message's text plus pending */
   char          *heard;         /* of an interrupted reply */
   gboolean       interrupted;
 } Streaming;
@@ -436,12 +437,14 @@ static void
 append_pending (Streaming  *s,
                 const char *delta)
 {
-  gsize have = strlen (lanlan_message_get_text (s->message)) + s->pending->len;
+  gsize add;
 
   /* A reply is not endless: past the cap, further deltas are dropped. */
-  if (have >= MAX_MESSAGE_BYTES)
+  if (s->length >= MAX_MESSAGE_BYTES)
     return;
-  g_string_append_len (s->pending, delta, MIN (strlen (delta), MAX_MESSAGE_BYTES - have));
+  add = MIN (strlen (delta), MAX_MESSAGE_BYTES - s->length);
+  g_string_append_len (s->pending, delta, add);
+  s->length += add;
 }
 
 static void
@@ -455,6 +458,7 @@ flush_one (Streaming *s)
       const char *end;
 
       g_utf8_validate (s->pending->str, s->pending->len, &end);
+      s->length -= s->pending->len - (end - s->pending->str);
       g_string_truncate (s->pending, end - s->pending->str);
     }
   lanlan_message_append_text (s->message, s->pending->str);
@@ -518,8 +522,12 @@ on_session_delta (LanlanConversation *self,
   else
     {
       append_pending (s, delta);
+      /* Once a frame; a long reply less often (1 ms per KiB), as laying
+       * its bubble out again costs in proportion to its length: a flood
+       * of deltas must not keep the main thread laying out text. */
       if (self->flush_source == 0)
-        self->flush_source = g_timeout_add_once (FLUSH_INTERVAL_MS, flush_cb, self);
+        self->flush_source = g_timeout_add_once (MAX (FLUSH_INTERVAL_MS, s->length / 1024),
+                                                 flush_cb, self);
     }
 }
 

@@ -6,6 +6,12 @@
  * interrupted reply's mark. The text label says who spoke in its
  * accessible description, for screen readers and the UI tests.
  *
+ * A long text is shown in pieces of about CHUNK_BYTES, one label each
+ * (the first in the text label): Pango lays a wrapped paragraph out in
+ * more than linear time, and a streamed reply grows a delta at a time,
+ * so one label holding it all froze the window for seconds per update
+ * under a delta flood. Appending touches only the last piece.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -14,6 +20,8 @@
 
 #include "lanlan-avatar.h"
 #include "lanlan-message-row.h"
+
+#define CHUNK_BYTES 512
 
 struct _LanlanMessageRow
 {
@@ -29,10 +37,14 @@ struct _LanlanMessageRow
   GtkBox         *bubble;
   GtkPicture     *picture;
   GtkLabel       *text_label;
+  GtkBox         *more_box;
   GtkLabel       *translation_label;
   GtkBox         *status_box;
   GtkLabel       *status_label;
   GtkButton      *resend_button;
+
+  GString        *shown;         /* the text the labels show */
+  GArray         *starts;        /* gsize: where each label's piece starts */
 };
 
 G_DEFINE_FINAL_TYPE (LanlanMessageRow, lanlan_message_row, GTK_TYPE_WIDGET)
@@ -49,6 +61,96 @@ translation_visible (GBinding     *binding,
 
   g_value_set_boolean (to, text != NULL && *text != '\0');
   return TRUE;
+}
+
+
+/* Where the piece starting at @start ends: all of it when short, else
+ * at a line break or space in its second half, else at a character. */
+static gsize
+piece_end (const char *text,
+           gsize       len,
+           gsize       start)
+{
+  gsize limit = start + CHUNK_BYTES;
+  const char *cut;
+
+  if (len - start <= CHUNK_BYTES)
+    return len;
+  for (gsize i = limit; i > start + CHUNK_BYTES / 2; i--)
+    if (text[i - 1] == '\n' || text[i - 1] == ' ')
+      return i;
+  cut = g_utf8_find_prev_char (text + start, text + limit + 1);
+  return cut != NULL && cut > text + start ? (gsize) (cut - text) : limit;
+}
+
+static GtkLabel *
+piece_label (LanlanMessageRow *self,
+             guint             index)
+{
+  GtkWidget *child;
+  guint i = 1;
+
+  if (index == 0)
+    return self->text_label;
+  for (child = gtk_widget_get_first_child (GTK_WIDGET (self->more_box)); child;
+       child = gtk_widget_get_next_sibling (child), i++)
+    if (i == index)
+      return GTK_LABEL (child);
+
+  child = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (child), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (child), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (child), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (child), 0);
+  /* A wrapped label's minimum width is found by wrapping at every
+   * chance it has: with a width in characters it wraps far less. */
+  gtk_label_set_width_chars (GTK_LABEL (child), 20);
+  gtk_widget_add_css_class (child, "bubble-more");
+  gtk_box_append (self->more_box, child);
+  return GTK_LABEL (child);
+}
+
+static void
+update_text (LanlanMessageRow *self)
+{
+  const char *text = self->message ? lanlan_message_get_text (self->message) : "";
+  gsize len = strlen (text);
+  guint first = 0;
+  gsize start = 0;
+  guint n = 0;
+  GtkWidget *child;
+
+  /* Grown at the end: only the last piece and what follows change. */
+  if (self->starts->len > 0 && len >= self->shown->len &&
+      memcmp (text, self->shown->str, self->shown->len) == 0)
+    {
+      first = self->starts->len - 1;
+      start = g_array_index (self->starts, gsize, first);
+    }
+  g_array_set_size (self->starts, first);
+
+  for (n = first; start < len || n == 0; n++)
+    {
+      gsize end = piece_end (text, len, start);
+      g_autofree char *piece = g_strndup (text + start, end - start);
+
+      g_array_append_val (self->starts, start);
+      gtk_label_set_text (piece_label (self, n), piece);
+      start = end;
+    }
+
+  /* Pieces no longer needed (a shorter text, a recycled row). */
+  child = gtk_widget_get_first_child (GTK_WIDGET (self->more_box));
+  for (guint i = 1; child != NULL; i++)
+    {
+      GtkWidget *next = gtk_widget_get_next_sibling (child);
+
+      if (i >= n)
+        gtk_box_remove (self->more_box, child);
+      child = next;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->more_box), n > 1);
+  g_string_assign (self->shown, text);
 }
 
 /* The picture the user showed with a message, decoded when the row is
@@ -146,6 +248,8 @@ lanlan_message_row_set_message (LanlanMessageRow *self,
   g_set_object (&self->message, message);
   g_binding_group_set_source (self->bindings, message);
   g_signal_group_set_target (self->signals, message);
+  g_array_set_size (self->starts, 0);
+  update_text (self);
   if (message == NULL)
     return;
 
@@ -187,6 +291,9 @@ lanlan_message_row_dispose (GObject *object)
   g_clear_object (&self->bindings);
   g_clear_object (&self->signals);
   g_clear_object (&self->message);
+  if (self->shown != NULL)
+    g_string_free (g_steal_pointer (&self->shown), TRUE);
+  g_clear_pointer (&self->starts, g_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (lanlan_message_row_parent_class)->dispose (object);
@@ -207,6 +314,7 @@ lanlan_message_row_class_init (LanlanMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, picture);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, text_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, more_box);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, translation_label);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, status_box);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, status_label);
@@ -218,8 +326,9 @@ lanlan_message_row_init (LanlanMessageRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
 
+  self->shown = g_string_new (NULL);
+  self->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
   self->bindings = g_binding_group_new ();
-  g_binding_group_bind (self->bindings, "text", self->text_label, "label", G_BINDING_SYNC_CREATE);
   g_binding_group_bind_full (self->bindings, "image", self->picture, "paintable",
                              G_BINDING_SYNC_CREATE, image_to_paintable, NULL, NULL, NULL);
   g_binding_group_bind_full (self->bindings, "image", self->picture, "visible",
@@ -231,6 +340,7 @@ lanlan_message_row_init (LanlanMessageRow *self)
 
   self->signals = g_signal_group_new (LANLAN_TYPE_MESSAGE);
   g_signal_group_connect_swapped (self->signals, "notify::status", G_CALLBACK (update_status), self);
+  g_signal_group_connect_swapped (self->signals, "notify::text", G_CALLBACK (update_text), self);
 }
 
 /**

@@ -16,6 +16,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lanlan-chat-preset.h"
 #include "lanlan-application.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-devices.h"
@@ -52,6 +53,9 @@ struct _LanlanPreferencesWindow
 
   AdwComboRow          *user_language_row;
   AdwEntryRow          *translate_url_row;
+  AdwComboRow          *vision_service_row;
+  AdwEntryRow          *vision_model_row;
+  AdwEntryRow          *vision_url_row;
   guint                 translate_url_source;
 
   AdwActionRow         *agent_row;
@@ -855,6 +859,56 @@ lanlan_preferences_window_get_property (GObject    *object,
     }
 }
 
+/* The describer's service: the combo's position <-> a chat preset id. */
+static gboolean
+vision_service_get (GValue   *value,
+                    GVariant *variant,
+                    gpointer  user_data)
+{
+  const char *id = g_variant_get_string (variant, NULL);
+  guint n = 0;
+  const LanlanChatPreset **presets = lanlan_chat_preset_list (&n);
+
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (presets[i]->id, id) == 0)
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  g_value_set_uint (value, 0);
+  return TRUE;
+}
+
+static GVariant *
+vision_service_set (const GValue       *value,
+                    const GVariantType *type,
+                    gpointer            user_data)
+{
+  guint n = 0;
+  const LanlanChatPreset **presets = lanlan_chat_preset_list (&n);
+  guint i = g_value_get_uint (value);
+
+  if (i >= n)
+    return NULL;
+  return g_variant_new_string (presets[i]->id);
+}
+
+static void
+setup_vision_rows (LanlanPreferencesWindow *self)
+{
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+  guint n = 0;
+  const LanlanChatPreset **presets = lanlan_chat_preset_list (&n);
+
+  for (guint i = 0; i < n; i++)
+    gtk_string_list_append (names, _(presets[i]->display_name));
+  adw_combo_row_set_model (self->vision_service_row, G_LIST_MODEL (names));
+  g_settings_bind_with_mapping (self->settings, "vision-service", self->vision_service_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, vision_service_get, vision_service_set, NULL, NULL);
+  g_settings_bind (self->settings, "vision-model", self->vision_model_row, "text", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "vision-base-url", self->vision_url_row, "text", G_SETTINGS_BIND_DEFAULT);
+}
+
 static void
 lanlan_preferences_window_class_init (LanlanPreferencesWindowClass *klass)
 {
@@ -886,6 +940,9 @@ lanlan_preferences_window_class_init (LanlanPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, echo_cancel_switch);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, user_language_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, translate_url_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, vision_service_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, vision_model_row);
+  gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, vision_url_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, agent_row);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, agent_switch);
   gtk_widget_class_bind_template_child (widget_class, LanlanPreferencesWindow, pub_port_spin);
@@ -901,6 +958,7 @@ lanlan_preferences_window_init (LanlanPreferencesWindow *self)
   self->cancellable = g_cancellable_new ();
   self->settings = g_settings_new (APP_ID);
   gtk_widget_init_template (GTK_WIDGET (self));
+  setup_vision_rows (self);
 }
 
 LanlanPreferencesWindow *

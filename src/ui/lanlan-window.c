@@ -435,6 +435,54 @@ on_mic_active (LanlanWindow *self)
                                active ? _("Mute Microphone") : _("Unmute Microphone"));
 }
 
+/* --- Keyboard shortcuts ------------------------------------------------------- */
+
+/* Works around a crash in GTK 4.8 (gtk/a11y/gtkatspiroot.c, the
+ * application object's GetChildAtIndex): asked for an index past the
+ * visible windows, as a screen reader holding a child count from before
+ * a window closed does, GTK answers with the *last* toplevel, visible or
+ * not, and a hidden window that was never shown has no AT-SPI object
+ * path: g_variant_new_object_path (NULL) fails and the reply crashes the
+ * app (SEGV in g_variant_builder_add_value). GtkApplication gives every
+ * window such a hidden toplevel, the GtkShortcutsWindow built from
+ * gtk/help-overlay.ui, and it comes last. So the app keeps no hidden
+ * toplevels: that overlay is destroyed at once, and win.show-help-overlay
+ * builds one that is destroyed again when it closes. Tested by
+ * tests/ui/test_window_cycles.py (StaleIndexTest, close-while-listing). */
+static void
+show_help_overlay (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  LanlanWindow *self = user_data;
+  g_autoptr(GtkBuilder) builder = gtk_builder_new_from_resource (RESOURCE_PREFIX "/gtk/help-overlay.ui");
+  GtkWindow *overlay = GTK_WINDOW (gtk_builder_get_object (builder, "help_overlay"));
+
+  gtk_window_set_transient_for (overlay, GTK_WINDOW (self));
+  gtk_window_set_destroy_with_parent (overlay, TRUE);
+  gtk_window_set_hide_on_close (overlay, FALSE);
+  gtk_window_present (overlay);
+}
+
+static void
+drop_hidden_help_overlay (LanlanWindow *self)
+{
+  static const GActionEntry entries[] = {
+    { "show-help-overlay", show_help_overlay },
+  };
+  GtkShortcutsWindow *overlay = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (self));
+
+  if (overlay != NULL)
+    {
+      g_object_ref (overlay);
+      gtk_application_window_set_help_overlay (GTK_APPLICATION_WINDOW (self), NULL);
+      gtk_window_destroy (GTK_WINDOW (overlay));
+      g_object_unref (overlay);
+    }
+  g_action_map_remove_action (G_ACTION_MAP (self), "show-help-overlay");
+  g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
+}
+
 /* --- GObject ------------------------------------------------------------------- */
 
 static void
@@ -666,13 +714,19 @@ LanlanWindow *
 lanlan_window_new (GtkApplication     *application,
                    LanlanConversation *conversation)
 {
+  LanlanWindow *self;
+
   g_return_val_if_fail (GTK_IS_APPLICATION (application), NULL);
   g_return_val_if_fail (LANLAN_IS_CONVERSATION (conversation), NULL);
 
-  return g_object_new (LANLAN_TYPE_WINDOW,
+  self = g_object_new (LANLAN_TYPE_WINDOW,
                        "application", application,
                        "conversation", conversation,
                        NULL);
+  /* GtkApplication gave it its help overlay when it was added, after
+   * constructed(). */
+  drop_hidden_help_overlay (self);
+  return self;
 }
 
 LanlanConversation *

@@ -339,21 +339,29 @@ test_delta_flood (Fixture *f, gconstpointer data)
                         .samples_per_delta = 2, .text_only = TRUE };
   Flood flood = { 0 };
   LanlanMessage *reply;
+  gint64 start;
+  guint frames;
 
   fake_server_set_default_script (f->server, &script);
   f->conversation = open_conversation (f);
   g_signal_connect (lanlan_conversation_get_messages (f->conversation), "items-changed",
                     G_CALLBACK (on_items_changed), &flood);
+  start = g_get_monotonic_time ();
   lanlan_conversation_send_text (f->conversation, "Count to ten thousand");
   wait_status (f->conversation, 1, LANLAN_MESSAGE_STATUS_SENT);
+  frames = (guint) ((g_get_monotonic_time () - start) / (16 * 1000));
   reply = item (f->conversation, 1);
   g_assert_true (reply == flood.watched);
   g_assert_true (g_str_has_prefix (lanlan_message_get_text (reply), "w0 w1 w2 "));
   g_assert_true (g_str_has_suffix (lanlan_message_get_text (reply), "w9999 "));
 
   /* One model change per frame at most, not one per delta. */
-  g_test_message ("%u deltas, %u text notifications", n_deltas, flood.n_text_notifies);
-  g_assert_cmpuint (flood.n_text_notifies, <, n_deltas / 20);
+  g_test_message ("%u deltas, %u text notifications over %u frames", n_deltas, flood.n_text_notifies, frames);
+  g_assert_cmpuint (flood.n_text_notifies, <=, frames + 2);
+  /* Memcheck delivers the deltas over minutes, a few per frame: there
+   * the per-frame bound above is the whole claim. */
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") == NULL)
+    g_assert_cmpuint (flood.n_text_notifies, <, n_deltas / 20);
   g_signal_handlers_disconnect_by_data (reply, &flood);
   g_signal_handlers_disconnect_by_data (lanlan_conversation_get_messages (f->conversation), &flood);
 }

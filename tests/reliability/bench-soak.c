@@ -160,8 +160,9 @@ main (int   argc,
 
       lanlan_character_set_provider (c, "custom");
       lanlan_character_set_base_url (c, url);
+      /* Typed turns over the realtime protocol (text mode is the chat engine). */
+      lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_AUDIO);
       lanlan_character_set_model (c, "soak-model");
-      lanlan_character_set_input_mode (c, LANLAN_INPUT_MODE_TEXT);
       lanlan_character_set_persona (c, "You are a soak test.");
 
       talkers[i].sink = lanlan_counting_sink_new ();

@@ -43,6 +43,19 @@ class FlatpakManifestTest(unittest.TestCase):
                           or a == "--filesystem=host" or a == "--socket=x11"
                           or a.startswith("--talk-name=org.freedesktop.Flatpak")],
                          "broader access than needed")
+        # Screen and camera come through the portals (always reachable),
+        # which hand over a PipeWire remote: no device or camera access.
+        self.assertFalse([a for a in args if a in ("--device=all", "--device=shm")
+                          or a.startswith("--talk-name=org.freedesktop.portal")],
+                         "screen and camera need no access beyond the portals")
+
+    def test_libportal_pinned(self):
+        modules = {m["name"]: m for m in self.manifest["modules"]}
+        self.assertIn("libportal", modules)
+        src = modules["libportal"]["sources"][0]
+        self.assertEqual(src["type"], "git")
+        self.assertRegex(src.get("commit", ""), re.compile(r"^[0-9a-f]{40}$"))
+        self.assertIn("-Dbackend-gtk4=enabled", modules["libportal"]["config-opts"])
 
     def test_modules(self):
         modules = {m["name"]: m for m in self.manifest["modules"]}
