@@ -880,7 +880,9 @@ static void on_audio_available (LanlanConversation *self);
 static void push_history (LanlanConversation *self);
 static void on_history_overflow (LanlanConversation *self, GPtrArray *messages);
 
-static void
+/* Returns FALSE when the microphone could not be opened (the error
+ * says why): it is not on, then. */
+static gboolean
 start_microphone (LanlanConversation *self)
 {
   g_autoptr(GError) error = NULL;
@@ -888,7 +890,7 @@ start_microphone (LanlanConversation *self)
   if (!self->has_api_key)
     {
       toast (self, _("Add an API key to talk with this character"));
-      return;
+      return TRUE;
     }
 
   ensure_session_started (self);
@@ -912,10 +914,11 @@ start_microphone (LanlanConversation *self)
                      _("The microphone could not be opened: %s"), error->message);
 
       set_error (self, mic_error);
-      return;
+      return FALSE;
     }
   if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE))
     set_error (self, NULL);
+  return TRUE;
 }
 
 static void
@@ -937,8 +940,12 @@ reopen_microphone (LanlanConversation *self)
   if (self->capture != NULL)
     lanlan_audio_capture_stop (self->capture);
   g_clear_object (&self->capture);
-  if (running && self->microphone_active)
-    start_microphone (self);
+  if (running && self->microphone_active && !start_microphone (self))
+    {
+      self->microphone_active = FALSE;
+      update_vision_live (self, self->state);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
+    }
   update_level_source (self);
 }
 
@@ -959,8 +966,10 @@ lanlan_conversation_set_microphone_active (LanlanConversation *self,
   if (self->microphone_active == active)
     return;
   self->microphone_active = active;
+  /* A microphone that could not be opened is off (the error says why),
+   * and "microphone-active" says so to whoever turned it on. */
   if (active)
-    start_microphone (self);
+    self->microphone_active = start_microphone (self);
   else
     stop_microphone (self);
   update_vision_live (self, self->state);

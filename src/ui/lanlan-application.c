@@ -366,11 +366,11 @@ lanlan_application_import_card (LanlanApplication  *self,
   g_return_val_if_fail (LANLAN_IS_APPLICATION (self), NULL);
   g_return_val_if_fail (G_IS_FILE (file), NULL);
 
-  character = lanlan_character_card_load (file, NULL, error);
+  /* The card's picture is saved with the character. */
+  character = lanlan_character_card_import (self->store, file, NULL, error);
   if (character == NULL)
     return NULL;
 
-  lanlan_character_store_add (self->store, character);
   lanlan_application_open_character (self, character);
   return character;
 }
@@ -488,6 +488,19 @@ edit_character_action (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (prefs));
 }
 
+/* Ctrl+N: the editor for a new character, which becomes one (and opens
+ * its window) only when the user saves it. */
+static void
+new_character_action (GSimpleAction *action,
+                      GVariant      *parameter,
+                      gpointer       user_data)
+{
+  LanlanPreferencesWindow *prefs = ensure_preferences (user_data);
+
+  lanlan_preferences_window_edit_character (prefs, NULL);
+  gtk_window_present (GTK_WINDOW (prefs));
+}
+
 /* The target of desktop notifications: brings a character's window up. */
 static void
 open_character_action (GSimpleAction *action,
@@ -540,6 +553,54 @@ lanlan_application_activate (GApplication *app)
       if (window != NULL)
         lanlan_window_show_error (window, load_error);
     }
+}
+
+/* Files given to the app (`lanlan card.png`, the desktop's Open With, a
+ * card dropped on the launcher) are character cards: each one imported
+ * opens its window. A first start that opens cards opens only them, not
+ * also the characters marked open-on-start. */
+static void
+lanlan_application_open (GApplication  *app,
+                         GFile        **files,
+                         int            n_files,
+                         const char    *hint)
+{
+  LanlanApplication *self = LANLAN_APPLICATION (app);
+  g_autoptr(GString) errors = g_string_new (NULL);
+  guint imported = 0;
+  GtkWindow *parent;
+  AdwMessageDialog *dialog;
+
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (lanlan_application_import_card (self, files[i], &error) != NULL)
+        imported++;
+      else
+        {
+          g_autofree char *name = g_file_get_parse_name (files[i]);
+
+          /* The message names the file already; keep the whole path too. */
+          g_string_append_printf (errors, "%s%s\n%s", errors->len ? "\n\n" : "", name, error->message);
+        }
+    }
+
+  if (imported > 0)
+    self->activated = TRUE;
+  else
+    g_application_activate (app);
+
+  if (errors->len == 0)
+    return;
+
+  parent = GTK_WINDOW (any_character_window (self));
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent,
+                                                       _("Import Failed"),
+                                                       errors->str));
+  adw_message_dialog_add_response (dialog, "close", _("_Close"));
+  gtk_window_set_application (GTK_WINDOW (dialog), GTK_APPLICATION (app));
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static int
@@ -773,6 +834,7 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
 
   object_class->dispose = lanlan_application_dispose;
   app_class->activate = lanlan_application_activate;
+  app_class->open = lanlan_application_open;
   app_class->startup = lanlan_application_startup;
   app_class->shutdown = lanlan_application_shutdown;
   app_class->handle_local_options = lanlan_application_handle_local_options;
@@ -849,6 +911,7 @@ lanlan_application_init (LanlanApplication *self)
 {
   static const GActionEntry app_actions[] = {
     { "new-window", new_window_action },
+    { "new-character", new_character_action },
     { "preferences", preferences_action },
     { "api-keys", api_keys_action },
     { "edit-character", edit_character_action, "s" },
@@ -873,7 +936,7 @@ lanlan_application_init (LanlanApplication *self)
                                    G_N_ELEMENTS (app_actions), self);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.quit",
                                          (const char *[]) { "<Control>q", NULL });
-  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-window",
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.new-character",
                                          (const char *[]) { "<Control>n", NULL });
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "app.preferences",
                                          (const char *[]) { "<Control>comma", NULL });
@@ -884,7 +947,7 @@ lanlan_application_new (void)
 {
   return g_object_new (LANLAN_TYPE_APPLICATION,
                        "application-id", APP_ID,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS | G_APPLICATION_HANDLES_OPEN,
                        "resource-base-path", "/io/github/lanlan/Lanlan",
                        NULL);
 }

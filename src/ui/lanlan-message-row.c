@@ -18,6 +18,7 @@
 
 #include <glib/gi18n.h>
 
+#include "lanlan-avatar.h"
 #include "lanlan-message-row.h"
 
 #define CHUNK_BYTES 512
@@ -29,6 +30,9 @@ struct _LanlanMessageRow
   LanlanMessage  *message;
   GBindingGroup  *bindings;
   GSignalGroup   *signals;
+
+  GtkBox         *line;
+  GtkWidget      *avatar;
 
   GtkBox         *bubble;
   GtkPicture     *picture;
@@ -252,11 +256,14 @@ lanlan_message_row_set_message (LanlanMessageRow *self,
   role = lanlan_message_get_role (message);
   gtk_widget_add_css_class (GTK_WIDGET (self->bubble), role_classes[role]);
   gtk_widget_add_css_class (GTK_WIDGET (self->text_label), role_classes[role]);
-  gtk_widget_set_halign (GTK_WIDGET (self->bubble),
+  gtk_widget_set_halign (GTK_WIDGET (self->line),
                          role == LANLAN_MESSAGE_ROLE_USER ? GTK_ALIGN_END :
                          role == LANLAN_MESSAGE_ROLE_ASSISTANT ? GTK_ALIGN_START : GTK_ALIGN_CENTER);
-  gtk_widget_set_margin_start (GTK_WIDGET (self->bubble), role == LANLAN_MESSAGE_ROLE_USER ? 48 : 0);
-  gtk_widget_set_margin_end (GTK_WIDGET (self->bubble), role == LANLAN_MESSAGE_ROLE_ASSISTANT ? 48 : 0);
+  gtk_widget_set_margin_start (GTK_WIDGET (self->line), role == LANLAN_MESSAGE_ROLE_USER ? 48 : 0);
+  gtk_widget_set_margin_end (GTK_WIDGET (self->line), role == LANLAN_MESSAGE_ROLE_ASSISTANT ? 48 : 0);
+  /* The character's face goes with what the character says. */
+  if (self->avatar != NULL)
+    gtk_widget_set_visible (self->avatar, role == LANLAN_MESSAGE_ROLE_ASSISTANT);
 
   speaker = role == LANLAN_MESSAGE_ROLE_USER ? _("You") :
             role == LANLAN_MESSAGE_ROLE_ASSISTANT ? character_name : _("Notice");
@@ -303,6 +310,7 @@ lanlan_message_row_class_init (LanlanMessageRowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/lanlan-message-row.ui");
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, line);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, picture);
   gtk_widget_class_bind_template_child (widget_class, LanlanMessageRow, text_label);
@@ -335,8 +343,24 @@ lanlan_message_row_init (LanlanMessageRow *self)
   g_signal_group_connect_swapped (self->signals, "notify::text", G_CALLBACK (update_text), self);
 }
 
+/**
+ * lanlan_message_row_new:
+ * @character: (nullable): whose face goes at the start of the
+ *   character's messages
+ */
 GtkWidget *
-lanlan_message_row_new (void)
+lanlan_message_row_new (LanlanCharacter *character)
 {
-  return g_object_new (LANLAN_TYPE_MESSAGE_ROW, NULL);
+  LanlanMessageRow *self = g_object_new (LANLAN_TYPE_MESSAGE_ROW, NULL);
+
+  g_return_val_if_fail (character == NULL || LANLAN_IS_CHARACTER (character), GTK_WIDGET (self));
+
+  if (character != NULL)
+    {
+      self->avatar = lanlan_avatar_new (character, 28);
+      gtk_widget_set_valign (self->avatar, GTK_ALIGN_START);
+      gtk_widget_set_visible (self->avatar, FALSE);
+      gtk_box_prepend (self->line, self->avatar);
+    }
+  return GTK_WIDGET (self);
 }

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "lanlan-avatar.h"
 #include "lanlan-window.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,8 @@ struct _LanlanWindow
 
   AdwToastOverlay          *toast_overlay;
   AdwToast                 *toast;
+  GtkBox                   *title_box;
+  LanlanAvatar             *avatar;
   AdwWindowTitle           *window_title;
   GtkToggleButton          *mic_button;
   GtkScrolledWindow        *scroller;
@@ -48,6 +51,7 @@ struct _LanlanWindow
 
   char                     *app_error;
   gboolean                  stick_to_end;
+  gboolean                  focus_set;
   gboolean                  scrolling;
 
   GObject                  *export_chooser;

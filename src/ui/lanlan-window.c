@@ -81,7 +81,7 @@ setup_row (GtkSignalListItemFactory *factory,
 {
   gtk_list_item_set_activatable (item, FALSE);
   gtk_list_item_set_selectable (item, FALSE);
-  gtk_list_item_set_child (item, lanlan_message_row_new ());
+  gtk_list_item_set_child (item, lanlan_message_row_new (lanlan_window_get_character (self)));
 }
 
 static void
@@ -207,6 +207,49 @@ update_onboarding (LanlanWindow *self)
 }
 
 /* --- Status, hot swap, toasts ------------------------------------------------ */
+
+/* A message of the user's still waiting for its answer: the last one of
+ * the transcript is theirs, and went (or is going) out. */
+static gboolean
+awaiting_answer (LanlanWindow *self)
+{
+  GListModel *messages = lanlan_conversation_get_messages (self->conversation);
+  guint n = g_list_model_get_n_items (messages);
+  g_autoptr(LanlanMessage) last = n > 0 ? g_list_model_get_item (messages, n - 1) : NULL;
+  LanlanMessageStatus status;
+
+  if (last == NULL || lanlan_message_get_role (last) != LANLAN_MESSAGE_ROLE_USER)
+    return FALSE;
+  status = lanlan_message_get_status (last);
+  return status == LANLAN_MESSAGE_STATUS_PENDING || status == LANLAN_MESSAGE_STATUS_SENT;
+}
+
+/* The header's face follows the conversation: speaking while the
+ * answer plays, listening while the microphone is on, thinking while a
+ * message waits for its answer. The conversation exposes no playback
+ * level, so the face does not follow the loudness. */
+static void
+update_avatar (LanlanWindow *self)
+{
+  LanlanSessionState state;
+  LanlanAvatarState avatar_state;
+
+  if (self->avatar == NULL || self->conversation == NULL)
+    return;
+
+  state = lanlan_conversation_get_state (self->conversation);
+  if (state == LANLAN_SESSION_STATE_RESPONDING)
+    avatar_state = LANLAN_AVATAR_SPEAKING;
+  else if (lanlan_conversation_get_microphone_active (self->conversation))
+    avatar_state = LANLAN_AVATAR_LISTENING;
+  else if ((state == LANLAN_SESSION_STATE_CONNECTED || state == LANLAN_SESSION_STATE_CONNECTING) &&
+           awaiting_answer (self))
+    avatar_state = LANLAN_AVATAR_THINKING;
+  else
+    avatar_state = LANLAN_AVATAR_IDLE;
+
+  lanlan_avatar_set_state (self->avatar, avatar_state);
+}
 
 static void
 update_status (LanlanWindow *self)
@@ -383,6 +426,11 @@ on_mic_active (LanlanWindow *self)
 {
   gboolean active = lanlan_conversation_get_microphone_active (self->conversation);
 
+  /* The toggle shows what is true: one that turned the microphone on
+   * goes back off when it could not be opened (the binding does not
+   * carry a change made while it is setting the conversation). */
+  if (gtk_toggle_button_get_active (self->mic_button) != active)
+    gtk_toggle_button_set_active (self->mic_button, active);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->mic_button),
                                active ? _("Mute Microphone") : _("Unmute Microphone"));
 }
@@ -454,6 +502,12 @@ lanlan_window_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   update_title (self);
 
+  self->avatar = LANLAN_AVATAR (lanlan_avatar_new (character, 32));
+  gtk_widget_set_valign (GTK_WIDGET (self->avatar), GTK_ALIGN_CENTER);
+  gtk_box_prepend (self->title_box, GTK_WIDGET (self->avatar));
+  g_signal_connect_object (lanlan_conversation_get_messages (self->conversation), "items-changed",
+                           G_CALLBACK (update_avatar), self, G_CONNECT_SWAPPED);
+
   selection = gtk_no_selection_new (g_object_ref (lanlan_conversation_get_messages (self->conversation)));
   gtk_list_view_set_model (self->transcript_view, GTK_SELECTION_MODEL (selection));
 
@@ -465,9 +519,27 @@ lanlan_window_constructed (GObject *object)
   update_error_banner (self);
   update_onboarding (self);
   on_mic_active (self);
+  update_avatar (self);
   update_actions (self);
   lanlan_window_vision_constructed (self);
   self->stick_to_end = TRUE;
+}
+
+/* A new window is there to type in: the entry takes the focus once the
+ * window is on screen (set before, GTK 4.8 leaves a later window out of
+ * the accessibility tree). */
+static void
+lanlan_window_map (GtkWidget *widget)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+
+  GTK_WIDGET_CLASS (lanlan_window_parent_class)->map (widget);
+
+  if (!self->focus_set)
+    {
+      self->focus_set = TRUE;
+      gtk_widget_grab_focus (GTK_WIDGET (self->entry));
+    }
 }
 
 static void
@@ -489,6 +561,7 @@ lanlan_window_dispose (GObject *object)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->export_chooser));
   g_clear_object (&self->export_chooser);
   lanlan_window_vision_dispose (self);
+  self->avatar = NULL;
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->conversation);
@@ -542,6 +615,7 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   object_class->dispose = lanlan_window_dispose;
   object_class->get_property = lanlan_window_get_property;
   object_class->set_property = lanlan_window_set_property;
+  widget_class->map = lanlan_window_map;
 
   properties[PROP_CONVERSATION] =
     g_param_spec_object ("conversation", NULL, NULL, LANLAN_TYPE_CONVERSATION,
@@ -550,6 +624,7 @@ lanlan_window_class_init (LanlanWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/lanlan-window.ui");
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, title_box);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, mic_button);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, scroller);
@@ -622,6 +697,9 @@ lanlan_window_init (LanlanWindow *self)
 
   self->signals = g_signal_group_new (LANLAN_TYPE_CONVERSATION);
   g_signal_group_connect_swapped (self->signals, "notify::state", G_CALLBACK (update_status), self);
+  g_signal_group_connect_swapped (self->signals, "notify::state", G_CALLBACK (update_avatar), self);
+  g_signal_group_connect_swapped (self->signals, "notify::microphone-active", G_CALLBACK (update_avatar), self);
+  g_signal_group_connect_swapped (self->signals, "notify::error", G_CALLBACK (update_avatar), self);
   g_signal_group_connect_swapped (self->signals, "notify::swap-status", G_CALLBACK (update_swap), self);
   g_signal_group_connect_swapped (self->signals, "notify::error", G_CALLBACK (update_error_banner), self);
   g_signal_group_connect_swapped (self->signals, "notify::has-api-key", G_CALLBACK (update_onboarding), self);

@@ -13,9 +13,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import pyatspi  # noqa: E402
-from lanlan_atspi import (AppUnderTest, app_action, by_role, click, find, screenshot,  # noqa: E402
+from lanlan_atspi import (AppUnderTest, app_action, by_role, click, find, find_all, screenshot,  # noqa: E402
                           set_text, wait_until, window_named)
-from lanlan_fake import (FakeRealtimeServer, bubbles, character, showing_texts,  # noqa: E402
+from lanlan_fake import (FakeRealtimeServer, bubbles, character, showing, showing_texts,  # noqa: E402
                          store_key, write_characters)
 
 ANSWER = " ".join("w%d" % i for i in range(10))
@@ -92,6 +92,10 @@ class ConversationTest(unittest.TestCase):
                    what="streaming answer")
         self.wait_answers(frame, 1)
         wait_until(lambda: "Connected" in showing_texts(frame), what="connected after the answer")
+        # Mika's face: in the header and at the start of her answer
+        wait_until(lambda: len(find_all(frame, lambda n: n.getRole() == pyatspi.ROLE_IMAGE and
+                                        n.name == "Mika" and showing(n))) >= 2,
+                   what="Mika's avatar in the header and by her answer")
         self.assertTrue(any(e.get("type") == "response.create" for e in server.received(0)))
         screenshot("conversation-first-turn")
 

@@ -249,6 +249,32 @@ class PreferencesTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(read_config(), before, "a bad card changed the config")
 
+    def test_open_files(self):
+        """`lanlan FILE…` (the desktop's Exec=lanlan %F) imports the cards and
+        opens their windows only; a bad one is named in a dialog."""
+        write_config([{"id": "s1", "name": "Sora", "provider": "openai", "open-on-start": True}])
+        tmp = tempfile.mkdtemp()
+        good = os.path.join(tmp, "yuki.png")
+        with open(good, "wb") as f:
+            f.write(png_card({"spec": "chara_card_v2", "spec_version": "2.0",
+                              "data": {"name": "Yuki", "description": "{{char}} skis.",
+                                       "personality": "bright", "scenario": "", "first_mes": "Hi!"}}))
+        bad = os.path.join(tmp, "not-a-card.json")
+        with open(bad, "w") as f:
+            f.write("{ nope")
+
+        app = self.start(args=(good, bad))
+        find(app.app, by_role(pyatspi.ROLE_FRAME, "Yuki"), what="the opened card's window")
+        wait_until(lambda: character_in_config("Yuki") is not None, what="card saved")
+
+        def error_dialog():
+            return any(any("not-a-card.json" in t for t in showing_texts(w))
+                       and any(t == "Import Failed" for t in showing_texts(w))
+                       for w in app.windows())
+        wait_until(error_dialog, what="a dialog naming the bad file")
+        self.assertNotIn("Sora", frames(app), "opening files also opened the open-on-start windows")
+        self.assertEqual(names_in_config(), ["Sora", "Yuki"])
+
     def test_corrupt_config_is_backed_up_and_reported(self):
         write_config([])
         garbage = b'{"version": 1, "characters": [ {"name": "Half'
@@ -316,6 +342,46 @@ class PreferencesTest(unittest.TestCase):
         # Each window onboards for its own provider.
         wait_until(lambda: any("Qwen-Omni" in t for t in showing_texts(beta)), what="Beta onboarding")
         screenshot("several-windows")
+
+    def test_new_character_shortcut_and_edit_menu(self):
+        app = self.start()
+        frame = find(app.app, by_role(pyatspi.ROLE_FRAME, "Lanlan"), what="first window")
+        before = names_in_config()
+        self.assertNotIn("Character 2", before)
+
+        # Ctrl+N opens the editor for a new character; nothing is created
+        # until it is saved.
+        entry = find(frame, text_field("Message"), what="message entry")
+        ext = entry.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+        subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2), str(ext.y + ext.height // 2),
+                        "click", "1"], check=True)
+        wait_until(lambda: entry.getState().contains(pyatspi.STATE_FOCUSED), what="entry focused")
+        subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+n"], check=True)
+        prefs = window_named(app, "Preferences")
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="new character's name field")
+        self.assertEqual(get_text(name), "")
+        self.assertEqual(names_in_config(), before)
+        self.assertEqual(sorted(n for n in frames(app) if n != "Preferences"), ["Lanlan"])
+        click(find(prefs, button("Close"), what="Preferences close button"))
+        wait_until(lambda: "Preferences" not in [w.name for w in app.windows()], what="Preferences closed")
+
+        # Each window's menu edits its character.
+        def pointer_click(node):
+            ext = node.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+            subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2),
+                            str(ext.y + ext.height // 2), "click", "1"], check=True)
+
+        pointer_click(find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Main Menu"), what="menu button"))
+        item = find(app.app, lambda n: (n.name or "").replace("_", "") == "Edit Character…" and showing(n)
+                    and n.getRole() != pyatspi.ROLE_LABEL, what="Edit Character menu item")
+        if item.queryAction().nActions > 0:
+            click(item)
+        else:
+            pointer_click(item)
+        prefs = window_named(app, "Preferences")
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field")
+        wait_until(lambda: get_text(name) == "Lanlan", what="Lanlan in the editor")
+        self.assertEqual(names_in_config(), before)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,26 @@ class WindowTest(unittest.TestCase):
         frame = find(app.app, by_role(pyatspi.ROLE_FRAME), what="window")
         self.assertEqual(frame.name, "Lanlan")
 
+        # The character's face in the header: an image named after it,
+        # whose description says what it is doing.
+        avatar = find(frame, lambda n: n.getRole() == pyatspi.ROLE_IMAGE and n.name == "Lanlan",
+                      what="header avatar")
+        self.assertEqual(avatar.description, "")
+
+        # A new window is there to type in: the message entry has the focus.
+        message = find(frame, lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Message",
+                       what="message entry")
+        wait_until(lambda: message.getState().contains(pyatspi.STATE_FOCUSED),
+                   what="message entry focused")
+
         mic = find(frame, toggle_button("Microphone"), what="microphone toggle")
         self.assertFalse(is_on(mic))
         click(mic)
         wait_until(lambda: is_on(mic), what="mic toggled on")
+        wait_until(lambda: avatar.description == "Listening", what="avatar listening")
         click(mic)
         wait_until(lambda: not is_on(mic), what="mic toggled off")
+        wait_until(lambda: avatar.description == "", what="avatar idle")
 
         self.assertIn("Not connected", texts(frame))
         find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Main Menu"), what="menu button")
