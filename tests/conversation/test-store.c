@@ -745,7 +745,8 @@ static void
 test_images_and_migration (Fixture       *f,
                            gconstpointer  data)
 {
-  g_autoptr(GBytes) jpeg = g_bytes_new_static ("\xff\xd8\xff\xe0 not really a jpeg", 26);
+  static const char fake_jpeg[] = "\xff\xd8\xff\xe0 not really a jpeg";
+  g_autoptr(GBytes) jpeg = g_bytes_new_static (fake_jpeg, sizeof fake_jpeg - 1);
   g_autoptr(GPtrArray) loaded = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *conv = NULL;
