@@ -245,9 +245,15 @@ run_flood (gboolean new_items)
              new_items ? "new-item" : "delta", ticker.max_gap / 1000.0);
   else
     {
-      /* Generous bounds: the figures are in the bench. */
+      /* Generous bounds: the figures are in the bench. AddressSanitizer
+       * makes GTK's layout several times slower and keeps freed memory in
+       * quarantine, so there the figures are printed, not judged. */
+#if defined(__SANITIZE_ADDRESS__)
+      g_test_message ("under AddressSanitizer: stall and RSS not judged");
+#else
       g_assert_cmpint (ticker.max_gap, <, 10 * G_USEC_PER_SEC);
       g_assert_cmpfloat (rss_after - rss_before, <, 60.0);
+#endif
     }
 
   fake_server_send (server, 0, "{\"type\":\"response.done\",\"response\":{\"id\":\"resp_f\","
