@@ -189,20 +189,39 @@ attach_picture_action (GtkWidget  *widget,
 }
 #endif
 
-/* A dropped character card is imported; any other picture is attached. */
+/* A dropped character card is imported; any other picture is attached.
+ * The file is read once, off the main thread, for both questions. */
 static void
-drop_file (LanlanWindow *self,
-           GFile        *file)
+on_drop_loaded (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
-  g_autofree char *path = g_file_get_path (file);
-  g_autoptr(LanlanCharacter) card = lanlan_character_card_load (file, NULL, NULL);
+  g_autoptr(LanlanWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_file_load_bytes_finish (G_FILE (source), result, NULL, &error);
+  g_autofree char *path = g_file_get_path (G_FILE (source));
+  g_autoptr(LanlanCharacter) card = NULL;
 
+  if (bytes == NULL)
+    {
+      g_autofree char *msg = g_strdup_printf (_("The picture could not be read: %s"), error->message);
+      show_error (self, msg);
+      return;
+    }
+  card = lanlan_character_card_parse (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
   if (card != NULL && path != NULL)
     {
       gtk_widget_activate_action (GTK_WIDGET (self), "app.import-card", "s", path);
       return;
     }
-  attach_file (self, file);
+  lanlan_window_vision_attach (self, bytes);
+}
+
+static void
+drop_file (LanlanWindow *self,
+           GFile        *file)
+{
+  g_file_load_bytes_async (file, NULL, on_drop_loaded, g_object_ref (self));
 }
 
 static gboolean
