@@ -112,6 +112,9 @@ load_module (gpointer         data,
   LanlanEchoCancel *self = data;
   struct pw_context *context = lanlan_pw_client_get_context (self->client);
 
+  /* Stopped by the last unload_module(); a no-op when it runs. */
+  pw_data_loop_start (pw_context_get_data_loop (context));
+
   /* The module makes its own connection (PipeWire 0.3.65's leaves its
    * listeners on a core it is lent), and unloads itself when that one
    * breaks; @core only tells this object when the daemon is back. */
@@ -134,14 +137,27 @@ load_module (gpointer         data,
   return TRUE;
 }
 
-/* Loop thread, loop locked. */
+/* Loop thread or main thread, loop locked.
+ *
+ * The module's teardown destroys its four streams one after the other,
+ * while the realtime callbacks of those not yet destroyed keep running
+ * on the context's data thread; those callbacks use the others (the
+ * sink's process() dequeues from the source and playback streams), so
+ * a cycle that lands in between touches a freed or NULL stream and the
+ * process dies with SIGSEGV (PipeWire 0.3.65, and upstream still tears
+ * down this way). Only the module's streams run on this context's data
+ * loop, so stop its thread first (it finishes the cycle it is in; its
+ * loop then runs what is invoked on it in the caller's thread) and the
+ * teardown has nothing to race with. load_module() starts it again. */
 static void
 unload_module (gpointer data)
 {
   LanlanEchoCancel *self = data;
 
-  if (self->module != NULL)
-    pw_impl_module_destroy (self->module);   /* clears self->module */
+  if (self->module == NULL)
+    return;
+  pw_data_loop_stop (pw_context_get_data_loop (lanlan_pw_client_get_context (self->client)));
+  pw_impl_module_destroy (self->module);   /* clears self->module */
 }
 
 static const LanlanPwClientFuncs client_funcs = {
