@@ -27,6 +27,17 @@
  * stream again and disarms the timer. A paused stream also lets the
  * graph, and an echo canceller in it, stop.
  *
+ * set_target() moves the playback to another sink while it plays: the
+ * loop thread replaces the stream with one linked to the new target and
+ * leaves the ring alone, so queued speech goes on there. The stream
+ * runs only while linked (node.want-driver off): between the two links
+ * speech waits in the ring instead of being played to no one.
+ *
+ * The realtime thread also publishes the mean square of each cycle it
+ * plays (one atomic store); get_level() turns it into an RMS level for
+ * the avatar, and "running" (notified on the main context) says when
+ * there is a level worth polling.
+ *
  * If PipeWire goes away, the object becomes unavailable ("available" and
  * "error" notify on the creating thread's main context), drops what was
  * queued and what is written meanwhile (stale speech is not played
@@ -37,6 +48,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,6 +80,7 @@ enum {
   PROP_0,
   PROP_AVAILABLE,
   PROP_ERROR,
+  PROP_RUNNING,
   N_PROPS
 };
 
@@ -86,6 +99,7 @@ struct _LanlanAudioPlayback
   struct spa_hook        stream_listener;
   struct spa_source     *tail_timer;
   struct spa_source     *wake_event;
+  struct spa_source     *relink_event;
   enum pw_stream_state   state;
   char                  *stream_error;
   /* Loop thread. */
@@ -95,6 +109,7 @@ struct _LanlanAudioPlayback
 
   _Atomic bool     want_active;  /* write() asked for the stream to run */
   _Atomic bool     connected;    /* a stream is up; else write() drops */
+  _Atomic bool     running;      /* mirrors "active", for other threads */
 
   LanlanRing *ring;            /* mono int16 at LANLAN_DEVICE_RATE */
 
@@ -115,6 +130,7 @@ struct _LanlanAudioPlayback
   _Atomic uint64_t played_base;
   _Atomic uint64_t underruns;
   _Atomic uint32_t quantum;
+  _Atomic uint32_t mean_square; /* of the last cycle played, in int16² */
 
   /* Realtime thread only. */
   bool rt_active;
@@ -139,6 +155,7 @@ on_process (void *data)
   uint64_t flush, clean_end;
   gint16 *dst;
   uint32_t n_frames, stride, got = 0;
+  uint64_t sum = 0;
 
   b = pw_stream_dequeue_buffer (self->stream);
   if (b == NULL)
@@ -167,6 +184,8 @@ on_process (void *data)
   if (self->channels == 1)
     {
       got = lanlan_ring_read (self->ring, dst, n_frames);
+      for (uint32_t i = 0; i < got; i++)
+        sum += (int32_t) dst[i] * dst[i];
     }
   else
     {
@@ -178,8 +197,11 @@ on_process (void *data)
           uint32_t n = lanlan_ring_read (self->ring, tmp, want);
 
           for (uint32_t i = 0; i < n; i++)
-            for (uint32_t c = 0; c < self->channels; c++)
-              dst[(got + i) * self->channels + c] = tmp[i];
+            {
+              sum += (int32_t) tmp[i] * tmp[i];
+              for (uint32_t c = 0; c < self->channels; c++)
+                dst[(got + i) * self->channels + c] = tmp[i];
+            }
           got += n;
           if (n < want)
             break;
@@ -199,6 +221,9 @@ on_process (void *data)
 
   atomic_fetch_add_explicit (&self->played, got, memory_order_release);
   atomic_store_explicit (&self->quantum, n_frames, memory_order_relaxed);
+  /* The silence that filled the cycle counts: it is what was heard. */
+  atomic_store_explicit (&self->mean_square, n_frames ? (uint32_t) (sum / n_frames) : 0,
+                         memory_order_relaxed);
 
   d->chunk->offset = 0;
   d->chunk->stride = stride;
@@ -218,6 +243,17 @@ set_timer (LanlanAudioPlayback *self,
                         on ? &ts : NULL, on ? &ts : NULL, false);
 }
 
+/* Loop thread: "running" for other threads, notified on the main context. */
+static void
+set_running (LanlanAudioPlayback *self,
+             bool                 running)
+{
+  /* No client: being disposed (g_clear_pointer() cleared it first). */
+  if (atomic_exchange_explicit (&self->running, running, memory_order_acq_rel) != running &&
+      self->client != NULL)
+    lanlan_pw_client_notify (self->client, properties[PROP_RUNNING]);
+}
+
 /* Loop thread: run the stream (and the tail timer) or pause both. */
 static void
 set_active (LanlanAudioPlayback *self,
@@ -229,9 +265,12 @@ set_active (LanlanAudioPlayback *self,
   self->quiet_since = 0;
   if (active)
     self->activations++;
+  else
+    atomic_store_explicit (&self->mean_square, 0, memory_order_relaxed);
   if (self->stream != NULL)
     pw_stream_set_active (self->stream, active);
   set_timer (self, active);
+  set_running (self, active);
 }
 
 static void
@@ -522,15 +561,22 @@ stream_props (LanlanAudioPlayback *self)
                       LANLAN_DEVICE_RATE);
   if (self->target != NULL && *self->target != '\0')
     pw_properties_set (props, PW_KEY_TARGET_OBJECT, self->target);
+  /* Run only when linked to a sink: a stream that is not linked yet (it
+   * has just been moved by set_target(), or the sink went away and the
+   * session manager has not moved it) keeps its speech queued instead of
+   * playing it to no one under a driver of its own. */
+  pw_properties_set (props, PW_KEY_NODE_WANT_DRIVER, "false");
   return props;
 }
 
+/* Loop locked: makes self->stream on @core and links it, running if
+ * @active (else linked but not scheduled). */
 static gboolean
-connect_stream (gpointer         data,
-                struct pw_core  *core,
-                GError         **error)
+open_stream (LanlanAudioPlayback  *self,
+             struct pw_core       *core,
+             bool                  active,
+             GError              **error)
 {
-  LanlanAudioPlayback *self = data;
   guint8 buffer[1024];
   struct spa_pod_builder b = SPA_POD_BUILDER_INIT (buffer, sizeof (buffer));
   const struct spa_pod *params[1];
@@ -562,15 +608,12 @@ connect_stream (gpointer         data,
     }
   params[0] = spa_format_audio_raw_build (&b, SPA_PARAM_EnumFormat, &info);
 
-  /* Linked but inactive until there is something to play. */
-  self->active = false;
-  atomic_store_explicit (&self->want_active, false, memory_order_release);
-  set_timer (self, FALSE);
+  self->rt_active = false;   /* the realtime thread does not run yet */
   res = pw_stream_connect (self->stream, PW_DIRECTION_OUTPUT, PW_ID_ANY,
                            PW_STREAM_FLAG_AUTOCONNECT |
                            PW_STREAM_FLAG_MAP_BUFFERS |
                            PW_STREAM_FLAG_RT_PROCESS |
-                           PW_STREAM_FLAG_INACTIVE,
+                           (active ? 0 : PW_STREAM_FLAG_INACTIVE),
                            params, 1);
   if (res < 0)
     {
@@ -583,9 +626,54 @@ connect_stream (gpointer         data,
                    _("Could not open the playback stream: %s"), g_strerror (-res));
       return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+connect_stream (gpointer         data,
+                struct pw_core  *core,
+                GError         **error)
+{
+  LanlanAudioPlayback *self = data;
+
+  /* Linked but inactive until there is something to play. */
+  self->active = false;
+  set_running (self, false);
+  atomic_store_explicit (&self->want_active, false, memory_order_release);
+  set_timer (self, FALSE);
+  if (!open_stream (self, core, false, error))
+    return FALSE;
 
   atomic_store_explicit (&self->connected, true, memory_order_release);
   return TRUE;
+}
+
+/* Loop thread, signalled by set_target(): the same stream state on a
+ * new stream linked to the new target. The ring, the resampler and what
+ * write() queues meanwhile stay as they are: speech goes on where it
+ * was, on the new device, after the time it takes to link. */
+static void
+on_relink (void     *data,
+           uint64_t  count)
+{
+  LanlanAudioPlayback *self = data;
+  g_autoptr(GError) error = NULL;
+  struct pw_core *core;
+
+  /* Not connected: the next connection takes the new target. */
+  if (self->stream == NULL)
+    return;
+
+  core = pw_stream_get_core (self->stream);
+  spa_hook_remove (&self->stream_listener);
+  /* Waits for the realtime thread, which reads self->stream until then. */
+  pw_stream_destroy (self->stream);
+  self->stream = NULL;
+  if (!open_stream (self, core, self->active, &error))
+    {
+      atomic_store_explicit (&self->connected, false, memory_order_release);
+      lanlan_pw_client_lost (self->client, error->message);
+    }
 }
 
 static void
@@ -604,6 +692,7 @@ disconnect_stream (gpointer data)
     }
   self->state = PW_STREAM_STATE_UNCONNECTED;
   self->active = false;
+  set_running (self, false);
   if (self->tail_timer != NULL)
     set_timer (self, FALSE);
   /* What was queued is stale by the time a new stream plays. */
@@ -631,6 +720,9 @@ lanlan_audio_playback_dispose (GObject *object)
       if (self->wake_event)
         pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->wake_event);
       self->wake_event = NULL;
+      if (self->relink_event)
+        pw_loop_destroy_source (pw_thread_loop_get_loop (self->loop), self->relink_event);
+      self->relink_event = NULL;
       pw_thread_loop_unlock (self->loop);
       g_clear_pointer (&self->client, lanlan_pw_client_free);
       self->loop = NULL;
@@ -671,6 +763,9 @@ lanlan_audio_playback_get_property (GObject    *object,
     case PROP_ERROR:
       g_value_take_string (value, lanlan_audio_playback_dup_error (self));
       break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, lanlan_audio_playback_get_running (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -705,6 +800,16 @@ lanlan_audio_playback_class_init (LanlanAudioPlaybackClass *klass)
   properties[PROP_ERROR] =
     g_param_spec_string ("error", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * LanlanAudioPlayback:running:
+   *
+   * Whether the stream runs (something is being played, or was less
+   * than a second ago); %FALSE while it idles paused. Notified on the
+   * main context of the thread that made the playback.
+   */
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -718,6 +823,8 @@ lanlan_audio_playback_init (LanlanAudioPlayback *self)
   atomic_init (&self->played_base, 0);
   atomic_init (&self->underruns, 0);
   atomic_init (&self->quantum, 0);
+  atomic_init (&self->mean_square, 0);
+  atomic_init (&self->running, false);
   atomic_init (&self->want_active, false);
   atomic_init (&self->connected, false);
 }
@@ -789,6 +896,7 @@ lanlan_audio_playback_new (const char  *target_node,
   self->tail_timer = pw_loop_add_timer (pw_thread_loop_get_loop (self->loop),
                                         on_tail_timer, self);
   self->wake_event = pw_loop_add_event (pw_thread_loop_get_loop (self->loop), on_wake, self);
+  self->relink_event = pw_loop_add_event (pw_thread_loop_get_loop (self->loop), on_relink, self);
   pw_thread_loop_unlock (self->loop);
 
   if (!lanlan_pw_client_start (self->client, error))
@@ -834,22 +942,71 @@ lanlan_audio_playback_dup_error (LanlanAudioPlayback *self)
 gboolean
 lanlan_audio_playback_get_running (LanlanAudioPlayback *self)
 {
-  gboolean running;
-
   g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), FALSE);
-  if (self->loop == NULL)
-    return FALSE;
-  pw_thread_loop_lock (self->loop);
-  running = self->active;
-  pw_thread_loop_unlock (self->loop);
-  return running;
+  return atomic_load_explicit (&self->running, memory_order_acquire);
 }
 
+/**
+ * lanlan_audio_playback_get_level:
+ *
+ * Any thread; cheap (an atomic read), for meters and animation.
+ *
+ * Returns: the RMS of the last cycle the device played, 0 (silence) to 1
+ *   (full scale); 0 while the stream idles paused.
+ */
+double
+lanlan_audio_playback_get_level (LanlanAudioPlayback *self)
+{
+  uint32_t ms;
+
+  g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), 0);
+
+  if (!atomic_load_explicit (&self->running, memory_order_acquire))
+    return 0;
+  ms = atomic_load_explicit (&self->mean_square, memory_order_relaxed);
+  return MIN (1.0, sqrt ((double) ms) / 32768.0);
+}
+
+/**
+ * lanlan_audio_playback_get_target:
+ *
+ * Returns: (nullable): the node.name of the sink it plays to, %NULL for
+ *   the default sink
+ */
 const char *
 lanlan_audio_playback_get_target (LanlanAudioPlayback *self)
 {
   g_return_val_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self), NULL);
   return self->target;
+}
+
+/**
+ * lanlan_audio_playback_set_target:
+ * @target_node: (nullable): node.name of the sink to play to, %NULL (or
+ *   "") for the default sink
+ *
+ * Moves the playback to another sink, while it plays: the stream is
+ * linked anew to @target_node on the loop thread, and what is queued,
+ * and what is written meanwhile, plays there without a flush (the only
+ * gap is the time the link takes). Setting the same name again links
+ * anew too, to a node that replaced the old one of that name.
+ */
+void
+lanlan_audio_playback_set_target (LanlanAudioPlayback *self,
+                                  const char          *target_node)
+{
+  g_return_if_fail (LANLAN_IS_AUDIO_PLAYBACK (self));
+
+  if (target_node != NULL && *target_node == '\0')
+    target_node = NULL;
+
+  pw_thread_loop_lock (self->loop);
+  g_free (self->target);
+  self->target = g_strdup (target_node);   /* what stream_props() reads */
+  pw_thread_loop_unlock (self->loop);
+
+  /* Not waited for: the caller does not block on the relink. */
+  pw_loop_signal_event (pw_thread_loop_get_loop (self->loop), self->relink_event);
 }
 
 guint

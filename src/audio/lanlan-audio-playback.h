@@ -28,6 +28,9 @@ LanlanAudioPlayback *lanlan_audio_playback_new            (const char          *
                                                            guint                channels,
                                                            GError             **error);
 const char          *lanlan_audio_playback_get_target     (LanlanAudioPlayback *self);
+void                 lanlan_audio_playback_set_target     (LanlanAudioPlayback *self,
+                                                           const char          *target_node);
+double               lanlan_audio_playback_get_level      (LanlanAudioPlayback *self);
 guint                lanlan_audio_playback_get_channels   (LanlanAudioPlayback *self);
 guint64              lanlan_audio_playback_get_underruns  (LanlanAudioPlayback *self);
 guint                lanlan_audio_playback_get_quantum    (LanlanAudioPlayback *self);

@@ -386,6 +386,54 @@ lanlan_pw_client_lost (LanlanPwClient *c,
   arm_retry (c);
 }
 
+typedef struct {
+  Link       *link;
+  GParamSpec *pspec;
+} Notify;
+
+static gboolean
+notify_one_cb (gpointer data)
+{
+  Notify *n = data;
+
+  g_rec_mutex_lock (&n->link->lock);
+  if (n->link->owner != NULL)
+    g_object_notify_by_pspec (n->link->owner, n->pspec);
+  g_rec_mutex_unlock (&n->link->lock);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+notify_free (gpointer data)
+{
+  Notify *n = data;
+
+  link_unref (n->link);
+  g_free (n);
+}
+
+/**
+ * lanlan_pw_client_notify:
+ * @pspec: a property of the owner
+ *
+ * Any thread but the realtime one: notifies @pspec on the owner, on the
+ * main context the client was made in (not once the client is freed).
+ */
+void
+lanlan_pw_client_notify (LanlanPwClient *c,
+                         GParamSpec     *pspec)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+  Notify *n = g_new (Notify, 1);
+
+  n->link = link_ref (c->link);
+  n->pspec = pspec;
+  g_source_set_name (source, "[lanlan] audio notify");
+  g_source_set_callback (source, notify_one_cb, n, notify_free);
+  g_source_attach (source, c->main_context);
+}
+
 /**
  * lanlan_pw_client_ready:
  *

@@ -52,6 +52,8 @@ struct pw_context     *lanlan_pw_client_get_context   (LanlanPwClient           
 void                   lanlan_pw_client_lost          (LanlanPwClient            *client,
                                                        const char                *message);
 void                   lanlan_pw_client_ready         (LanlanPwClient            *client);
+void                   lanlan_pw_client_notify        (LanlanPwClient            *client,
+                                                       GParamSpec                *pspec);
 gboolean               lanlan_pw_client_get_available (LanlanPwClient            *client);
 char                  *lanlan_pw_client_dup_error     (LanlanPwClient            *client);
 
