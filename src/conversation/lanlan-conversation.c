@@ -106,6 +106,8 @@ struct _LanlanConversation
   gboolean              microphone_active;
   double                input_level;
   guint                 level_source;
+  double                output_level;
+  guint                 output_level_source;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanConversation, lanlan_conversation, G_TYPE_OBJECT)
@@ -123,6 +125,7 @@ enum {
   PROP_ERROR,
   PROP_HAS_API_KEY,
   PROP_INPUT_LEVEL,
+  PROP_OUTPUT_LEVEL,
   PROP_MICROPHONE_ACTIVE,
   PROP_ECHO_CANCEL,
   N_PROPS
@@ -809,6 +812,74 @@ on_capture (const gint16 *pcm,
   lanlan_session_manager_stream_audio (user_data, pcm, n_samples);
 }
 
+/* An RMS level, -60 dBFS … 0 dBFS onto 0 … 1. */
+static double
+meter_level (double rms)
+{
+  float dbfs = lanlan_audio_level_to_dbfs ((float) rms);
+
+  return CLAMP ((dbfs + 60.0) / 60.0, 0.0, 1.0);
+}
+
+static void
+set_output_level (LanlanConversation *self,
+                  double              level)
+{
+  if (level == self->output_level)
+    return;
+  self->output_level = level;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_LEVEL]);
+}
+
+static gboolean
+output_level_tick (gpointer user_data)
+{
+  LanlanConversation *self = user_data;
+
+  set_output_level (self, meter_level (lanlan_audio_playback_get_level (self->playback)));
+  return G_SOURCE_CONTINUE;
+}
+
+/* The speaker started or stopped: poll its level only while it plays
+ * (it pauses itself a second after the last sample). */
+static void
+on_playback_running (LanlanConversation *self)
+{
+  if (self->playback != NULL && lanlan_audio_playback_get_running (self->playback))
+    {
+      if (self->output_level_source == 0)
+        self->output_level_source = g_timeout_add (LEVEL_INTERVAL_MS, output_level_tick, self);
+    }
+  else
+    {
+      g_clear_handle_id (&self->output_level_source, g_source_remove);
+      set_output_level (self, 0);
+    }
+}
+
+/* Where the speaker plays: into the echo canceller while there is one,
+ * else the chosen output device. Moved while it plays, nothing lost. */
+static void
+retarget_speaker (LanlanConversation *self)
+{
+  g_autofree char *output = NULL;
+
+  if (self->playback == NULL)
+    return;
+  output = g_settings_get_string (self->settings, "output-device");
+  lanlan_audio_playback_set_target (self->playback, audio_target (self, output, FALSE));
+}
+
+static void
+on_output_device_changed (LanlanConversation *self)
+{
+  /* With the canceller on, its sink stays the target: the application
+   * makes a canceller for the new device and hands it over
+   * (lanlan_conversation_set_echo_cancel() moves the speaker then). */
+  if (self->echo_cancel == NULL)
+    retarget_speaker (self);
+}
+
 static gboolean
 level_tick (gpointer user_data)
 {
@@ -816,11 +887,7 @@ level_tick (gpointer user_data)
   double level = 0;
 
   if (self->capture != NULL)
-    {
-      /* -60 dBFS … 0 dBFS onto the meter. */
-      float dbfs = lanlan_audio_level_to_dbfs (lanlan_audio_capture_get_level (self->capture, NULL));
-      level = CLAMP ((dbfs + 60.0) / 60.0, 0.0, 1.0);
-    }
+    level = meter_level (lanlan_audio_capture_get_level (self->capture, NULL));
 
   if (level != self->input_level)
     {
@@ -988,10 +1055,10 @@ lanlan_conversation_get_input_level (LanlanConversation *self)
  * lanlan_conversation_set_echo_cancel:
  * @echo_cancel: (nullable): the app's echo canceller
  *
- * Records through @echo_cancel from now on: the microphone is opened
- * again. The speaker was routed when the conversation was made (the
- * "echo-cancel" construct property); PipeWire moves it to the default
- * sink when the canceller goes away.
+ * Plays and records through @echo_cancel from now on (with %NULL,
+ * straight to and from the chosen devices): the speaker moves at once,
+ * also in the middle of an answer, without losing what is queued, and
+ * the microphone is opened again.
  */
 void
 lanlan_conversation_set_echo_cancel (LanlanConversation *self,
@@ -999,11 +1066,27 @@ lanlan_conversation_set_echo_cancel (LanlanConversation *self,
 {
   g_return_if_fail (LANLAN_IS_CONVERSATION (self));
 
+  /* The old canceller (its module unloads with the last reference)
+   * goes first, so its sink, named as the new one's, is gone when the
+   * speaker links anew. */
   if (!g_set_object (&self->echo_cancel, echo_cancel))
     return;
+  retarget_speaker (self);
   if (self->capture != NULL)
     reopen_microphone (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ECHO_CANCEL]);
+}
+
+/**
+ * lanlan_conversation_get_output_level:
+ *
+ * Returns: the #LanlanConversation:output-level property
+ */
+double
+lanlan_conversation_get_output_level (LanlanConversation *self)
+{
+  g_return_val_if_fail (LANLAN_IS_CONVERSATION (self), 0);
+  return self->output_level;
 }
 
 /* --- Memory ----------------------------------------------------------------- */
@@ -1220,8 +1303,12 @@ ensure_session (LanlanConversation *self)
   if (self->playback == NULL)
     g_message ("No speaker for %s: %s", lanlan_character_get_name (self->character), error->message);
   else
-    g_signal_connect_object (self->playback, "notify::available",
-                             G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
+    {
+      g_signal_connect_object (self->playback, "notify::available",
+                               G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->playback, "notify::running",
+                               G_CALLBACK (on_playback_running), self, G_CONNECT_SWAPPED);
+    }
 
   self->session = lanlan_session_manager_new (self->character,
                                               self->playback ? LANLAN_AUDIO_SINK (self->playback) : NULL);
@@ -1600,6 +1687,8 @@ lanlan_conversation_constructed (GObject *object)
   self->settings = g_settings_new (APP_ID);
   g_signal_connect_object (self->settings, "changed::input-device",
                            G_CALLBACK (reopen_microphone), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::output-device",
+                           G_CALLBACK (on_output_device_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::hot-swap-turns",
                            G_CALLBACK (push_hot_swap_settings), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed::hot-swap-seconds",
@@ -1642,6 +1731,7 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->flush_source, g_source_remove);
   g_clear_handle_id (&self->level_source, g_source_remove);
+  g_clear_handle_id (&self->output_level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
   if (self->capture != NULL)
     lanlan_audio_capture_stop (self->capture);
@@ -1729,6 +1819,9 @@ lanlan_conversation_get_property (GObject    *object,
     case PROP_INPUT_LEVEL:
       g_value_set_double (value, self->input_level);
       break;
+    case PROP_OUTPUT_LEVEL:
+      g_value_set_double (value, self->output_level);
+      break;
     case PROP_MICROPHONE_ACTIVE:
       g_value_set_boolean (value, self->microphone_active);
       break;
@@ -1807,6 +1900,16 @@ lanlan_conversation_class_init (LanlanConversationClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_INPUT_LEVEL] =
     g_param_spec_double ("input-level", NULL, NULL, 0, 1, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * LanlanConversation:output-level:
+   *
+   * How loud the character's voice plays now, 0 to 1 (-60 dBFS to full
+   * scale, as "input-level"); for the avatar. Measured only while the
+   * speaker plays, so an idle conversation never notifies it.
+   */
+  properties[PROP_OUTPUT_LEVEL] =
+    g_param_spec_double ("output-level", NULL, NULL, 0, 1, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_MICROPHONE_ACTIVE] =
     g_param_spec_boolean ("microphone-active", NULL, NULL, FALSE,

@@ -62,6 +62,7 @@ void                lanlan_conversation_dismiss_error     (LanlanConversation *s
 gboolean            lanlan_conversation_get_has_api_key   (LanlanConversation *self);
 void                lanlan_conversation_recheck_api_key   (LanlanConversation *self);
 double              lanlan_conversation_get_input_level   (LanlanConversation *self);
+double              lanlan_conversation_get_output_level  (LanlanConversation *self);
 gboolean            lanlan_conversation_get_microphone_active (LanlanConversation *self);
 void                lanlan_conversation_set_microphone_active (LanlanConversation *self,
                                                                gboolean            active);

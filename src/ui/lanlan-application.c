@@ -642,7 +642,18 @@ setup_echo_cancel (LanlanApplication *self)
   g_autofree char *input = NULL;
   g_autofree char *output = NULL;
 
-  g_clear_object (&self->echo_cancel);
+  /* The old canceller goes before a new one comes: both would have
+   * nodes of the same names. The windows let go of it too (their
+   * speakers and microphones move straight to the devices meanwhile). */
+  if (self->echo_cancel != NULL)
+    {
+      g_clear_object (&self->echo_cancel);
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->conversations)); i++)
+        {
+          g_autoptr(LanlanConversation) c = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+          lanlan_conversation_set_echo_cancel (c, NULL);
+        }
+    }
 
   if (!g_settings_get_boolean (self->settings, "echo-cancel"))
     goto out;

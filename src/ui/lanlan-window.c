@@ -226,8 +226,8 @@ awaiting_answer (LanlanWindow *self)
 
 /* The header's face follows the conversation: speaking while the
  * answer plays, listening while the microphone is on, thinking while a
- * message waits for its answer. The conversation exposes no playback
- * level, so the face does not follow the loudness. */
+ * message waits for its answer. Its ring follows the conversation's
+ * "output-level" (bound in constructed()). */
 static void
 update_avatar (LanlanWindow *self)
 {
@@ -505,6 +505,7 @@ lanlan_window_constructed (GObject *object)
   self->avatar = LANLAN_AVATAR (lanlan_avatar_new (character, 32));
   gtk_widget_set_valign (GTK_WIDGET (self->avatar), GTK_ALIGN_CENTER);
   gtk_box_prepend (self->title_box, GTK_WIDGET (self->avatar));
+  g_binding_group_bind (self->bindings, "output-level", self->avatar, "level", G_BINDING_SYNC_CREATE);
   g_signal_connect_object (lanlan_conversation_get_messages (self->conversation), "items-changed",
                            G_CALLBACK (update_avatar), self, G_CONNECT_SWAPPED);
 

@@ -394,6 +394,70 @@ test_greeting (Fixture *f, gconstpointer data)
   g_assert_cmpstr (lanlan_message_get_text (g_ptr_array_index (stored, 1)), ==, "Hi!");
 }
 
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  double *seen = user_data;   /* [0] notifications, [1] highest level */
+  double level;
+
+  g_object_get (object, "output-level", &level, NULL);
+  seen[0] += 1;
+  seen[1] = MAX (seen[1], level);
+}
+
+static gboolean
+output_level_above_zero (gpointer data)
+{
+  return lanlan_conversation_get_output_level (data) > 0;
+}
+
+static gboolean
+output_level_zero (gpointer data)
+{
+  return lanlan_conversation_get_output_level (data) == 0;
+}
+
+/* The speaker's level reaches the conversation while an answer plays,
+ * and falls back to 0 after; idle, nothing polls it (no notify). */
+static void
+test_output_level (Fixture *f, gconstpointer data)
+{
+  /* 2 s of audio, streamed faster than it plays. */
+  FakeScript script = { .on_response = FAKE_RESPONSE_STREAM, .n_deltas = 20,
+                        .samples_per_delta = 2400, .delta_interval_ms = 10,
+                        .tone_amplitude = 16000 };
+  double seen[2] = { 0, 0 };
+  gint64 quiet_until;
+  gulong id;
+
+  fake_server_set_default_script (f->server, &script);
+  f->conversation = open_conversation (f);
+  g_assert_cmpfloat (lanlan_conversation_get_output_level (f->conversation), ==, 0);
+  id = g_signal_connect (f->conversation, "notify::output-level", G_CALLBACK (count_notify), seen);
+
+  lanlan_conversation_send_text (f->conversation, "Say something");
+  g_assert_true (test_wait_until (output_level_above_zero, f->conversation, 15000));
+  g_assert_true (test_wait_until (output_level_zero, f->conversation, 15000));
+  g_test_message ("%.0f notifications, highest level %.3f", seen[0], seen[1]);
+  g_assert_cmpfloat (seen[1], >, 0);
+  g_assert_cmpfloat (seen[1], <=, 1);
+
+  /* The speaker pauses itself about a second after its last sample and
+   * the level is not polled any more: no notification while idle. */
+  quiet_until = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < quiet_until)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10000);
+  seen[0] = 0;
+  quiet_until = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < quiet_until)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10000);
+  g_assert_cmpfloat (seen[0], ==, 0);
+  g_assert_cmpfloat (lanlan_conversation_get_output_level (f->conversation), ==, 0);
+  g_signal_handler_disconnect (f->conversation, id);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -402,6 +466,7 @@ main (int   argc,
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/conversation/output-level-while-speaking", test_output_level);
   ADD ("/conversation/typed-turn-stored-and-reopened", test_typed_turn);
   ADD ("/conversation/barge-in-stores-what-was-heard", test_barge_in);
   ADD ("/conversation/failed-then-resent", test_failed_and_resent);

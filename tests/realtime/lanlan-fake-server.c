@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <math.h>
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -172,7 +174,12 @@ stream_step (gpointer user_data)
       if (!s->text_only)
         {
           for (guint i = 0; i < s->samples_per_delta; i++)
-            pcm[i] = (gint16) (conn->next_delta % 30000 + 1);
+            if (s->tone_amplitude > 0)
+              pcm[i] = (gint16) (MIN (s->tone_amplitude, 32767) *
+                                 sin (2 * G_PI * 440.0 *
+                                      ((double) conn->next_delta * s->samples_per_delta + i) / 24000.0));
+            else
+              pcm[i] = (gint16) (conn->next_delta % 30000 + 1);
           b64 = g_base64_encode ((const guchar *) pcm, s->samples_per_delta * 2);
           json = g_strdup_printf ("{\"type\":\"%s\",\"response_id\":\"%s\",\"item_id\":\"%s\","
                                   "\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}",

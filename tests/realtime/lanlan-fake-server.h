@@ -38,6 +38,9 @@ typedef struct {
   guint            n_deltas;           /* audio deltas per answer */
   guint            samples_per_delta;
   guint            delta_interval_ms;  /* 0: as fast as possible */
+  guint            tone_amplitude;     /* > 0: the audio is a 440 Hz sine of this
+                                        * peak; 0: each delta's samples are its
+                                        * index + 1 (order markers, near silence) */
   guint            session_delay_ms;   /* wait before session.updated */
   guint            drop_at_update;     /* drop the connection at the Nth session.update */
   gint             close_after_update; /* 10 ms after session.updated: > 0 close
