@@ -4,7 +4,9 @@ the setting on (the default), the app loads PipeWire's echo canceller
 between the microphone and the speaker, a window's speech goes into the
 canceller's sink and its microphone stream records from the canceller's
 source. Switched off while the app runs, the canceller goes away and the
-speech reaches the speaker directly."""
+speech reaches the speaker directly; switched on again, the speech goes
+into the new canceller (the window moves its speaker stream itself, it
+does not wait for the session manager to)."""
 import configparser
 import os
 import subprocess
@@ -89,6 +91,20 @@ class EchoCancelTest(unittest.TestCase):
                    what="the echo canceller removed")
         wait_until(lambda: ("lanlan-playback", "lanlan_test_sink") in links(), timeout=15,
                    what="the speech going to the speaker directly")
+        wait_until(lambda: ("lanlan_test_mic", "lanlan-capture") in links(), timeout=15,
+                   what="the window recording from the microphone directly")
+        self.assertNotIn(("lanlan-playback", "lanlan_ec_sink"), links())
+
+        # On again, live: a new canceller, and the speech goes into it again.
+        write_settings(True)
+        wait_until(lambda: ("lanlan-playback", "lanlan_ec_sink") in links(), timeout=15,
+                   what="the speech routed into the echo canceller again")
+        wait_until(lambda: ("lanlan_ec_playback", "lanlan_test_sink") in links(),
+                   what="the new canceller playing to the speaker")
+        wait_until(lambda: ("lanlan-playback", "lanlan_test_sink") not in links(), timeout=15,
+                   what="the direct link to the speaker gone")
+        wait_until(lambda: ("lanlan_ec_source", "lanlan-capture") in links(), timeout=15,
+                   what="the window recording from the canceller again")
 
 
 if __name__ == "__main__":
