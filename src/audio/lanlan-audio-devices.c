@@ -110,12 +110,22 @@ apply_event (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Loop thread. Always through a source: g_main_context_invoke() would
+ * run apply_event() right here, on the loop thread, whenever the main
+ * context is the global default and its thread is not iterating it at
+ * that moment (it acquires the free context), racing the main thread
+ * over the items. */
 static void
 post_event (LanlanAudioDevices *self,
             Event              *ev)
 {
+  g_autoptr(GSource) source = g_idle_source_new ();
+
   ev->link = link_ref (self->link);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, apply_event, ev, event_free);
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_name (source, "[lanlan] audio device");
+  g_source_set_callback (source, apply_event, ev, event_free);
+  g_source_attach (source, self->context);
 }
 
 /* Loop thread. */

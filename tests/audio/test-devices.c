@@ -180,7 +180,11 @@ test_echo_cancel (void)
   freq = audio_test_frequency_median ((gint16 *) pcm->data, start, end, 48000);
   g_test_message ("through echo-cancel: %zu samples at %.2f Hz", end - start, freq);
   g_assert_cmpfloat_with_epsilon (freq, 440.0, 2.0);
-  g_assert_cmpint (end - start, >, 48000 * 4 / 10);
+  /* Under memcheck the canceller's realtime work runs some twenty times
+   * slower than realtime and the graph drops cycles: the tone got
+   * through at its pitch, its length is not judged there. */
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") == NULL)
+    g_assert_cmpint (end - start, >, 48000 * 4 / 10);
 
   /* Switching it off removes its nodes. */
   g_clear_object (&pb);
