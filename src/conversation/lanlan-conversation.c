@@ -89,7 +89,9 @@ struct _LanlanConversation
   GPtrArray            *history_ids;
   guint                 n_summarized;
   GPtrArray            *overflow;
+  guint                 overflow_skipped;   /* the oldest, dropped from it unread */
   gboolean              summarizing;
+  guint                 memory_generation;  /* bumped by push_history() */
   GSettings            *settings;
   GCancellable         *cancellable;
   gboolean              session_started;
@@ -277,6 +279,10 @@ save (LanlanConversation *self,
   lanlan_store_save_message (self->store, self->id, message);
 }
 
+/* The store found its file damaged after opening (the check runs after
+ * the first frame) and started a fresh one, which knows nothing of this
+ * conversation: what it shows is carried over, under a new id, so that
+ * nothing said is lost and what is said next has a home. */
 /* A new conversation opens with the character's greeting, if it has one:
  * shown, not spoken, kept once the user answers. */
 static void
@@ -1021,9 +1027,14 @@ push_history (LanlanConversation *self)
   if (self->session == NULL)
     return;
 
+  /* A summary still being made counts what the old state held. */
+  self->memory_generation++;
   g_ptr_array_set_size (self->history_ids, 0);
   g_ptr_array_set_size (self->overflow, 0);
+  self->overflow_skipped = 0;
   self->n_summarized = 0;
+  if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+    set_error (self, NULL);
   if (self->store != NULL && self->id != NULL)
     summary = lanlan_store_dup_summary (self->store, self->id, &upto);
 
@@ -1063,50 +1074,114 @@ push_history (LanlanConversation *self)
 
 static void summarize_next (LanlanConversation *self);
 
+/* What waits for a summary is kept while the service refuses, up to what
+ * the summarizer reads anyway (it keeps the newest 48 KiB); older ones
+ * are counted as covered, so the summary's bookmark still moves past
+ * them. They stay in the store and on screen. */
+#define OVERFLOW_MAX_MESSAGES 400
+#define OVERFLOW_MAX_BYTES    (64 * 1024)
+
+static void
+bound_overflow (LanlanConversation *self)
+{
+  gsize bytes = 0;
+  guint keep = 0;
+
+  for (guint i = self->overflow->len; i > 0; i--)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (self->overflow, i - 1);
+
+      bytes += m->content != NULL ? strlen (m->content) : 0;
+      if (keep > 0 && (keep >= OVERFLOW_MAX_MESSAGES || bytes > OVERFLOW_MAX_BYTES))
+        break;
+      keep++;
+    }
+  if (keep < self->overflow->len)
+    {
+      guint drop = self->overflow->len - keep;
+
+      g_ptr_array_remove_range (self->overflow, 0, drop);
+      self->overflow_skipped += drop;
+    }
+}
+
 typedef struct {
   LanlanConversation *self;
   char               *conversation_id;
-  guint               n_messages;
+  guint               generation;
+  GPtrArray          *batch;       /* LanlanChatMessage, oldest first */
+  guint               n_skipped;   /* older ones, dropped unread */
 } SummaryData;
+
+static void
+summary_data_free (SummaryData *data)
+{
+  g_clear_object (&data->self);
+  g_free (data->conversation_id);
+  g_clear_pointer (&data->batch, g_ptr_array_unref);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SummaryData, summary_data_free)
 
 static void
 on_summarized (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  SummaryData *data = user_data;
-  g_autoptr(LanlanConversation) self = data->self;
-  g_autofree char *conversation_id = data->conversation_id;
-  guint n_messages = data->n_messages;
+  g_autoptr(SummaryData) data = user_data;
+  LanlanConversation *self = data->self;
   g_autoptr(GError) error = NULL;
   g_autofree char *summary = lanlan_summarizer_summarize_finish (LANLAN_SUMMARIZER (source), result, &error);
 
-  g_free (data);
+  self->summarizing = FALSE;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  self->summarizing = FALSE;
 
-  /* Another conversation is shown now: this summary is of no use. */
-  if (g_strcmp0 (conversation_id, self->id) != 0)
-    return;
+  /* Another conversation is shown now, or the same one was primed
+   * afresh (which hands out what is left to summarize again): this
+   * summary's count is of no use. */
+  if (data->generation != self->memory_generation || g_strcmp0 (data->conversation_id, self->id) != 0)
+    {
+      summarize_next (self);
+      return;
+    }
 
   if (summary == NULL)
     {
-      /* The turns stay in the store; the next overflow tries again. */
+      g_autoptr(GError) memory = NULL;
+      GPtrArray *waiting = self->overflow;
+
+      /* Nothing is lost: the turns stay in the store and on screen, new
+       * sessions are primed with the newest of them, and this batch goes
+       * again, first, with what overflows next. */
+      self->overflow = g_steal_pointer (&data->batch);
+      g_ptr_array_extend_and_steal (self->overflow, waiting);
+      self->overflow_skipped += data->n_skipped;
+      bound_overflow (self);
+
       g_message ("%s: older turns could not be summarized: %s",
                  lanlan_character_get_name (self->character), error->message);
+      memory = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY,
+                            _("Older messages could not be summarized for %s’s memory: %s. "
+                              "They are kept and will be summarized later."),
+                            lanlan_character_get_name (self->character), error->message);
+      set_error (self, memory);
+      return;
     }
   else
     {
       const char *upto = NULL;
 
-      self->n_summarized += n_messages;
+      self->n_summarized += data->n_skipped + data->batch->len;
       if (self->n_summarized > 0 && self->n_summarized <= self->history_ids->len)
         upto = g_ptr_array_index (self->history_ids, self->n_summarized - 1);
       if (self->store != NULL && self->id != NULL)
         lanlan_store_set_summary (self->store, self->id, summary, upto);
       if (self->session != NULL)
         lanlan_session_manager_set_summary (self->session, summary);
+      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+        set_error (self, NULL);
     }
 
   summarize_next (self);
@@ -1117,25 +1192,26 @@ on_summarized (GObject      *source,
 static void
 summarize_next (LanlanConversation *self)
 {
-  g_autoptr(GPtrArray) batch = NULL;
   g_autofree char *previous = NULL;
   SummaryData *data;
 
   if (self->summarizing || self->overflow->len == 0 || self->store == NULL || self->id == NULL)
     return;
 
-  batch = g_steal_pointer (&self->overflow);
+  data = g_new0 (SummaryData, 1);
+  data->self = g_object_ref (self);
+  data->conversation_id = g_strdup (self->id);
+  data->generation = self->memory_generation;
+  data->batch = g_steal_pointer (&self->overflow);
+  data->n_skipped = self->overflow_skipped;
   self->overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  self->overflow_skipped = 0;
   previous = lanlan_store_dup_summary (self->store, self->id, NULL);
   if (self->summarizer == NULL)
     self->summarizer = lanlan_summarizer_new (self->character);
 
-  data = g_new0 (SummaryData, 1);
-  data->self = g_object_ref (self);
-  data->conversation_id = g_strdup (self->id);
-  data->n_messages = batch->len;
   self->summarizing = TRUE;
-  lanlan_summarizer_summarize_async (self->summarizer, previous, batch, self->cancellable,
+  lanlan_summarizer_summarize_async (self->summarizer, previous, data->batch, self->cancellable,
                                      on_summarized, data);
 }
 
@@ -1147,6 +1223,7 @@ on_history_overflow (LanlanConversation *self,
 {
   for (guint i = 0; messages != NULL && i < messages->len; i++)
     g_ptr_array_add (self->overflow, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  bound_overflow (self);
   summarize_next (self);
 }
 

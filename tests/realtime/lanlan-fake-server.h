@@ -106,6 +106,16 @@ guint       fake_server_get_max_append    (FakeServer       *server,
 guint       fake_server_get_min_append    (FakeServer       *server,
                                            guint             index);
 
+/* /v1/chat/completions beside the realtime endpoint (the rolling summary):
+ * strict, see lanlan-fake-server.c. 200 answers @content; any other
+ * status an OpenAI-shaped error. Accepted requests are kept as their
+ * messages, "role:content\n" each; refused ones are counted. */
+void        fake_server_set_chat_reply    (FakeServer       *server,
+                                           guint             status,
+                                           const char       *content);
+GPtrArray  *fake_server_dup_chat_requests (FakeServer       *server);
+guint       fake_server_get_n_chat_rejected (FakeServer     *server);
+
 /* @ms, longer under memcheck. */
 guint       test_scale_ms                 (guint             ms);
 
