@@ -283,6 +283,33 @@ save (LanlanConversation *self,
  * the first frame) and started a fresh one, which knows nothing of this
  * conversation: what it shows is carried over, under a new id, so that
  * nothing said is lost and what is said next has a home. */
+static void push_history (LanlanConversation *self);
+
+static void
+on_store_damaged (LanlanConversation *self,
+                  GError             *error)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  if (self->id == NULL)
+    return;
+  set_id (self, NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanMessage) m = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+
+      /* Pending ones are saved when they end. */
+      if (lanlan_message_get_status (m) == LANLAN_MESSAGE_STATUS_PENDING)
+        continue;
+      ensure_id (self);
+      lanlan_store_save_message (self->store, self->id, m);
+      if (m == self->greeting)
+        g_clear_object (&self->greeting);
+    }
+  /* The summary stayed in the old file: made again from here. */
+  push_history (self);
+}
+
 /* A new conversation opens with the character's greeting, if it has one:
  * shown, not spoken, kept once the user answers. */
 static void
@@ -1696,6 +1723,8 @@ lanlan_conversation_constructed (GObject *object)
   /* Opening a character shows its latest conversation. */
   if (self->store != NULL)
     {
+      g_signal_connect_object (self->store, "damaged",
+                               G_CALLBACK (on_store_damaged), self, G_CONNECT_SWAPPED);
       g_autofree char *latest =
         lanlan_store_dup_latest_conversation (self->store, lanlan_character_get_id (self->character));
       g_autoptr(GError) error = NULL;

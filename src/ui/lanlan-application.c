@@ -708,6 +708,30 @@ on_store_write_succeeded (LanlanStore       *store,
       lanlan_window_show_error (l->data, NULL);
 }
 
+/* The integrity check after opening found the file damaged: it was kept
+ * aside and a fresh one started (the conversations shown carry over).
+ * Every open window says so, or the first one to open. */
+static void
+on_store_damaged (LanlanStore       *store,
+                  GError            *error,
+                  LanlanApplication *self)
+{
+  gboolean shown = FALSE;
+
+  g_message ("Conversation store: %s", error->message);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      {
+        lanlan_window_show_error (l->data, error->message);
+        shown = TRUE;
+      }
+  if (!shown)
+    {
+      g_free (self->store_error);
+      self->store_error = g_strdup (error->message);
+    }
+}
+
 /* The conversation database. A file that could not be read as it was
  * (damaged, or from a newer Lanlan) was kept aside and a new one made:
  * the user is told once, in the first window. */
@@ -738,6 +762,8 @@ setup_conversation_store (LanlanApplication *self)
                                G_CALLBACK (on_store_write_failed), self, 0);
       g_signal_connect_object (self->conversation_store, "write-succeeded",
                                G_CALLBACK (on_store_write_succeeded), self, 0);
+      g_signal_connect_object (self->conversation_store, "damaged",
+                               G_CALLBACK (on_store_damaged), self, 0);
     }
 }
 

@@ -12,6 +12,10 @@
  * next one), the conversation keeps answering, and a new session is
  * primed with the newest messages alone.
  *
+ * And the history's own home: damage the integrity check finds after
+ * opening (it runs off the main thread) keeps the file aside untouched
+ * and carries what is shown over into the fresh one.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
@@ -399,6 +403,143 @@ test_summary_refused (Fixture *f, gconstpointer data)
   assert_nothing_refused (f);
 }
 
+/* Overwrites the leaf count of the file's first freelist trunk page: a
+ * damage PRAGMA integrity_check reports and ordinary reads never touch.
+ * Returns the damaged contents. */
+static GBytes *
+damage_freelist (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+  guint page_size, trunk;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  page_size = ((guchar) contents[16] << 8) | (guchar) contents[17];
+  if (page_size == 1)
+    page_size = 65536;
+  trunk = ((guint) (guchar) contents[32] << 24) | ((guint) (guchar) contents[33] << 16) |
+          ((guint) (guchar) contents[34] << 8) | (guint) (guchar) contents[35];
+  g_assert_cmpuint (trunk, >, 1);
+  g_assert_cmpuint ((gsize) trunk * page_size, <=, length);
+  memset (contents + (gsize) (trunk - 1) * page_size + 4, 0x7f, 4);
+  g_assert_true (g_file_set_contents (path, contents, length, NULL));
+  return g_bytes_new_take (g_steal_pointer (&contents), length);
+}
+
+static void
+on_damaged (LanlanStore *store,
+            GError      *error,
+            GError     **out)
+{
+  g_clear_error (out);
+  *out = g_error_copy (error);
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(GError **) data != NULL;
+}
+
+/* The integrity check runs after opening, on the store's writer thread.
+ * When it finds the file damaged the conversation already shows what it
+ * read from it: that is carried over into the fresh file under a new
+ * id, the damaged file is kept byte for byte, and talking goes on. */
+static void
+test_damage_found_after_opening (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) damaged = NULL;
+  g_autoptr(GBytes) bad = NULL;
+  g_autoptr(GPtrArray) shown = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) stored = NULL;
+  g_autofree char *old_id = NULL;
+  g_autofree char *kept_contents = NULL;
+  gsize kept_length;
+  const char *kept;
+
+  f->conversation = open_conversation (f);
+  talk (f, 1, 2);
+  old_id = g_strdup (lanlan_conversation_get_id (f->conversation));
+  /* Free pages, for the freelist to damage. */
+  {
+    g_autofree char *other = lanlan_store_create_conversation (f->store, "someone-else");
+
+    for (guint i = 0; i < 200; i++)
+      {
+        g_autofree char *text = g_strnfill (2000, 'a' + i % 26);
+        g_autoptr(LanlanMessage) m = lanlan_message_new (LANLAN_MESSAGE_ROLE_USER, text);
+
+        lanlan_store_save_message (f->store, other, m);
+      }
+    g_assert_true (lanlan_store_flush (f->store, NULL));
+    lanlan_store_delete_conversation (f->store, other);
+  }
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_add (shown, g_strdup (lanlan_message_get_id (item (f->conversation, i))));
+  lanlan_conversation_end (f->conversation);
+  g_clear_object (&f->conversation);
+  g_assert_true (lanlan_store_flush (f->store, NULL));
+  g_clear_object (&f->store);   /* checkpoints into the main file */
+
+  bad = damage_freelist (f->path);
+  f->store = lanlan_store_new (f->path, &error);
+  g_assert_no_error (error);   /* the cheap checks pass */
+  g_signal_connect (f->store, "damaged", G_CALLBACK (on_damaged), &damaged);
+  f->conversation = open_conversation (f);
+  g_assert_true (test_wait_until (is_set, &damaged, 15000));
+  g_test_message ("damaged: %s", damaged->message);
+  g_assert_error (damaged, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_DAMAGED);
+
+  /* Kept aside unchanged. */
+  kept = lanlan_store_get_kept_aside (f->store);
+  g_assert_nonnull (kept);
+  g_assert_nonnull (strstr (damaged->message, kept));
+  g_assert_true (g_file_get_contents (kept, &kept_contents, &kept_length, NULL));
+  g_assert_cmpmem (kept_contents, kept_length, g_bytes_get_data (bad, NULL), g_bytes_get_size (bad));
+
+  /* What was shown is in the fresh file, same message ids, new
+   * conversation id; and the conversation goes on there. */
+  g_assert_nonnull (lanlan_conversation_get_id (f->conversation));
+  g_assert_cmpstr (lanlan_conversation_get_id (f->conversation), !=, old_id);
+  talk (f, 3, 3);
+  assert_all_stored (f, 3);
+  stored = lanlan_store_load_messages (f->store, lanlan_conversation_get_id (f->conversation), &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < shown->len; i++)
+    g_assert_cmpstr (lanlan_message_get_id (g_ptr_array_index (stored, i)), ==, g_ptr_array_index (shown, i));
+
+  lanlan_conversation_end (f->conversation);
+  g_clear_object (&f->conversation);
+  g_clear_object (&f->store);
+  /* Closing wrote nothing into the kept file. */
+  g_clear_pointer (&kept_contents, g_free);
+  {
+    g_autofree char *kept_path = NULL;
+    g_autofree char *dir = g_path_get_dirname (f->path);
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      {
+        g_autofree char *p = g_build_filename (dir, name, NULL);
+
+        if (g_str_has_prefix (name, "lanlan.db.damaged-") && !g_str_has_suffix (name, "-wal") &&
+            !g_str_has_suffix (name, "-shm"))
+          {
+            g_assert_true (g_file_get_contents (p, &kept_contents, &kept_length, NULL));
+            g_assert_cmpmem (kept_contents, kept_length, g_bytes_get_data (bad, NULL), g_bytes_get_size (bad));
+            g_clear_pointer (&kept_contents, g_free);
+          }
+        if (g_str_has_prefix (name, "lanlan.db.damaged-"))
+          g_unlink (p);
+      }
+  }
+  /* The fixture's teardown flushes its store. */
+  f->store = lanlan_store_new (f->path, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -412,5 +553,7 @@ main (int   argc,
               fixture_setup, test_summary_refused, fixture_teardown);
   g_test_add ("/conversation/memory/summary-refused-401", Fixture, GUINT_TO_POINTER (401),
               fixture_setup, test_summary_refused, fixture_teardown);
+  g_test_add ("/conversation/memory/damage-found-after-opening", Fixture, NULL,
+              fixture_setup, test_damage_found_after_opening, fixture_teardown);
   return g_test_run ();
 }
