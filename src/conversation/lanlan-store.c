@@ -441,6 +441,7 @@ check_existing (const char  *path,
           if (line != NULL && g_str_has_prefix (line, "*** in database ") && strchr (line, '\n') != NULL)
             line = strchr (line, '\n') + 1;
           g_string_append_printf (problems, "%s%s", problems->len ? "; " : "", line);
+          g_strdelimit (problems->str, "\n", ' ');
         }
     }
   if (rc != SQLITE_DONE)

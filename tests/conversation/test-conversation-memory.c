@@ -67,12 +67,26 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static gboolean
+all_closed (gpointer data)
+{
+  FakeServer *server = data;
+
+  for (guint i = 0; i < fake_server_get_n_connections (server); i++)
+    if (!fake_server_is_closed (server, i))
+      return FALSE;
+  return TRUE;
+}
+
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   if (f->conversation != NULL)
     lanlan_conversation_end (f->conversation);
   g_clear_object (&f->conversation);
+  /* Each closing handshake over before the server goes (its close
+   * timeout would outlive the server's context). */
+  g_assert_true (test_wait_until (all_closed, f->server, 10000));
   g_clear_object (&f->character);
   lanlan_store_flush (f->store, NULL);
   g_clear_object (&f->store);

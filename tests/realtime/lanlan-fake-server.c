@@ -1064,12 +1064,16 @@ chat_cb (SoupServer        *soup,
 {
   FakeServer *server = user_data;
   g_autoptr(GString) prompt = g_string_new (NULL);
+
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *content = NULL;
   g_autofree char *json = NULL;
   guint status;
 
+  /* No keep-alive: an idle connection's timeout would outlive the
+   * server's context at fake_server_free() (a leak under memcheck). */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
   if (g_strcmp0 (path, "/v1/chat/completions") != 0)
     {
       chat_reject (msg, server, 404, "path");
