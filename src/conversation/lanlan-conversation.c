@@ -89,7 +89,7 @@ struct _LanlanConversation
   GPtrArray            *history_ids;
   guint                 n_summarized;
   GPtrArray            *overflow;
-  guint                 overflow_skipped;   /* the oldest, dropped from it unread */
+  guint                 overflow_skipped;   /* the oldest turns, dropped from it unread */
   gboolean              summarizing;
   guint                 memory_generation;  /* bumped by push_history() */
   GSettings            *settings;
@@ -1108,6 +1108,22 @@ static void summarize_next (LanlanConversation *self);
 #define OVERFLOW_MAX_MESSAGES 400
 #define OVERFLOW_MAX_BYTES    (64 * 1024)
 
+/* The user's and the character's messages among @messages[from, from +
+ * n): what history_ids counts. The session's history also holds
+ * "system" entries (context in text mode) that the transcript does not. */
+static guint
+count_turns (GPtrArray *messages,
+             guint      from,
+             guint      n)
+{
+  guint turns = 0;
+
+  for (guint i = from; i < from + n && i < messages->len; i++)
+    if (g_strcmp0 (((LanlanChatMessage *) g_ptr_array_index (messages, i))->role, "system") != 0)
+      turns++;
+  return turns;
+}
+
 static void
 bound_overflow (LanlanConversation *self)
 {
@@ -1127,8 +1143,8 @@ bound_overflow (LanlanConversation *self)
     {
       guint drop = self->overflow->len - keep;
 
+      self->overflow_skipped += count_turns (self->overflow, 0, drop);
       g_ptr_array_remove_range (self->overflow, 0, drop);
-      self->overflow_skipped += drop;
     }
 }
 
@@ -1200,7 +1216,7 @@ on_summarized (GObject      *source,
     {
       const char *upto = NULL;
 
-      self->n_summarized += data->n_skipped + data->batch->len;
+      self->n_summarized += data->n_skipped + count_turns (data->batch, 0, data->batch->len);
       if (self->n_summarized > 0 && self->n_summarized <= self->history_ids->len)
         upto = g_ptr_array_index (self->history_ids, self->n_summarized - 1);
       if (self->store != NULL && self->id != NULL)
