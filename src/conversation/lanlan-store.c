@@ -440,8 +440,20 @@ check_existing (const char  *path,
           /* The first problem comes after a heading line. */
           if (line != NULL && g_str_has_prefix (line, "*** in database ") && strchr (line, '\n') != NULL)
             line = strchr (line, '\n') + 1;
-          g_string_append_printf (problems, "%s%s", problems->len ? "; " : "", line);
-          g_strdelimit (problems->str, "\n", ' ');
+          if (problems->len > 0)
+            g_string_append (problems, "; ");
+          for (const char *c = line; c != NULL && *c != '\0'; c++)
+            {
+              if (problems->len >= 200)
+                {
+                  g_string_append (problems, "…");
+                  break;
+                }
+              if (*c == '\n')
+                g_string_append (problems, "; ");
+              else if ((guchar) *c >= 0x20 && (guchar) *c < 0x7f)
+                g_string_append_c (problems, *c);
+            }
         }
     }
   if (rc != SQLITE_DONE)
