@@ -21,6 +21,7 @@
 
 #include "lanlan-agent-bridge.h"
 #include "lanlan-application.h"
+#include "lanlan-vision-link.h"
 #include "lanlan-character-card.h"
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
@@ -315,6 +316,8 @@ lanlan_application_api_key_changed (LanlanApplication *self,
 
       if (g_strcmp0 (lanlan_character_get_provider (lanlan_conversation_get_character (c)), provider) == 0)
         lanlan_conversation_recheck_api_key (c);
+      /* The vision model may be another provider's. */
+      lanlan_vision_link_api_key_changed (lanlan_conversation_get_vision (c), provider);
     }
 
   g_signal_emit (self, signals[API_KEY_CHANGED], 0, provider);
