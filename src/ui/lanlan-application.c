@@ -21,11 +21,11 @@
 
 #include "lanlan-agent-bridge.h"
 #include "lanlan-application.h"
-#include "lanlan-vision-link.h"
 #include "lanlan-character-card.h"
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
 #include "lanlan-store.h"
+#include "lanlan-vision-link.h"
 
 struct _LanlanApplication
 {

@@ -2,14 +2,17 @@
 """Showing a character a picture, the screen and the camera, through the
 real UI: a picture on the clipboard is pasted with Ctrl+V; a file is
 chosen with the paperclip's file chooser (GTK's own dialog, driven with
-Ctrl+L and typing; Cancel attaches nothing); either waits above the entry
+Ctrl+L and typing; Cancel attaches nothing); a file is dragged from a
+second GTK 4 program (tests/vision/drag_source.py) onto the window with
+the real pointer; any of these waits above the entry
 and goes out with the next message (an input_image item to the OpenAI
 stand-in, which refuses anything OpenAI refuses, carrying the picture)
 and shows in the user's bubble; the screen and the camera are shared
 through a stand-in portal (a GStreamer test picture as the PipeWire
 node), a bar says which, and one click stops it (the portal session
-closes, the camera's stream ends). Screenshots: vision-picture.png,
-vision-chooser.png, vision-attached.png, vision-sharing.png,
+closes, the camera's stream ends). A dropped character card is imported
+and its window opens. Screenshots: vision-picture.png,
+vision-chooser.png, vision-attached.png, vision-dropped.png, vision-sharing.png,
 vision-camera.png."""
 import base64
 import json
@@ -272,6 +275,70 @@ class VisionTest(unittest.TestCase):
         # The camera's portal connection is a PipeWire remote: stopping
         # closes it, and the stream with it.
         wait_until(lambda: not self.video_links(), 10, "the camera stream to end")
+
+    def drag_onto_window(self, path, title):
+        """Drags path from a second GTK 4 program onto Mika's window with
+        the real pointer (XTest through xdotool): XDND between two
+        processes, as from a file manager."""
+        source = child(["/usr/bin/python3", os.path.join(HERE, "..", "vision", "drag_source.py"),
+                        "--title", title, path], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(source.kill)
+        self.assertEqual(source.stdout.readline().strip(), "ready")
+        # No window manager: both windows open at 0,0. Move the source
+        # aside (an X window can always be moved by another client).
+        wid = subprocess.run(["xdotool", "search", "--sync", "--name", "^%s$" % title], check=True,
+                             capture_output=True, text=True).stdout.split()[0]
+        subprocess.run(["xdotool", "windowmove", "--sync", wid, "700", "100"], check=True)
+        geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wid], check=True,
+                                  capture_output=True, text=True).stdout
+        g = dict(line.split("=", 1) for line in geometry.split())
+        sx, sy = int(g["X"]) + int(g["WIDTH"]) // 2, int(g["Y"]) + int(g["HEIGHT"]) // 2
+        ext = self.frame.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+        tx, ty = ext.x + ext.width // 2, ext.y + ext.height // 2
+        subprocess.run(["xdotool", "mousemove", "--sync", str(sx), str(sy)], check=True)
+        subprocess.run(["xdotool", "mousedown", "1"], check=True)
+        # Past GTK's drag threshold in small steps, then across.
+        for i in range(1, 21):
+            subprocess.run(["xdotool", "mousemove", str(sx + (tx - sx) * i // 20),
+                            str(sy + (ty - sy) * i // 20)], check=True)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        subprocess.run(["xdotool", "mousemove", str(tx + 5), str(ty + 5)], check=True)
+        time.sleep(0.5)
+        subprocess.run(["xdotool", "mouseup", "1"], check=True)
+        line = source.stdout.readline().strip()
+        self.assertTrue(line.startswith("drag-end"), line)
+        return line
+
+    def test_drop_picture_and_card(self):
+        png = os.path.join(self.tmp, "blue.png")
+        subprocess.run(["convert", "-size", "200x120", "xc:#2244cc", png], check=True)
+        result = self.drag_onto_window(png, "Picture Source")
+        wait_until(lambda: any(t.startswith("Picture attached") for t in showing_texts(self.frame)), 20,
+                   "the dropped picture waiting above the entry (drag said %s)" % result)
+        self.assertIn("COPY", result)
+        screenshot("vision-dropped")
+        entry = find(self.frame, lambda n: n.getRole() in (pyatspi.ROLE_TEXT, pyatspi.ROLE_ENTRY)
+                     and n.name == "Message", what="the message entry")
+        set_text(entry, "And this one?")
+        click(find(self.frame, named(pyatspi.ROLE_PUSH_BUTTON, "Send"), what="Send"))
+        wait_until(lambda: self.sent_pictures(), 30, "the dropped picture at the OpenAI stand-in")
+        [picture] = self.sent_pictures()
+        self.assertEqual((picture.get_width(), picture.get_height()), (200, 120))
+        self.assert_nothing_refused()
+
+        # A character card dropped on the window is imported, and opens.
+        card = os.path.join(self.tmp, "Rin.json")
+        with open(card, "w") as f:
+            json.dump({"spec": "chara_card_v2", "spec_version": "2.0",
+                       "data": {"name": "Rin", "description": "A fox who keeps a tea shop.",
+                                "personality": "calm", "first_mes": "Welcome in.",
+                                "scenario": "", "mes_example": ""}}, f)
+        self.drag_onto_window(card, "Card Source")
+        window_named(self.app, "Rin", timeout=20)
+        self.assertFalse(any(t.startswith("Picture attached") for t in showing_texts(self.frame)),
+                         "the card was attached as a picture")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
