@@ -13,7 +13,16 @@
  * chat preset without vision) the vision model from Preferences
  * describes the picture instead, once per turn, and the description goes
  * into the character's context; nothing is sent to a provider that
- * cannot take it.
+ * cannot take it. In text mode the session decides: a chat model that
+ * may or may not see (a "try" preset: Ollama, llama.cpp…) gets the
+ * picture first; when its server refuses it, or the preset has no
+ * vision, the session holds the question (LanlanSessionManager::
+ * image-refused), the picture is described, and the question goes with
+ * the words; a model that refused once gets words from then on.
+ *
+ * The vision model's client is built once, its key looked up in the
+ * keyring off the main thread, and kept until the vision settings or
+ * that key change (lanlan_vision_link_api_key_changed()).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -49,7 +58,6 @@ struct _LanlanVisionLink
   gboolean              describing;
   gboolean              release_session;  /* a refused picture's question waits for the words */
   gulong                refused_handler;
-  char                 *refused_model;    /* "provider\nmodel" whose server refused a picture */
   /* Built once, with a key looked up off the main thread; kept until its
    * settings or its key change. */
   GSettings            *settings;
@@ -81,30 +89,17 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-/* Which model refused a picture: another model (or server) may see. */
-static char *
-refused_key (LanlanCharacter *c)
-{
-  return g_strdup_printf ("%s\n%s\n%s", lanlan_character_get_provider (c),
-                          lanlan_character_get_base_url (c) ? lanlan_character_get_base_url (c) : "",
-                          lanlan_character_get_model (c) ? lanlan_character_get_model (c) : "");
-}
-
 /* Whether the character's model takes pictures itself. */
 static gboolean
 model_has_eyes (LanlanVisionLink *self)
 {
   LanlanCharacter *c = lanlan_session_manager_get_character (self->session);
 
+  /* Text mode: the session knows (from the preset, or from a server
+   * that refused a picture) and asks for words (image-refused) when its
+   * model cannot take a picture, holding the question for them. */
   if (lanlan_character_get_input_mode (c) == LANLAN_INPUT_MODE_TEXT)
-    {
-      const LanlanChatPreset *preset = lanlan_chat_preset_for_provider (lanlan_character_get_provider (c));
-      g_autofree char *model = refused_key (c);
-
-      if (self->refused_model != NULL && g_str_equal (self->refused_model, model))
-        return FALSE;
-      return preset == NULL || preset->vision != LANLAN_CHAT_VISION_NO;
-    }
+    return TRUE;
   else
     {
       const LanlanProvider *p = lanlan_provider_lookup (lanlan_character_get_provider (c));
@@ -244,7 +239,6 @@ on_key_looked_up (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
   g_autoptr(GBytes) jpeg = NULL;
-
   const LanlanChatPreset *preset;
 
   /* Cancelled: disposed, or the settings changed and a new lookup runs. */
@@ -325,16 +319,14 @@ describe (LanlanVisionLink *self,
   describe_now (self, jpeg);
 }
 
-/* A "try" chat model's server refused a picture: from now on this model
- * gets pictures in words, and the refused one is described for the
- * question waiting on it. */
+/* Text mode: the chat model does not take this picture (a preset
+ * without vision, or a server that refused one); the question waits for
+ * its description. */
 static void
 on_image_refused (LanlanSessionManager *session,
                   GBytes               *jpeg,
                   LanlanVisionLink     *self)
 {
-  g_free (self->refused_model);
-  self->refused_model = refused_key (lanlan_session_manager_get_character (session));
   if (self->describing)
     {
       /* Words are on their way already: they let the question go. */
@@ -647,7 +639,6 @@ lanlan_vision_link_dispose (GObject *object)
   if (self->settings != NULL)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   g_clear_object (&self->settings);
-  g_clear_pointer (&self->refused_model, g_free);
   drop_share (self);
   if (self->session != NULL)
     {

@@ -97,6 +97,7 @@ static void chat_send (ChatEngine *chat);
 static void setup_transcription (ChatEngine *chat, const char *chat_url, const char *chat_key);
 static void chat_after_turn (ChatEngine *chat);
 static gboolean describe_timeout_cb (gpointer data);
+static gboolean wait_for_words (ChatEngine *chat, GBytes *image);
 
 /* --- Helpers ---------------------------------------------------------------- */
 
@@ -530,14 +531,7 @@ on_answer (GObject      *source,
 
       g_debug ("%s; sending without pictures", error->message);
       chat->no_vision = TRUE;
-      if (image != NULL && _lanlan_session_emit_image_refused (w, image))
-        {
-          chat->awaiting_description = TRUE;
-          chat->retry_timer = g_timeout_source_new (DESCRIBE_WAIT_MS);
-          g_source_set_callback (chat->retry_timer, describe_timeout_cb, chat, NULL);
-          g_source_attach (chat->retry_timer, w->ctx);
-        }
-      else
+      if (image == NULL || !wait_for_words (chat, image))
         chat_send (chat);
       _lanlan_session_worker_unref (w);
       return;
@@ -595,6 +589,28 @@ describe_timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A picture this model does not take: the question waits (in flight,
+ * so barge-in and context behave as during an answer) for its
+ * description, lanlan_session_manager_describe_seen(), within bounds.
+ * FALSE when nobody describes pictures. */
+static gboolean
+wait_for_words (ChatEngine *chat,
+                GBytes     *image)
+{
+  Worker *w = chat->w;
+
+  if (!_lanlan_session_emit_image_refused (w, image))
+    return FALSE;
+  stop_retry (chat);
+  chat->awaiting_description = TRUE;
+  chat->in_flight = TRUE;
+  chat->retry_timer = g_timeout_source_new (DESCRIBE_WAIT_MS);
+  g_source_set_callback (chat->retry_timer, describe_timeout_cb, chat, NULL);
+  g_source_attach (chat->retry_timer, w->ctx);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+  return TRUE;
+}
+
 /* Sends the conversation and streams the answer. */
 static void
 chat_send (ChatEngine *chat)
@@ -605,6 +621,14 @@ chat_send (ChatEngine *chat)
 
   if (chat->client == NULL || chat->model == NULL || *chat->model == '\0')
     return;
+  /* A picture for a model that does not see goes in words. */
+  if (chat->image != NULL && chat->no_vision && !chat->awaiting_description)
+    {
+      g_autoptr(GBytes) image = g_steal_pointer (&chat->image);
+
+      if (wait_for_words (chat, image))
+        return;
+    }
   request = lanlan_chat_request_new (chat->model);
   if (chat->instructions != NULL && *chat->instructions != '\0')
     lanlan_chat_request_add_message (request, "system", chat->instructions);

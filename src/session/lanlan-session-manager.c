@@ -1946,12 +1946,13 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
    * LanlanSessionManager::image-refused:
    * @jpeg: the picture
    *
-   * Text mode: a model that may or may not take pictures (a "try"
-   * preset) refused this one. The question waits for a description of
-   * it, given with lanlan_session_manager_describe_seen(), and is asked
-   * without the picture when none comes within a minute and a half.
-   * Emitted only while a handler is connected; without one the question
-   * is asked again at once without the picture.
+   * Text mode: the character's model does not take pictures (its
+   * preset says so, or its server refused this one: a "try" preset such
+   * as Ollama's). The question waits for a description of the picture,
+   * given with lanlan_session_manager_describe_seen(), and is asked
+   * without it when none comes within a minute and a half. Emitted only
+   * while a handler is connected; without one the question goes at once
+   * without the picture.
    */
   signals[SIGNAL_IMAGE_REFUSED] =
     g_signal_new ("image-refused", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,

@@ -386,31 +386,71 @@ test_try_model_refuses (void)
   g_assert_cmpuint (errors->len, ==, 0);
   g_assert_cmpuint (session_errors->len, ==, 0);
 
-  /* The next picture: described up front, never sent to blind-1. */
+  /* The next picture: never sent to blind-1 again; described first,
+   * and the question goes once, with the words. */
   lanlan_vision_link_show_image (link, jpeg);
   lanlan_session_manager_send_text (session, "m2", "And this one?");
   t.want = 2;
   g_assert_true (test_wait_until (turns_reached, &t, 20000));
-  r.want = 5;
-  g_assert_true (test_wait_until (requests_reached, &r, 20000));
   vision_sleep (300);
-  n_requests = fake_chat_server_get_n_requests (chat);
-  for (guint i = 3; i < n_requests; i++)
-    {
-      g_autofree char *body = fake_chat_server_dup_request (chat, i);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (chat), ==, 5);
+  {
+    g_autofree char *described = fake_chat_server_dup_request (chat, 3);
+    g_autofree char *asked = fake_chat_server_dup_request (chat, 4);
 
-      g_assert_cmpuint (fake_chat_server_get_status (chat, i), ==, 200);
-      if (strstr (body, "\"model\":\"blind-1\"") != NULL)
-        g_assert_null (strstr (body, "image_url"));
-      else
-        g_assert_nonnull (strstr (body, "\"model\":\"eyes-1\""));
-    }
+    g_assert_nonnull (strstr (described, "\"model\":\"eyes-1\""));
+    g_assert_nonnull (strstr (asked, "\"model\":\"blind-1\""));
+    g_assert_null (strstr (asked, "image_url"));
+    g_assert_nonnull (strstr (asked, "And this one?"));
+    g_assert_cmpuint (fake_chat_server_get_status (chat, 3), ==, 200);
+    g_assert_cmpuint (fake_chat_server_get_status (chat, 4), ==, 200);
+  }
   g_assert_cmpuint (errors->len, ==, 0);
   g_assert_cmpuint (session_errors->len, ==, 0);
 
   lanlan_session_manager_end_session (session);
   g_clear_object (&link);
   g_clear_object (&session);
+
+  /* A service whose chat models take no pictures (DeepSeek): nothing
+   * visual is sent, the words go with the question, one answer. */
+  g_assert_true (lanlan_secrets_store_sync ("deepseek", "sk-deepseek-test", NULL, NULL));
+  lanlan_character_set_provider (character, "deepseek");
+  lanlan_character_set_model (character, "blind-1");
+  session = lanlan_session_manager_new (character, NULL);
+  lanlan_session_manager_set_hot_swap_turns (session, 0);
+  lanlan_session_manager_set_hot_swap_seconds (session, 0);
+  lanlan_session_manager_set_tts_backend (session, lanlan_tts_backend_new_tone (1, 20, FALSE));
+  link = lanlan_vision_link_new (session);
+  g_signal_connect (link, "error", G_CALLBACK (on_link_error_list), errors);
+  g_signal_connect (session, "error", G_CALLBACK (on_session_error), session_errors);
+  turns = 0;
+  t.want = 1;
+  g_signal_connect (session, "turn-ended", G_CALLBACK (count_turn), &turns);
+  lanlan_session_manager_start_session (session);
+  n_requests = fake_chat_server_get_n_requests (chat);
+  lanlan_vision_link_show_image (link, jpeg);
+  lanlan_session_manager_send_text (session, "m1", "What colour is this?");
+  g_assert_true (test_wait_until (turns_reached, &t, 20000));
+  vision_sleep (300);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (chat), ==, n_requests + 2);
+  {
+    g_autofree char *described = fake_chat_server_dup_request (chat, n_requests);
+    g_autofree char *asked = fake_chat_server_dup_request (chat, n_requests + 1);
+
+    g_assert_nonnull (strstr (described, "\"model\":\"eyes-1\""));
+    g_assert_nonnull (strstr (asked, "\"model\":\"blind-1\""));
+    g_assert_null (strstr (asked, "image_url"));
+    g_assert_nonnull (strstr (asked, "A red square."));
+  }
+  g_assert_cmpuint (turns, ==, 1);
+  g_assert_cmpuint (errors->len, ==, 0);
+  g_assert_cmpuint (session_errors->len, ==, 0);
+  lanlan_session_manager_end_session (session);
+  g_clear_object (&link);
+  g_clear_object (&session);
+  lanlan_secrets_clear_sync ("deepseek", NULL, NULL);
+  lanlan_character_set_provider (character, "llama-cpp");
 
   /* No vision model: the question still goes, the character told a
    * picture was shown that it could not see; one clear error. */
