@@ -966,8 +966,9 @@ _lanlan_session_chat_context (Worker     *w,
 }
 
 /* Words for a picture (lanlan_session_manager_describe_seen()): the
- * description of a refused picture lets the waiting question go, with
- * it; any other is context as from the agent. */
+ * ones a question waits for let it go, with them; any other (late, after
+ * a barge-in or the wait's end) goes with the next request, without an
+ * answer of its own. */
 gboolean
 _lanlan_session_chat_seen (Worker     *w,
                            const char *text)
@@ -976,11 +977,12 @@ _lanlan_session_chat_seen (Worker     *w,
 
   if (!is_active (w))
     return FALSE;
-  if (!chat->awaiting_description)
-    return _lanlan_session_chat_context (w, text);
-  stop_retry (chat);
   _lanlan_session_history_add (w, "system", text);
-  chat_send (chat);
+  if (chat->awaiting_description)
+    {
+      stop_retry (chat);
+      chat_send (chat);
+    }
   return TRUE;
 }
 
