@@ -4,7 +4,8 @@ can drag them onto Lanlan's window for real (X11 XDND between two
 processes, the pointer moved with xdotool). The window, titled --title,
 is one drag source filling it; what it offers is the files given, as
 text/uri-list (what file managers offer). It prints "ready" once shown
-and "drag-end <action>" when a drag ends."""
+and "drag-end <GdkDragAction as a number>" when a drag ends (0: not
+dropped)."""
 import argparse
 import sys
 
@@ -27,7 +28,7 @@ def main():
         return Gdk.ContentProvider.new_for_bytes("text/uri-list", GLib.Bytes.new(uris.encode()))
 
     def on_drag_end(source, drag, delete):
-        print("drag-end", drag.get_selected_action(), flush=True)
+        print("drag-end", int(drag.get_selected_action()), flush=True)
 
     def on_activate(app):
         win = Gtk.ApplicationWindow(application=app, title=args.title)
