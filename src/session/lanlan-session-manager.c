@@ -1673,7 +1673,8 @@ run_cmd (gpointer data)
     case CMD_SEE:
       /* What the user shows a model without eyes, in words: the live
        * session hears it now, without answering; later sessions are
-       * primed with it. Text mode sends it with the next request. */
+       * primed with it. Text mode: the question waiting for it goes
+       * now, or it goes with the next request. */
       if (_lanlan_session_chat_seen (w, c->text))
         break;
       g_ptr_array_add (w->agent_context, g_strdup (c->text));
@@ -2265,7 +2266,8 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
  *
  * Voice mode: the live session gets it as context now, without an
  * answer of its own, and later sessions are primed with it. Text mode:
- * as lanlan_session_manager_inject_context().
+ * the question waiting for it (#LanlanSessionManager::image-refused)
+ * goes, with it; otherwise it goes with the next request.
  */
 void
 lanlan_session_manager_describe_seen (LanlanSessionManager *self,
