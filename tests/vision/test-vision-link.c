@@ -484,6 +484,92 @@ test_try_model_refuses (void)
   fake_chat_server_free (chat);
 }
 
+/* The picture went to the session, then its words. */
+static gboolean
+link_described (gpointer data)
+{
+  return lanlan_vision_link_get_frames_sent (data) >= 2;
+}
+
+/* Typing while the question waits for a picture's words: the new
+ * question goes at once (without the picture), and the late words go
+ * with the next request, without an answer of their own. */
+static void
+test_barge_in_while_describing (void)
+{
+  FakeChatServer *chat = fake_chat_server_new ();
+  FakeChatScript reply = { .mode = FAKE_CHAT_STREAM, .reply = "A red square." };
+  FakeChatScript slow = { .mode = FAKE_CHAT_STREAM, .reply = "A slow red square.", .first_delay_ms = 3000 };
+  g_autoptr(GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *chat_url = fake_chat_server_get_base_url (chat);
+  g_autoptr(GBytes) png = png_picture ();
+  g_autoptr(GBytes) jpeg = lanlan_vision_link_image_to_jpeg (png, NULL);
+  g_autoptr(LanlanCharacter) character = lanlan_character_new ("Mio");
+  g_autoptr(LanlanSessionManager) session = NULL;
+  g_autoptr(LanlanVisionLink) link = NULL;
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  guint turns = 0;
+  TurnCount t = { &turns, 1 };
+  RequestCount r = { chat, 2 };
+
+  fake_chat_server_add_model (chat, "blind-1", FALSE);
+  fake_chat_server_add_model (chat, "eyes-1", TRUE);
+  fake_chat_server_set_default_script (chat, &reply);
+  fake_chat_server_set_script (chat, 1, &slow);   /* the description */
+  g_settings_set_string (settings, "vision-service", "llama-cpp");
+  g_settings_set_string (settings, "vision-base-url", chat_url);
+  g_settings_set_string (settings, "vision-model", "eyes-1");
+
+  lanlan_character_set_input_mode (character, LANLAN_INPUT_MODE_TEXT);
+  lanlan_character_set_provider (character, "llama-cpp");
+  lanlan_character_set_base_url (character, chat_url);
+  lanlan_character_set_model (character, "blind-1");
+  session = lanlan_session_manager_new (character, NULL);
+  lanlan_session_manager_set_hot_swap_turns (session, 0);
+  lanlan_session_manager_set_hot_swap_seconds (session, 0);
+  lanlan_session_manager_set_tts_backend (session, lanlan_tts_backend_new_tone (1, 20, FALSE));
+  link = lanlan_vision_link_new (session);
+  g_signal_connect (link, "error", G_CALLBACK (on_link_error_list), errors);
+  g_signal_connect (session, "turn-ended", G_CALLBACK (count_turn), &turns);
+  lanlan_session_manager_start_session (session);
+
+  lanlan_vision_link_show_image (link, jpeg);
+  lanlan_session_manager_send_text (session, "m1", "What colour is this?");
+  g_assert_true (test_wait_until (requests_reached, &r, 20000));   /* refused, describing */
+  lanlan_session_manager_send_text (session, "m2", "Never mind, hello.");
+  /* The ended wait and the answer to m2. */
+  t.want = 2;
+  g_assert_true (test_wait_until (turns_reached, &t, 20000));
+  r.want = 3;
+  g_assert_true (test_wait_until (requests_reached, &r, 5000));
+  {
+    g_autofree char *asked = fake_chat_server_dup_request (chat, 2);
+
+    g_assert_nonnull (strstr (asked, "Never mind, hello."));
+    g_assert_null (strstr (asked, "image_url"));
+    g_assert_null (strstr (asked, "A slow red square."));
+  }
+  /* The words come late: no answer of their own. */
+  g_assert_true (test_wait_until (link_described, link, 20000));
+  vision_sleep (500);
+  g_assert_cmpuint (fake_chat_server_get_n_requests (chat), ==, 3);
+  g_assert_cmpuint (turns, ==, 2);
+  lanlan_session_manager_send_text (session, "m3", "So what was it?");
+  t.want = 3;
+  g_assert_true (test_wait_until (turns_reached, &t, 20000));
+  {
+    g_autofree char *asked = fake_chat_server_dup_request (chat, 3);
+
+    g_assert_nonnull (strstr (asked, "A slow red square."));
+    g_assert_null (strstr (asked, "image_url"));
+  }
+  g_assert_cmpuint (errors->len, ==, 0);
+  lanlan_session_manager_end_session (session);
+  g_clear_object (&link);
+  g_clear_object (&session);
+  fake_chat_server_free (chat);
+}
+
 /* --- The vision model's key ------------------------------------------------ */
 
 static gboolean
@@ -594,6 +680,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vision/link/shared-screen-while-live", test_shared_screen_while_live);
   g_test_add_func ("/vision/link/described-for-blind-model", test_described_for_blind_model);
   g_test_add_func ("/vision/link/try-model-refuses", test_try_model_refuses);
+  g_test_add_func ("/vision/link/barge-in-while-describing", test_barge_in_while_describing);
   g_test_add_func ("/vision/link/describer-key-cached", test_describer_key_cached);
   return g_test_run ();
 }
