@@ -1209,7 +1209,10 @@ on_summarized (GObject      *source,
                             _("Older messages could not be summarized for %s’s memory: %s. "
                               "They are kept and will be summarized later."),
                             lanlan_character_get_name (self->character), error->message);
-      set_error (self, memory);
+      /* A session's own error (no network, a refused key) says more and
+       * has its way out: it is not covered up. */
+      if (self->error == NULL || error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+        set_error (self, memory);
       return;
     }
   else
