@@ -92,6 +92,8 @@ struct _LanlanConversation
   guint                 overflow_skipped;   /* the oldest turns, dropped from it unread */
   gboolean              summarizing;
   guint                 memory_generation;  /* bumped by push_history() */
+  guint                 memory_retry;       /* source: a refused summary tried again */
+  guint                 memory_retry_delay; /* seconds, doubled per refusal */
   GSettings            *settings;
   GCancellable         *cancellable;
   gboolean              session_started;
@@ -1056,6 +1058,8 @@ push_history (LanlanConversation *self)
 
   /* A summary still being made counts what the old state held. */
   self->memory_generation++;
+  g_clear_handle_id (&self->memory_retry, g_source_remove);
+  self->memory_retry_delay = 0;
   g_ptr_array_set_size (self->history_ids, 0);
   g_ptr_array_set_size (self->overflow, 0);
   self->overflow_skipped = 0;
@@ -1100,6 +1104,22 @@ push_history (LanlanConversation *self)
 }
 
 static void summarize_next (LanlanConversation *self);
+
+/* A refused summary is tried again on its own after 5 s, then 10, 20…
+ * up to 5 minutes (N.E.K.O retries 1, 2, 4 s, then gives the memo up),
+ * and at once with the next overflow. */
+#define MEMORY_RETRY_FIRST_S 5
+#define MEMORY_RETRY_MAX_S   300
+
+static gboolean
+memory_retry_cb (gpointer data)
+{
+  LanlanConversation *self = data;
+
+  self->memory_retry = 0;
+  summarize_next (self);
+  return G_SOURCE_REMOVE;
+}
 
 /* What waits for a summary is kept while the service refuses, up to what
  * the summarizer reads anyway (it keeps the newest 48 KiB); older ones
@@ -1209,6 +1229,13 @@ on_summarized (GObject      *source,
                             _("Older messages could not be summarized for %s’s memory: %s. "
                               "They are kept and will be summarized later."),
                             lanlan_character_get_name (self->character), error->message);
+      if (self->memory_retry == 0)
+        {
+          self->memory_retry_delay = self->memory_retry_delay == 0 ? MEMORY_RETRY_FIRST_S
+                                     : MIN (self->memory_retry_delay * 2, MEMORY_RETRY_MAX_S);
+          self->memory_retry = g_timeout_add_seconds (self->memory_retry_delay, memory_retry_cb, self);
+          g_source_set_name_by_id (self->memory_retry, "[lanlan] summary retry");
+        }
       /* A session's own error (no network, a refused key) says more and
        * has its way out: it is not covered up. */
       if (self->error == NULL || error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
@@ -1226,6 +1253,8 @@ on_summarized (GObject      *source,
         lanlan_store_set_summary (self->store, self->id, summary, upto);
       if (self->session != NULL)
         lanlan_session_manager_set_summary (self->session, summary);
+      g_clear_handle_id (&self->memory_retry, g_source_remove);
+      self->memory_retry_delay = 0;
       if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
         set_error (self, NULL);
     }
@@ -1786,6 +1815,7 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->echo_cancel);
   g_clear_object (&self->translator);
   g_clear_object (&self->summarizer);
+  g_clear_handle_id (&self->memory_retry, g_source_remove);
   g_clear_object (&self->settings);
   if (self->streaming != NULL)
     g_hash_table_remove_all (self->streaming);

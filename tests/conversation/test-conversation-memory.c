@@ -222,6 +222,25 @@ summary_stored (gpointer data)
   return g_strcmp0 (summary, w->text) == 0;
 }
 
+typedef struct {
+  Fixture    *f;
+  guint       index;   /* of the message the summary must reach */
+  const char *text;
+} UptoWait;
+
+static gboolean
+summary_upto (gpointer data)
+{
+  UptoWait *w = data;
+  g_autofree char *summary = NULL;
+  g_autofree char *upto = NULL;
+
+  lanlan_store_flush (w->f->store, NULL);
+  summary = lanlan_store_dup_summary (w->f->store, lanlan_conversation_get_id (w->f->conversation), &upto);
+  return g_strcmp0 (summary, w->text) == 0 &&
+         g_strcmp0 (upto, lanlan_message_get_id (item (w->f->conversation, w->index))) == 0;
+}
+
 static gboolean
 has_error (gpointer data)
 {
@@ -352,7 +371,7 @@ static void
 test_summary_refused (Fixture *f, gconstpointer data)
 {
   guint status = GPOINTER_TO_UINT (data);
-  WaitSummary stored = { f, MEMO2 };
+  UptoWait reached = { f, 21, MEMO2 };
   Wait one = { f, 1 }, two = { f, 2 };
   g_autofree char *request = NULL;
   g_autofree char *prime = NULL;
@@ -361,6 +380,7 @@ test_summary_refused (Fixture *f, gconstpointer data)
   g_autofree char *upto = NULL;
   const GError *error;
   guint first;
+  g_autoptr(GPtrArray) refused = NULL;
 
   fake_server_set_chat_reply (f->server, status, NULL);
   f->conversation = open_conversation (f);
@@ -387,15 +407,25 @@ test_summary_refused (Fixture *f, gconstpointer data)
   assert_facts (prime, 7, 22, TRUE);
   g_clear_pointer (&prime, g_free);
 
-  /* The service is back. The next overflow (after five more turns)
-   * carries the refused batch too: nothing of it is skipped. */
+  /* The service is back. The refused batch goes again (with the next
+   * overflow, after five more turns, or on its own a little later): none
+   * of it is skipped, and the summary reaches exactly fact 11's answer. */
+  refused = fake_server_dup_chat_requests (f->server);
   fake_server_set_chat_reply (f->server, 200, MEMO2);
   talk (f, 23, 26);
+  two.n = refused->len + 1;
   g_assert_true (test_wait_until (n_chat_requests, &two, 15000));
-  g_assert_true (test_wait_until (summary_stored, &stored, 15000));
+  g_assert_true (test_wait_until (summary_upto, &reached, 15000));
   g_assert_true (test_wait_until (has_no_error, f->conversation, 5000));
-  request = chat_request (f, 1);
-  g_test_message ("second summary request:\n%s", request);
+  {
+    g_autoptr(GPtrArray) requests = fake_server_dup_chat_requests (f->server);
+    GString *after = g_string_new (NULL);
+
+    for (guint i = refused->len; i < requests->len; i++)
+      g_string_append (after, g_ptr_array_index (requests, i));
+    request = g_string_free (after, FALSE);
+  }
+  g_test_message ("summary requests once the service is back:\n%s", request);
   assert_facts (request, 1, 11, TRUE);
   assert_facts (request, 12, 26, FALSE);
   summary = lanlan_store_dup_summary (f->store, lanlan_conversation_get_id (f->conversation), &upto);
@@ -414,6 +444,34 @@ test_summary_refused (Fixture *f, gconstpointer data)
   assert_facts (prime, 1, 11, FALSE);
   assert_facts (prime, 12, 27, TRUE);
   assert_all_stored (f, 27);
+  assert_nothing_refused (f);
+}
+
+#define MEMO3 "Mika's memo: facts 1 to 6, after a hiccup."
+
+/* A refused summary is tried again on its own a few seconds later,
+ * without waiting for more turns. */
+static void
+test_summary_retried (Fixture *f, gconstpointer data)
+{
+  UptoWait reached = { f, 10, MEMO3 };
+  Wait one = { f, 1 }, two = { f, 2 };
+  g_autofree char *request = NULL;
+
+  fake_server_set_chat_reply (f->server, 500, NULL);
+  f->conversation = open_conversation (f);
+  talk (f, 1, 21);
+  g_assert_true (test_wait_until (n_chat_requests, &one, 15000));
+  g_assert_true (test_wait_until (has_error, f->conversation, 15000));
+  fake_server_set_chat_reply (f->server, 200, MEMO3);
+
+  g_assert_true (test_wait_until (n_chat_requests, &two, 20000));
+  g_assert_true (test_wait_until (summary_upto, &reached, 15000));
+  g_assert_true (test_wait_until (has_no_error, f->conversation, 5000));
+  request = chat_request (f, 1);
+  assert_facts (request, 1, 6, TRUE);
+  assert_facts (request, 7, 21, FALSE);
+  assert_all_stored (f, 21);
   assert_nothing_refused (f);
 }
 
@@ -567,6 +625,8 @@ main (int   argc,
               fixture_setup, test_summary_refused, fixture_teardown);
   g_test_add ("/conversation/memory/summary-refused-401", Fixture, GUINT_TO_POINTER (401),
               fixture_setup, test_summary_refused, fixture_teardown);
+  g_test_add ("/conversation/memory/summary-retried-on-its-own", Fixture, NULL,
+              fixture_setup, test_summary_retried, fixture_teardown);
   g_test_add ("/conversation/memory/damage-found-after-opening", Fixture, NULL,
               fixture_setup, test_damage_found_after_opening, fixture_teardown);
   return g_test_run ();
