@@ -26,6 +26,7 @@
 #include "lanlan-agent-link.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-playback.h"
+#include "lanlan-chat-preset.h"
 #include "lanlan-conversation.h"
 #include "lanlan-libretranslate-provider.h"
 #include "lanlan-llm-translation-provider.h"
@@ -1428,6 +1429,23 @@ lanlan_conversation_end (LanlanConversation *self)
 
 /* --- API key ---------------------------------------------------------------- */
 
+/* A typing-only character on a local server (Ollama, llama.cpp, LM
+ * Studio, any loopback address) talks without a key. */
+static gboolean
+character_needs_key (LanlanCharacter *c)
+{
+  const LanlanChatPreset *preset;
+  g_autofree char *url = NULL;
+
+  if (lanlan_character_get_input_mode (c) != LANLAN_INPUT_MODE_TEXT)
+    return TRUE;
+  preset = lanlan_chat_preset_for_provider (lanlan_character_get_provider (c));
+  if (preset == NULL)
+    return TRUE;
+  url = lanlan_chat_preset_resolve_url (preset, lanlan_character_get_base_url (c), NULL);
+  return url == NULL || lanlan_chat_preset_needs_key (preset, url);
+}
+
 static void
 on_key_lookup (GObject      *source,
                GAsyncResult *result,
@@ -1436,7 +1454,7 @@ on_key_lookup (GObject      *source,
   g_autoptr(LanlanConversation) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
-  gboolean has_key = key != NULL && *key != '\0';
+  gboolean has_key = (key != NULL && *key != '\0') || !character_needs_key (self->character);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -1612,6 +1630,8 @@ lanlan_conversation_constructed (GObject *object)
   g_signal_connect_object (self->character, "notify::base-url",
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::provider",
+                           G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::input-mode",
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::serial",
                            G_CALLBACK (on_character_changed), self, G_CONNECT_SWAPPED);
