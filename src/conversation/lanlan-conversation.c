@@ -643,8 +643,12 @@ on_session_state (LanlanConversation *self,
     {
     case LANLAN_SESSION_STATE_CONNECTED:
     case LANLAN_SESSION_STATE_RESPONDING:
-      /* Back again: the "could not reach" error is over. */
-      if (error_is_network (self))
+      /* Back again: the "could not reach" error is over; so is a server
+       * error that broke an answer off, once an answer comes again. */
+      if (error_is_network (self) ||
+          (state == LANLAN_SESSION_STATE_RESPONDING &&
+           (error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_SERVER) ||
+            error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_RATE_LIMITED))))
         set_error (self, NULL);
       break;
     case LANLAN_SESSION_STATE_IDLE:

@@ -232,7 +232,7 @@ on_connected (GObject      *source,
           g_clear_error (&self->refused);
           self->refused = g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                                        _("The speech service refused the key (Qwen-TTS, HTTP %u). "
-                                         "Check the Qwen key in Preferences."), status);
+                                         "Check the key for Qwen-Omni in Preferences."), status);
           set_error (self, g_error_copy (self->refused));
         }
       else
