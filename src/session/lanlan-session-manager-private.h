@@ -116,6 +116,7 @@ struct _Worker
   guint64               reply_samples;
 
   LanlanTtsWorker      *tts;
+  gboolean              tts_refused;    /* its service refused the key: said once */
   guint                 speech_id;
   GString              *tts_buffer;
   guint                 n_texts;

@@ -754,7 +754,14 @@ drain_tts (gpointer data)
           stats_add (w, &w->stats.speaker_samples, n);
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
-        emit_error (w, r->error);
+        {
+          /* A refused key is said once, not for every sentence. */
+          gboolean refused = g_error_matches (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+
+          if (!refused || !w->tts_refused)
+            emit_error (w, r->error);
+          w->tts_refused |= refused;
+        }
       lanlan_tts_response_free (r);
     }
   return G_SOURCE_REMOVE;
@@ -794,6 +801,7 @@ ensure_tts (Worker *w)
                                        lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
+  w->tts_refused = FALSE;
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
 }
 

@@ -163,7 +163,7 @@ class TextModeTest(unittest.TestCase):
         if os.path.exists(CONFIG):
             os.unlink(CONFIG)
         clear_conversations()
-        self.server = ChatServer(models=("llama3.2", "qwen2.5:0.5b"), reply=REPLY, delta_interval_ms=120)
+        self.server = ChatServer(models=("llama3.2", "qwen2.5:0.5b"), reply=REPLY, delta_interval_ms=200)
         self.addCleanup(self.server.stop)
 
     def start(self):
