@@ -871,6 +871,44 @@ test_custom_voice_audio_mode (Fixture *f, gconstpointer data)
   fake_server_free (realtime);
 }
 
+/* Audio mode with a Qwen voice whose key is refused: said once over two
+ * answers, the service asked once. */
+static void
+test_custom_voice_refused_key (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .text_only = TRUE, .n_deltas = 4 };
+  FakeTtsServer *tts = fake_tts_server_new ("sk-dash");
+  g_autofree char *url = fake_server_get_url (realtime, NULL);
+  g_autofree char *tts_url = fake_tts_server_get_url (tts);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_voice (f->character, "qwen:Cherry");
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_set_tts_backend (f->manager, lanlan_tts_backend_new_qwen (tts_url, "sk-wrong", NULL, "Cherry"));
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_stream_text (f->manager, "Speak");
+  WAIT (turns_at_least, &one);
+  WAIT (errors_at_least, &one);
+  lanlan_session_manager_stream_text (f->manager, "Again");
+  WAIT (turns_at_least, &two);
+  test_wait_until (errors_at_least, &two, 1000);   /* none may come */
+
+  g_assert_cmpuint (f->errors->len, ==, 1);
+  g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpuint (fake_tts_server_get_n_connections (tts), ==, 1);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+  fake_tts_server_free (tts);
+}
+
 /* The Qwen voice's key is refused (HTTP 401 at the handshake): the user
  * is told once, the service is asked once, and the answers still come
  * as text. */
@@ -927,6 +965,7 @@ main (int argc, char *argv[])
   ADD ("broken-answer", test_broken_answer);
   ADD ("error-mid-answer", test_error_mid_answer);
   ADD ("tts-refused-key", test_tts_refused_key);
+  ADD ("custom-voice-refused-key", test_custom_voice_refused_key);
   ADD ("hot-swap", test_hot_swap);
   ADD ("swap-at-turn-end", test_swap_at_turn_end);
   ADD ("voice", test_voice);
