@@ -197,8 +197,13 @@ on_input_mode_changed (LanlanCharacterEditor *self)
 
   /* The same service in the other list, if it has one (OpenAI, Qwen, GLM). */
   id = self->chat_mode ? selected_preset (self)->id : selected_provider (self)->id;
+  /* The list changes under the row: no service's defaults until the
+   * right one is selected (a custom server's address must not give way
+   * to the first preset's on the way). */
+  self->loading = TRUE;
   set_chat_mode (self, chat);
   select_provider_id (self, id);
+  self->loading = FALSE;
   if (chat)
     {
       apply_preset_defaults (self);

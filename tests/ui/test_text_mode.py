@@ -21,10 +21,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import pyatspi  # noqa: E402
-from lanlan_atspi import (AppUnderTest, by_role, click, find, find_all, get_text,  # noqa: E402
-                          screenshot, set_text, wait_until, window_named)
+from lanlan_atspi import (AppUnderTest, app_action, by_role, click, find, find_all,  # noqa: E402
+                          get_text, screenshot, set_text, wait_until, window_named)
 from lanlan_fake import (CONFIG, ChatServer, bubbles, clear_conversations, showing,  # noqa: E402
-                         showing_texts)
+                         showing_texts, write_characters)
 
 REPLY = "Hello there! I am a small model on your own computer. It is nice to meet you."
 
@@ -302,6 +302,33 @@ class TextModeTest(unittest.TestCase):
         wait_until(lambda: bubbles(frame, "Mika").count(REPLY) == 2, timeout=30, what="the conversation restored")
         self.assertEqual(bubbles(frame, "You"), ["Hi Mika, who are you?", "What is the weather like?"])
         screenshot("text-mode-restored")
+
+    def test_custom_server_switched_to_typing(self):
+        """A voice character on a custom realtime server switched to Typing
+        Only keeps its server: the address stays, Check reaches the chat
+        endpoint beside it."""
+        url = self.server.url.replace("http://", "ws://") + "/realtime"
+        write_characters([{"id": "rin", "name": "Rin", "persona": "", "language": "",
+                           "voice": "alloy", "provider": "custom", "model": "gpt-realtime",
+                           "base-url": url, "input-mode": "audio", "open-on-start": False}])
+        app = self.start()
+        find(app.app, by_role(pyatspi.ROLE_FRAME), what="a window", timeout=30)
+        app_action("edit-character", "'rin'")
+        prefs = window_named(app, "Preferences", timeout=30)
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="name field", timeout=30)
+        wait_until(lambda: get_text(name) == "Rin", what="Rin in the editor", timeout=30)
+        mode_row = find(prefs, lambda n: n.getRole() == pyatspi.ROLE_COMBO_BOX and n.name == "You Talk by",
+                        what="You Talk by", timeout=30)
+        choose(app, prefs, mode_row, "Typing Only")
+        provider_row = find(prefs, lambda n: n.getRole() == pyatspi.ROLE_COMBO_BOX and n.name == "Provider",
+                            what="Provider", timeout=30)
+        wait_until(lambda: "OpenAI-compatible (chat)" in [n.name for n in find_all(
+            provider_row, lambda n: n.getRole() == pyatspi.ROLE_LABEL)], what="the chat service", timeout=30)
+        address = find(prefs, lambda n: text_field("Base URL")(n) and showing(n), what="address", timeout=30)
+        self.assertEqual(get_text(address), url)
+        click(find(prefs, lambda n: button("Check")(n) and showing(n), what="check button", timeout=30))
+        window_named(app, "The Service Answers", timeout=30)
+        self.assertEqual(self.server.requests()[0][1], 200)
 
 
 if __name__ == "__main__":
