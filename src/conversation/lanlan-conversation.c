@@ -26,6 +26,7 @@
 #include "lanlan-agent-link.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-playback.h"
+#include "lanlan-chat-preset.h"
 #include "lanlan-conversation.h"
 #include "lanlan-libretranslate-provider.h"
 #include "lanlan-llm-translation-provider.h"
@@ -677,8 +678,12 @@ on_session_state (LanlanConversation *self,
     {
     case LANLAN_SESSION_STATE_CONNECTED:
     case LANLAN_SESSION_STATE_RESPONDING:
-      /* Back again: the "could not reach" error is over. */
-      if (error_is_network (self))
+      /* Back again: the "could not reach" error is over; so is a server
+       * error that broke an answer off, once an answer comes again. */
+      if (error_is_network (self) ||
+          (state == LANLAN_SESSION_STATE_RESPONDING &&
+           (error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_SERVER) ||
+            error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_RATE_LIMITED))))
         set_error (self, NULL);
       break;
     case LANLAN_SESSION_STATE_IDLE:
@@ -1580,6 +1585,23 @@ lanlan_conversation_end (LanlanConversation *self)
 
 /* --- API key ---------------------------------------------------------------- */
 
+/* A typing-only character on a local server (Ollama, llama.cpp, LM
+ * Studio, any loopback address) talks without a key. */
+static gboolean
+character_needs_key (LanlanCharacter *c)
+{
+  const LanlanChatPreset *preset;
+  g_autofree char *url = NULL;
+
+  if (lanlan_character_get_input_mode (c) != LANLAN_INPUT_MODE_TEXT)
+    return TRUE;
+  preset = lanlan_chat_preset_for_provider (lanlan_character_get_provider (c));
+  if (preset == NULL)
+    return TRUE;
+  url = lanlan_chat_preset_resolve_url (preset, lanlan_character_get_base_url (c), NULL);
+  return url == NULL || lanlan_chat_preset_needs_key (preset, url);
+}
+
 static void
 on_key_lookup (GObject      *source,
                GAsyncResult *result,
@@ -1588,7 +1610,7 @@ on_key_lookup (GObject      *source,
   g_autoptr(LanlanConversation) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
-  gboolean has_key = key != NULL && *key != '\0';
+  gboolean has_key = (key != NULL && *key != '\0') || !character_needs_key (self->character);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -1764,6 +1786,8 @@ lanlan_conversation_constructed (GObject *object)
   g_signal_connect_object (self->character, "notify::base-url",
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::provider",
+                           G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::input-mode",
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::serial",
                            G_CALLBACK (on_character_changed), self, G_CONNECT_SWAPPED);

@@ -61,6 +61,7 @@ struct _ChatEngine
   guint                   attempt;
   GSource                *retry_timer;
   char                   *turn_id;
+  GPtrArray              *awaiting;    /* ids of the typed messages this answer is for */
   GString                *text;        /* received of this answer */
   guint                   n_answers;
   gboolean                had_images;
@@ -69,6 +70,8 @@ struct _ChatEngine
   GBytes                 *image;       /* the latest frame, for the next request */
 
   LanlanTtsWorker        *tts;
+  gboolean                tts_refused; /* the speech service refused its key: said once */
+  guint                   tts_error_id; /* the answer whose speech error was said, + 1 */
   LanlanSpeechChunker    *chunker;
   guint                   speech_id;
   gboolean                audio_reset_done;
@@ -123,6 +126,7 @@ chat_ensure (Worker *w)
   chat = g_new0 (ChatEngine, 1);
   chat->w = w;
   chat->text = g_string_new (NULL);
+  chat->awaiting = g_ptr_array_new_with_free_func (g_free);
   chat->chunker = lanlan_speech_chunker_new ();
   chat->pieces = g_ptr_array_new_with_free_func (g_free);
   chat->piece_ends = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -189,7 +193,17 @@ drain_tts (gpointer data)
             g_array_index (chat->piece_ends, guint64, chat->n_pieces_done++) = chat->samples;
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
-        _lanlan_session_emit_error (w, r->error);
+        {
+          /* Said once: a refused key for as long as this voice is used,
+           * anything else once an answer; the text goes on either way. */
+          gboolean refused = g_error_matches (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+
+          if (refused ? !chat->tts_refused : chat->tts_error_id != chat->speech_id + 1)
+            _lanlan_session_emit_error (w, r->error);
+          if (refused)
+            chat->tts_refused = TRUE;
+          chat->tts_error_id = chat->speech_id + 1;
+        }
       lanlan_tts_response_free (r);
     }
   return G_SOURCE_REMOVE;
@@ -221,14 +235,17 @@ speech_url (ChatEngine *chat)
   return NULL;
 }
 
+/* @renew: a session starts or swaps; a voice whose key was refused is
+ * made again then (the key may be new), not at every answer. */
 static void
-ensure_tts (ChatEngine *chat)
+ensure_tts (ChatEngine *chat,
+            gboolean    renew)
 {
   Worker *w = chat->w;
   LanlanTtsBackend *backend;
 
   /* A backend set since (lanlan_session_manager_set_tts_backend()) wins. */
-  if (chat->tts != NULL && w->tts_backend == NULL)
+  if (chat->tts != NULL && w->tts_backend == NULL && !(renew && chat->tts_refused))
     return;
   if (w->tts_backend != NULL)
     backend = g_steal_pointer (&w->tts_backend);
@@ -237,6 +254,7 @@ ensure_tts (ChatEngine *chat)
                                                 lanlan_character_get_language (w->settings),
                                                 speech_url (chat), chat->key);
   g_clear_object (&chat->tts);
+  chat->tts_refused = FALSE;
   chat->tts = lanlan_tts_worker_new (backend, tts_notify, w);
   lanlan_tts_worker_set_piece_marks (chat->tts, TRUE);
 }
@@ -303,6 +321,32 @@ heard_text (ChatEngine *chat,
 }
 
 /* --- Client ----------------------------------------------------------------- */
+
+/* The typed messages the answer in flight replies to are sent once it is
+ * answered (or the user cut it short); when it failed they are not, and
+ * the history forgets them, so that sending one again is as if the first
+ * try never happened. (What the microphone heard stays: it cannot be
+ * sent again.) */
+static void
+settle_awaiting (ChatEngine   *chat,
+                 const GError *error)
+{
+  Worker *w = chat->w;
+
+  for (guint i = 0; i < chat->awaiting->len; i++)
+    {
+      const char *id = g_ptr_array_index (chat->awaiting, i);
+
+      if (error == NULL)
+        _lanlan_session_emit_text_sent (w, id);
+      else if (!g_str_has_prefix (id, "voice-"))
+        {
+          _lanlan_session_history_remove_id (w, id);
+          _lanlan_session_emit_text_failed (w, id, error);
+        }
+    }
+  g_ptr_array_set_size (chat->awaiting, 0);
+}
 
 static void
 on_delta (LanlanChatClient *client,
@@ -507,6 +551,7 @@ on_answer (GObject      *source,
       /* A picture goes with one question, not with every turn after. */
       if (chat->had_images)
         g_clear_pointer (&chat->image, g_bytes_unref);
+      settle_awaiting (chat, NULL);
       _lanlan_session_history_add (w, "assistant", answer->text);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, answer->text);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));
@@ -553,10 +598,17 @@ on_answer (GObject      *source,
       return;
     }
 
-  /* Keep what came before the failure, then say what went wrong. */
+  /* Keep what came before the failure, then say what went wrong. The
+   * model keeps it too, unless the question goes back to the user to
+   * send again. */
   if (chat->text->len > 0)
     {
-      _lanlan_session_history_add (w, "assistant", chat->text->str);
+      gboolean typed = FALSE;
+
+      for (guint i = 0; i < chat->awaiting->len; i++)
+        typed |= !g_str_has_prefix (g_ptr_array_index (chat->awaiting, i), "voice-");
+      if (!typed)
+        _lanlan_session_history_add (w, "assistant", chat->text->str);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, chat->text->str);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));
       if (chat->tts != NULL)
@@ -565,6 +617,7 @@ on_answer (GObject      *source,
   chat->attempt = 0;
   chat->in_flight = FALSE;
   g_clear_object (&chat->cancel);
+  settle_awaiting (chat, error);
   _lanlan_session_emit_turn_ended (w);
   if (is_retryable (error) && chat->text->len > 0)
     {
@@ -678,7 +731,7 @@ start_answer (ChatEngine *chat)
   g_ptr_array_set_size (chat->pieces, 0);
   g_array_set_size (chat->piece_ends, 0);
   lanlan_speech_chunker_reset (chat->chunker);
-  ensure_tts (chat);
+  ensure_tts (chat, FALSE);
   /* The manager's "interrupted" bookkeeping follows this answer. */
   g_free (w->reply_id);
   w->reply_id = g_strdup (chat->turn_id);
@@ -862,7 +915,7 @@ _lanlan_session_chat_start (Worker *w)
   for (guint i = 0; i < w->agent_context->len; i++)
     _lanlan_session_history_add (w, "system", g_ptr_array_index (w->agent_context, i));
   g_ptr_array_set_size (w->agent_context, 0);
-  ensure_tts (chat);
+  ensure_tts (chat, TRUE);
   resolve_model (chat);
 }
 
@@ -884,8 +937,8 @@ _lanlan_session_chat_flush_input (Worker *w)
     {
       PendingText *t = g_ptr_array_index (w->pending_texts, i);
 
-      _lanlan_session_history_add (w, "user", t->text);
-      _lanlan_session_emit_text_sent (w, t->id);
+      _lanlan_session_history_add_id (w, "user", t->text, t->id);
+      g_ptr_array_add (chat->awaiting, g_strdup (t->id));
       respond = TRUE;
     }
   g_ptr_array_set_size (w->pending_texts, 0);
@@ -941,6 +994,7 @@ _lanlan_session_chat_barge_in (Worker *w)
   if (chat->in_flight || chat->retry_timer != NULL)
     {
       cancel_request (chat);
+      settle_awaiting (chat, NULL);   /* went out; the user cut the answer short */
       end_answer (chat);
     }
   chat->speech_id++;   /* nothing of the old answer plays any more */
@@ -1048,7 +1102,7 @@ chat_after_turn (ChatEngine *chat)
         {
           _lanlan_session_emit_hot_swap (w, LANLAN_HOT_SWAP_READY, NULL);
           set_client (chat, client);
-          ensure_tts (chat);
+          ensure_tts (chat, TRUE);
           g_mutex_lock (&w->lock);
           w->stats.n_swaps++;
           g_mutex_unlock (&w->lock);
@@ -1118,6 +1172,7 @@ _lanlan_session_chat_end (Worker *w)
     }
   if (chat->in_flight)
     _lanlan_session_emit_turn_ended (w);
+  settle_awaiting (chat, NULL);
   cancel_request (chat);
   if (chat->resolving != NULL)
     {
@@ -1165,6 +1220,7 @@ _lanlan_session_chat_free (Worker *w)
   g_free (chat->model);
   g_free (chat->instructions);
   g_free (chat->turn_id);
+  g_ptr_array_unref (chat->awaiting);
   g_string_free (chat->text, TRUE);
   lanlan_speech_chunker_free (chat->chunker);
   g_ptr_array_unref (chat->pieces);

@@ -116,6 +116,7 @@ struct _Worker
   guint64               reply_samples;
 
   LanlanTtsWorker      *tts;
+  gboolean              tts_refused;    /* its service refused the key: said once */
   guint                 speech_id;
   GString              *tts_buffer;
   guint                 n_texts;
@@ -188,6 +189,15 @@ void     _lanlan_session_fail_session        (Worker             *w,
 void     _lanlan_session_history_add         (Worker             *w,
                                               const char         *role,
                                               const char         *text);
+void     _lanlan_session_history_add_id      (Worker             *w,
+                                              const char         *role,
+                                              const char         *text,
+                                              const char         *id);
+void     _lanlan_session_history_remove_id   (Worker             *w,
+                                              const char         *id);
+void     _lanlan_session_emit_text_failed    (Worker             *w,
+                                              const char         *message_id,
+                                              const GError       *error);
 GPtrArray *_lanlan_session_history_dup       (Worker             *w);
 void     _lanlan_session_stats_add           (Worker             *w,
                                               guint64            *field,

@@ -761,7 +761,14 @@ drain_tts (gpointer data)
           stats_add (w, &w->stats.speaker_samples, n);
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
-        emit_error (w, r->error);
+        {
+          /* A refused key is said once, not for every sentence. */
+          gboolean refused = g_error_matches (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+
+          if (!refused || !w->tts_refused)
+            emit_error (w, r->error);
+          w->tts_refused |= refused;
+        }
       lanlan_tts_response_free (r);
     }
   return G_SOURCE_REMOVE;
@@ -801,6 +808,7 @@ ensure_tts (Worker *w)
                                        lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
+  w->tts_refused = FALSE;
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
 }
 
@@ -2108,7 +2116,10 @@ lanlan_session_manager_stream_text (LanlanSessionManager *self,
  * (@message_id) once it went out on a ready connection, or "text-failed"
  * (@message_id, error) when it cannot go (no or refused key, the service
  * unreachable after the retries, the session ended first). Text typed
- * while (re)connecting waits for the connection.
+ * while (re)connecting waits for the connection. In text mode a message
+ * is sent once it is answered (or the user cut the answer short); an
+ * answer that fails, even halfway, makes it "text-failed", and the
+ * session forgets it, so that sending it again asks it once.
  */
 void
 lanlan_session_manager_send_text (LanlanSessionManager *self,
@@ -2544,6 +2555,47 @@ _lanlan_session_history_add (Worker     *w,
                              const char *text)
 {
   history_add (w, role, text, NULL);
+}
+
+void
+_lanlan_session_history_add_id (Worker     *w,
+                                const char *role,
+                                const char *text,
+                                const char *id)
+{
+  history_add (w, role, text, id);
+}
+
+/* Takes back what was added under @id (a message whose answer failed,
+ * to be sent again): the history is as if it never went. */
+void
+_lanlan_session_history_remove_id (Worker     *w,
+                                   const char *id)
+{
+  g_mutex_lock (&w->lock);
+  for (guint i = w->history_ids->len; i > 0; i--)
+    if (g_strcmp0 (g_ptr_array_index (w->history_ids, i - 1), id) == 0)
+      {
+        LanlanChatMessage *m = g_ptr_array_index (w->history, i - 1);
+
+        w->history_bytes -= MIN (w->history_bytes, strlen (m->content ? m->content : ""));
+        g_ptr_array_remove_index (w->history, i - 1);
+        g_ptr_array_remove_index (w->history_ids, i - 1);
+        break;
+      }
+  g_mutex_unlock (&w->lock);
+}
+
+void
+_lanlan_session_emit_text_failed (Worker       *w,
+                                  const char   *message_id,
+                                  const GError *error)
+{
+  Emission *e = emission_new (w, EMIT_TEXT_FAILED);
+
+  e->turn_id = g_strdup (message_id);
+  e->error = g_error_copy (error);
+  post (e);
 }
 
 GPtrArray *
