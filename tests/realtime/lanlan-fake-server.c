@@ -203,7 +203,7 @@ stream_step (gpointer user_data)
       conn_send (conn, json);
       conn->next_delta++;
 
-      if (s->delta_interval_ms > 0)
+      if (s->delta_interval_ms > 0 && !s->answer_at_once)
         return G_SOURCE_CONTINUE;
     }
 
@@ -292,6 +292,14 @@ start_response (FakeConn   *conn,
   conn_send (conn, created);
   conn_send (conn, added);
 
+  if (conn->script.answer_at_once)
+    {
+      /* No source in between: a cancel sent on response.created cannot be
+       * read before response.done went out, however the threads are
+       * scheduled. */
+      stream_step (conn);
+      return;
+    }
   if (conn->script.delta_interval_ms > 0)
     conn->stream = g_timeout_source_new (conn->script.delta_interval_ms);
   else
