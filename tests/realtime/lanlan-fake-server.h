@@ -38,6 +38,9 @@ typedef struct {
   guint            n_deltas;           /* audio deltas per answer */
   guint            samples_per_delta;
   guint            delta_interval_ms;  /* 0: as fast as possible */
+  gboolean         answer_at_once;     /* send the whole answer, up to response.done,
+                                        * while handling response.create: nothing the
+                                        * client sends meanwhile is read before the end */
   guint            session_delay_ms;   /* wait before session.updated */
   guint            drop_at_update;     /* drop the connection at the Nth session.update */
   gint             close_after_update; /* 10 ms after session.updated: > 0 close

@@ -111,7 +111,12 @@ class VisionTest(unittest.TestCase):
         subprocess.run(["convert", "-size", "640x400", "xc:#dd2211", png], check=True)
         clip = child(["xclip", "-selection", "clipboard", "-t", "image/png", "-i", png])
         self.addCleanup(clip.kill)
-        time.sleep(0.5)
+
+        def clipboard_has_png():
+            out = subprocess.run(["xclip", "-o", "-selection", "clipboard", "-t", "TARGETS"],
+                                 capture_output=True, text=True).stdout
+            return "image/png" in out
+        wait_until(clipboard_has_png, 20, "xclip owning the clipboard")
 
         entry = find(self.frame, lambda n: n.getRole() in (pyatspi.ROLE_TEXT, pyatspi.ROLE_ENTRY)
                      and n.name == "Message", what="the message entry")
@@ -119,6 +124,9 @@ class VisionTest(unittest.TestCase):
         ext = entry.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
         subprocess.run(["xdotool", "mousemove", str(ext.x + ext.width // 2), str(ext.y + ext.height // 2),
                         "click", "1"], check=True)
+        wait_until(lambda: entry.getState().contains(pyatspi.STATE_FOCUSED) and
+                   self.frame.getState().contains(pyatspi.STATE_ACTIVE), 20,
+                   "the message entry focused by the click")
         time.sleep(0.5)
         subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+v"], check=True)
         wait_until(lambda: any(t.startswith("Picture attached") for t in showing_texts(self.frame)), 20,
