@@ -545,8 +545,10 @@ lanlan_application_activate (GApplication *app)
         }
     }
 
+  /* A file that could not be read at all is the windows' save banner
+   * (with its Replace…); a damaged one, backed up, is told here once. */
   load_error = lanlan_character_store_get_load_error (self->store);
-  if (load_error != NULL)
+  if (load_error != NULL && !lanlan_character_store_get_write_blocked (self->store))
     {
       LanlanWindow *window = any_character_window (self);
 
