@@ -160,7 +160,9 @@ class ScreenshotTest(unittest.TestCase):
     def test_avatar_speaking(self):
         """The character answers with audio: the header's face shows it
         speaking, with the reply streaming in."""
-        server = FakeRealtimeServer(delta_interval_ms=250)
+        # A long answer (40 deltas of 300 ms): still speaking when the
+        # shot is taken, even on a slow (sanitizer) build.
+        server = FakeRealtimeServer(delta_interval_ms=300, n_deltas=40)
         self.addCleanup(server.stop)
         app = self.start(server)
         frame = find(app.app, by_role(pyatspi.ROLE_FRAME, "Mika"), what="Mika's window", timeout=30)
