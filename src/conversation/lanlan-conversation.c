@@ -885,7 +885,10 @@ on_audio_available (LanlanConversation *self)
     reason = lanlan_audio_capture_dup_error (self->capture);
   else
     {
-      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO))
+      /* Sound is back: so is the reason a microphone was turned off. */
+      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO) ||
+          (!self->microphone_active &&
+           error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE)))
         set_error (self, NULL);
       return;
     }
@@ -920,6 +923,31 @@ static void on_audio_available (LanlanConversation *self);
 static void push_history (LanlanConversation *self);
 static void on_history_overflow (LanlanConversation *self, GPtrArray *messages);
 
+/* The sound server went away under a microphone that was on: nothing
+ * records, so it is off (the toggle shows it) and the error says why; the
+ * user turns it on again. */
+static void
+on_capture_available (LanlanConversation *self)
+{
+  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!self->microphone_active || self->capture == NULL ||
+      !lanlan_audio_capture_is_running (self->capture) ||
+      lanlan_audio_capture_get_available (self->capture))
+    return;
+
+  reason = lanlan_audio_capture_dup_error (self->capture);
+  lanlan_audio_capture_stop (self->capture);
+  self->microphone_active = FALSE;
+  update_vision_live (self, self->state);
+  update_level_source (self);
+  error = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
+                       _("The microphone stopped: %s"), reason ? reason : _("unknown error"));
+  set_error (self, error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
+}
+
 /* Returns FALSE when the microphone could not be opened (the error
  * says why): it is not on, then. */
 static gboolean
@@ -944,6 +972,8 @@ start_microphone (LanlanConversation *self)
                                                 on_capture, g_object_ref (self->session),
                                                 g_object_unref);
       g_signal_connect_object (self->capture, "notify::available",
+                               G_CALLBACK (on_capture_available), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->capture, "notify::available",
                                G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
     }
 
@@ -953,6 +983,20 @@ start_microphone (LanlanConversation *self)
         g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
                      _("The microphone could not be opened: %s"), error->message);
 
+      set_error (self, mic_error);
+      return FALSE;
+    }
+  /* Started, but with no sound server to record from (it keeps trying):
+   * nothing records, so the microphone is not on. */
+  if (!lanlan_audio_capture_get_available (self->capture))
+    {
+      g_autofree char *reason = lanlan_audio_capture_dup_error (self->capture);
+      g_autoptr(GError) mic_error = NULL;
+
+      lanlan_audio_capture_stop (self->capture);
+      mic_error = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
+                               _("The microphone could not be opened: %s"),
+                               reason ? reason : _("unknown error"));
       set_error (self, mic_error);
       return FALSE;
     }

@@ -51,7 +51,6 @@ struct _ChatEngine
   const LanlanChatPreset *preset;
   LanlanChatClient       *client;
   char                   *model;       /* "" until resolved from /models */
-  char                   *instructions;
   guint64                 serial;      /* settings the client was built with */
   GCancellable           *resolving;
 
@@ -484,8 +483,6 @@ set_client (ChatEngine       *chat,
     model = chat->preset->default_model;
   chat->model = g_strdup (model);
   chat->no_vision = chat->preset->vision == LANLAN_CHAT_VISION_NO;
-  g_free (chat->instructions);
-  chat->instructions = _lanlan_session_build_instructions (w->settings);
   chat->turns = 0;
   chat->started = g_get_monotonic_time ();
 }
@@ -671,6 +668,7 @@ chat_send (ChatEngine *chat)
   Worker *w = chat->w;
   g_autoptr(LanlanChatRequest) request = NULL;
   g_autoptr(GPtrArray) history = NULL;
+  g_autofree char *instructions = NULL;
 
   if (chat->client == NULL || chat->model == NULL || *chat->model == '\0')
     return;
@@ -683,8 +681,11 @@ chat_send (ChatEngine *chat)
         return;
     }
   request = lanlan_chat_request_new (chat->model);
-  if (chat->instructions != NULL && *chat->instructions != '\0')
-    lanlan_chat_request_add_message (request, "system", chat->instructions);
+  /* Every request carries the lorebook entries its messages activate
+   * now, as SillyTavern's world info does each turn. */
+  instructions = _lanlan_session_compose_instructions (w, NULL);
+  if (*instructions != '\0')
+    lanlan_chat_request_add_message (request, "system", instructions);
   if (w->summary != NULL && *w->summary != '\0')
     {
       g_autofree char *memo = g_strconcat ("Summary of the earlier conversation:\n", w->summary, NULL);
@@ -1218,7 +1219,6 @@ _lanlan_session_chat_free (Worker *w)
   g_free (chat->key);
   lanlan_vad_free (chat->vad);
   g_free (chat->model);
-  g_free (chat->instructions);
   g_free (chat->turn_id);
   g_ptr_array_unref (chat->awaiting);
   g_string_free (chat->text, TRUE);

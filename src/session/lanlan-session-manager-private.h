@@ -34,6 +34,7 @@ typedef struct {
   gboolean              ready;
   gboolean              text_only;
   guint                 n_updated;  /* session.updated seen */
+  GArray               *lore;       /* lorebook entries its context has (indexes) */
 } Conn;
 
 struct _Worker
@@ -144,8 +145,8 @@ void     _lanlan_session_prime               (Worker             *w,
 void     _lanlan_session_prime_context       (Worker             *w,
                                               Conn               *conn);
 guint    _lanlan_session_history_len         (Worker             *w);
-char    *_lanlan_session_build_instructions  (LanlanCharacter    *settings);
-char    *_lanlan_session_compose_instructions (Worker            *w);
+char    *_lanlan_session_compose_instructions (Worker            *w,
+                                              Conn              *conn);
 void     _lanlan_session_flush_mic_cache     (Worker             *w);
 void     _lanlan_session_flush_pending_input (Worker             *w);
 

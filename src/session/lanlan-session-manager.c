@@ -432,6 +432,7 @@ fail_session (Worker       *w,
 #define PRIME_MAX_MESSAGES 40
 #define PRIME_MAX_BYTES    (16 * 1024)
 #define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
+#define LORE_PREFIX        "Background for the conversation from here on:\n"
 
 /* Under the lock. Returns what fell out, or NULL; @ids gets their ids. */
 static GPtrArray *
@@ -481,6 +482,8 @@ emit_overflow (Worker    *w,
   post (e);
 }
 
+static void lore_refresh (Worker *w);
+
 /* @id: what the message was reported as (a message id or a turn id), so
  * that "history-overflow" can say which messages fell out. */
 static void
@@ -501,6 +504,7 @@ history_add (Worker     *w,
   overflow = history_trim_locked (w, &ids);
   g_mutex_unlock (&w->lock);
   emit_overflow (w, overflow, ids);
+  lore_refresh (w);
 }
 
 /* @messages (LanlanChatMessage, oldest first) and @ids (nullable, as
@@ -571,6 +575,7 @@ _lanlan_session_conn_free (Conn *conn)
       lanlan_realtime_client_close (conn->client);
       g_clear_object (&conn->client);
     }
+  g_clear_pointer (&conn->lore, g_array_unref);
   g_free (conn);
 }
 
@@ -659,19 +664,32 @@ instructions_for (LanlanCharacter *settings,
   return g_string_free (s, FALSE);
 }
 
-/* The persona and the language, without the lorebook. */
-char *
-_lanlan_session_build_instructions (LanlanCharacter *settings)
+/* The lorebook entries the priming window activates now, or NULL
+ * without a lorebook. */
+static GArray *
+lore_match (Worker *w)
 {
-  return instructions_for (settings, lanlan_character_get_persona (settings));
+  LanlanLorebook *book = lanlan_character_get_lorebook (w->settings);
+  g_autoptr(GPtrArray) recent = NULL;
+  g_autofree const char **texts = NULL;
+
+  if (book == NULL)
+    return NULL;
+  recent = history_dup_from (w, 0);
+  texts = g_new0 (const char *, recent->len + 1);
+  for (guint i = 0; i < recent->len; i++)
+    texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
+  return lanlan_lorebook_match (book, texts, recent->len);
 }
 
-/* What a new session is told: the persona with the lorebook entries that
- * the conversation it is primed with activates (the lorebook applies its
- * own scan depth), and the language. Renewed at every priming: start,
- * reconnect and hot swap. */
+/* What a new session (or a text-mode request) is told: the persona with
+ * the lorebook entries that the conversation it is primed with activates
+ * (the lorebook applies its own scan depth), and the language. Renewed at
+ * every priming: start, reconnect and hot swap. @conn (nullable) remembers
+ * which entries it was given, so later turns add only new ones. */
 char *
-_lanlan_session_compose_instructions (Worker *w)
+_lanlan_session_compose_instructions (Worker *w,
+                                      Conn   *conn)
 {
   g_autoptr(GPtrArray) recent = history_dup_from (w, 0);
   g_autofree const char **texts = g_new0 (const char *, recent->len + 1);
@@ -680,7 +698,58 @@ _lanlan_session_compose_instructions (Worker *w)
   for (guint i = 0; i < recent->len; i++)
     texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
   persona = lanlan_character_compose_instructions (w->settings, texts, recent->len);
+  if (conn != NULL)
+    {
+      g_clear_pointer (&conn->lore, g_array_unref);
+      conn->lore = lore_match (w);
+    }
   return instructions_for (w->settings, persona);
+}
+
+static gboolean
+lore_has (GArray *lore,
+          guint   index)
+{
+  for (guint i = 0; lore != NULL && i < lore->len; i++)
+    if (g_array_index (lore, guint, i) == index)
+      return TRUE;
+  return FALSE;
+}
+
+/* Lorebook entries that later turns activate reach the live session as
+ * context, each once per session (SillyTavern scans the recent messages
+ * every turn; priming alone would miss them). How is the provider's: the
+ * client makes a system item, or, for a service without items (Qwen),
+ * adds it to the instructions. Text mode composes each request instead. */
+static void
+lore_refresh (Worker *w)
+{
+  LanlanLorebook *book = lanlan_character_get_lorebook (w->settings);
+  Conn *conn = w->active;
+  g_autoptr(GArray) matched = NULL;
+  g_autoptr(GArray) fresh = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *text = NULL;
+
+  if (book == NULL || conn == NULL || !conn->ready || w->swapping)
+    return;
+  matched = lore_match (w);
+  fresh = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < matched->len; i++)
+    if (!lore_has (conn->lore, g_array_index (matched, guint, i)))
+      g_array_append_val (fresh, g_array_index (matched, guint, i));
+  if (fresh->len == 0)
+    return;
+
+  before = lanlan_lorebook_render (book, fresh, LANLAN_LOREBOOK_BEFORE_CHAR);
+  after = lanlan_lorebook_render (book, fresh, LANLAN_LOREBOOK_AFTER_CHAR);
+  text = g_strconcat (LORE_PREFIX, before, *before && *after ? "\n\n" : "", after, NULL);
+  if (!lanlan_realtime_client_create_item (conn->client, "system", text))
+    return;
+  if (conn->lore == NULL)
+    conn->lore = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_array_append_vals (conn->lore, fresh->data, fresh->len);
 }
 
 /* Sends the conversation so far (from @from on; 0: the summary too) to a
@@ -1403,6 +1472,7 @@ on_conn_ready (GObject      *source,
    * session hears the conversation so far. */
   _lanlan_session_prime (w, conn, 0);
   _lanlan_session_prime_context (w, conn);
+  lore_refresh (w);   /* turns that came while it connected */
   g_ptr_array_set_size (w->agent_context, 0);
   w->turns = 0;
   w->active_serial = conn->serial;
@@ -1457,7 +1527,7 @@ _lanlan_session_start_conn (Worker   *w,
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = _lanlan_session_compose_instructions (w);
+  instructions = _lanlan_session_compose_instructions (w, conn);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, provider);

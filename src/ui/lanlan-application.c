@@ -548,8 +548,10 @@ lanlan_application_activate (GApplication *app)
         }
     }
 
+  /* A file that could not be read at all is the windows' save banner
+   * (with its Replace…); a damaged one, backed up, is told here once. */
   load_error = lanlan_character_store_get_load_error (self->store);
-  if (load_error != NULL)
+  if (load_error != NULL && !lanlan_character_store_get_write_blocked (self->store))
     {
       LanlanWindow *window = any_character_window (self);
 
@@ -892,21 +894,6 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
 }
 
 static void
-new_window_action (GSimpleAction *action,
-                   GVariant      *parameter,
-                   gpointer       user_data)
-{
-  LanlanApplication *self = user_data;
-  g_autoptr(LanlanCharacter) c = NULL;
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
-  g_autofree char *name = g_strdup_printf (_("Character %u"), n + 1);
-
-  c = lanlan_character_new (name);
-  lanlan_character_store_add (self->store, c);
-  lanlan_application_open_character (self, c);
-}
-
-static void
 about_action (GSimpleAction *action,
               GVariant      *parameter,
               gpointer       user_data)
@@ -939,7 +926,9 @@ static void
 lanlan_application_init (LanlanApplication *self)
 {
   static const GActionEntry app_actions[] = {
-    { "new-window", new_window_action },
+    /* GNOME's usual name for Ctrl+N (and what the desktop and older
+     * scripts ask for): the same editor, nothing saved until Save. */
+    { "new-window", new_character_action },
     { "new-character", new_character_action },
     { "preferences", preferences_action },
     { "api-keys", api_keys_action },

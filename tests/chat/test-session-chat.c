@@ -19,6 +19,7 @@
 #include "lanlan-fake-sink.h"
 #include "lanlan-fake-tts-server.h"
 #include "lanlan-realtime-events.h"
+#include "lanlan-lorebook.h"
 #include "lanlan-session-manager.h"
 #include "lanlan-tts-qwen.h"
 
@@ -312,6 +313,48 @@ test_answer (Fixture *f, gconstpointer data)
   body = fake_chat_server_dup_request (f->server, 1);
   g_assert_nonnull (strstr (body, "{\"role\":\"assistant\",\"content\":\"Hello! I am Lanlan. Nice to see you.\"}"));
   g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"And now?\"}"));
+}
+
+/* Issue #15: every request carries the lorebook entries its messages
+ * activate now, as SillyTavern's world info does each turn: an entry
+ * named on a later turn is in that turn's request, one nobody names is in
+ * none. */
+static void
+test_lorebook (Fixture *f, gconstpointer data)
+{
+  FakeChatScript script = { .ollama = TRUE, .reply = "I see." };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  g_assert_true (json_parser_load_from_data (parser,
+    "{\"entries\":["
+    "{\"keys\":[\"Mochi\"],\"content\":\"Mochi is the user's grey cat.\",\"enabled\":true},"
+    "{\"keys\":[\"volcano\"],\"content\":\"The user fears volcanoes.\",\"enabled\":true}]}", -1, NULL));
+  book = lanlan_lorebook_new_from_json (json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (f->character, book);
+
+  fake_chat_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_send_text (f->manager, "m1", "Hi there");
+  {
+    Want one = { f, 1 };
+    WAIT (turns_at_least, &one);
+  }
+  lanlan_session_manager_send_text (f->manager, "m2", "Mochi knocked my cup over.");
+  {
+    Want two = { f, 2 };
+    WAIT (turns_at_least, &two);
+  }
+  first = fake_chat_server_dup_request (f->server, 0);
+  second = fake_chat_server_dup_request (f->server, 1);
+  g_assert_null (strstr (first, "grey cat"));
+  g_assert_nonnull (strstr (second, "{\"role\":\"system\",\"content\":\"Mochi is the user's grey cat."));
+  g_assert_nonnull (strstr (second, "You are Lanlan, a cat."));
+  g_assert_null (strstr (second, "volcano"));
 }
 
 static void
@@ -959,6 +1002,7 @@ main (int argc, char *argv[])
   ADD ("first-model", test_first_model);
   ADD ("barge-in", test_barge_in);
   ADD ("context", test_context);
+  ADD ("lorebook", test_lorebook);
   ADD ("retry", test_retry);
   ADD ("fatal", test_fatal);
   ADD ("no-key", test_no_key);

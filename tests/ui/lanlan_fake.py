@@ -22,7 +22,7 @@ class FakeRealtimeServer:
     """tests/ui/fake-realtime-server as a child process."""
 
     def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0,
-                 provider=None):
+                 provider=None, n_deltas=None):
         self.log_dir = tempfile.mkdtemp(prefix="fake-realtime-")
         args = [os.environ["LANLAN_FAKE_SERVER"], "--port", str(port),
                 "--delta-interval-ms", str(delta_interval_ms), "--log-dir", self.log_dir]
@@ -30,6 +30,8 @@ class FakeRealtimeServer:
             args += ["--expected-key", expected_key]
         if session_delay_ms:
             args += ["--session-delay-ms", str(session_delay_ms)]
+        if n_deltas is not None:  # deltas per answer (10 by default)
+            args += ["--n-deltas", str(n_deltas)]
         if provider is not None:  # play openai, qwen, glm or stepfun strictly
             args += ["--provider", provider]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

@@ -308,8 +308,8 @@ class AgentTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(notifications.calls, [])
 
-        # ...one behind another window also tells the desktop.
-        app_action("new-window")
+        # ...one behind another window (Preferences) also tells the desktop.
+        app_action("preferences")
         wait_until(lambda: not frame.getState().contains(pyatspi.STATE_ACTIVE),
                    what="Mika's window in the background")
         agent.send({"event_type": "proactive_message", "lanlan_name": "Mika",
