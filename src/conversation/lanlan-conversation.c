@@ -26,6 +26,7 @@
 #include "lanlan-agent-link.h"
 #include "lanlan-audio-capture.h"
 #include "lanlan-audio-playback.h"
+#include "lanlan-chat-preset.h"
 #include "lanlan-conversation.h"
 #include "lanlan-libretranslate-provider.h"
 #include "lanlan-llm-translation-provider.h"
@@ -89,7 +90,11 @@ struct _LanlanConversation
   GPtrArray            *history_ids;
   guint                 n_summarized;
   GPtrArray            *overflow;
+  guint                 overflow_skipped;   /* the oldest turns, dropped from it unread */
   gboolean              summarizing;
+  guint                 memory_generation;  /* bumped by push_history() */
+  guint                 memory_retry;       /* source: a refused summary tried again */
+  guint                 memory_retry_delay; /* seconds, doubled per refusal */
   GSettings            *settings;
   GCancellable         *cancellable;
   gboolean              session_started;
@@ -278,6 +283,37 @@ save (LanlanConversation *self,
       lanlan_store_save_message (self->store, self->id, greeting);
     }
   lanlan_store_save_message (self->store, self->id, message);
+}
+
+/* The store found its file damaged after opening (the check runs after
+ * the first frame) and started a fresh one, which knows nothing of this
+ * conversation: what it shows is carried over, under a new id, so that
+ * nothing said is lost and what is said next has a home. */
+static void push_history (LanlanConversation *self);
+
+static void
+on_store_damaged (LanlanConversation *self,
+                  GError             *error)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  if (self->id == NULL)
+    return;
+  set_id (self, NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(LanlanMessage) m = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+
+      /* Pending ones are saved when they end. */
+      if (lanlan_message_get_status (m) == LANLAN_MESSAGE_STATUS_PENDING)
+        continue;
+      ensure_id (self);
+      lanlan_store_save_message (self->store, self->id, m);
+      if (m == self->greeting)
+        g_clear_object (&self->greeting);
+    }
+  /* The summary stayed in the old file: made again from here. */
+  push_history (self);
 }
 
 /* A new conversation opens with the character's greeting, if it has one:
@@ -645,8 +681,12 @@ on_session_state (LanlanConversation *self,
     {
     case LANLAN_SESSION_STATE_CONNECTED:
     case LANLAN_SESSION_STATE_RESPONDING:
-      /* Back again: the "could not reach" error is over. */
-      if (error_is_network (self))
+      /* Back again: the "could not reach" error is over; so is a server
+       * error that broke an answer off, once an answer comes again. */
+      if (error_is_network (self) ||
+          (state == LANLAN_SESSION_STATE_RESPONDING &&
+           (error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_SERVER) ||
+            error_is (self, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_RATE_LIMITED))))
         set_error (self, NULL);
       break;
     case LANLAN_SESSION_STATE_IDLE:
@@ -912,7 +952,10 @@ on_audio_available (LanlanConversation *self)
     reason = lanlan_audio_capture_dup_error (self->capture);
   else
     {
-      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO))
+      /* Sound is back: so is the reason a microphone was turned off. */
+      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_AUDIO) ||
+          (!self->microphone_active &&
+           error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE)))
         set_error (self, NULL);
       return;
     }
@@ -947,6 +990,31 @@ static void on_audio_available (LanlanConversation *self);
 static void push_history (LanlanConversation *self);
 static void on_history_overflow (LanlanConversation *self, GPtrArray *messages);
 
+/* The sound server went away under a microphone that was on: nothing
+ * records, so it is off (the toggle shows it) and the error says why; the
+ * user turns it on again. */
+static void
+on_capture_available (LanlanConversation *self)
+{
+  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!self->microphone_active || self->capture == NULL ||
+      !lanlan_audio_capture_is_running (self->capture) ||
+      lanlan_audio_capture_get_available (self->capture))
+    return;
+
+  reason = lanlan_audio_capture_dup_error (self->capture);
+  lanlan_audio_capture_stop (self->capture);
+  self->microphone_active = FALSE;
+  update_vision_live (self, self->state);
+  update_level_source (self);
+  error = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
+                       _("The microphone stopped: %s"), reason ? reason : _("unknown error"));
+  set_error (self, error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ACTIVE]);
+}
+
 /* Returns FALSE when the microphone could not be opened (the error
  * says why): it is not on, then. */
 static gboolean
@@ -971,6 +1039,8 @@ start_microphone (LanlanConversation *self)
                                                 on_capture, g_object_ref (self->session),
                                                 g_object_unref);
       g_signal_connect_object (self->capture, "notify::available",
+                               G_CALLBACK (on_capture_available), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->capture, "notify::available",
                                G_CALLBACK (on_audio_available), self, G_CONNECT_SWAPPED);
     }
 
@@ -980,6 +1050,20 @@ start_microphone (LanlanConversation *self)
         g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
                      _("The microphone could not be opened: %s"), error->message);
 
+      set_error (self, mic_error);
+      return FALSE;
+    }
+  /* Started, but with no sound server to record from (it keeps trying):
+   * nothing records, so the microphone is not on. */
+  if (!lanlan_audio_capture_get_available (self->capture))
+    {
+      g_autofree char *reason = lanlan_audio_capture_dup_error (self->capture);
+      g_autoptr(GError) mic_error = NULL;
+
+      lanlan_audio_capture_stop (self->capture);
+      mic_error = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MICROPHONE,
+                               _("The microphone could not be opened: %s"),
+                               reason ? reason : _("unknown error"));
       set_error (self, mic_error);
       return FALSE;
     }
@@ -1104,9 +1188,16 @@ push_history (LanlanConversation *self)
   if (self->session == NULL)
     return;
 
+  /* A summary still being made counts what the old state held. */
+  self->memory_generation++;
+  g_clear_handle_id (&self->memory_retry, g_source_remove);
+  self->memory_retry_delay = 0;
   g_ptr_array_set_size (self->history_ids, 0);
   g_ptr_array_set_size (self->overflow, 0);
+  self->overflow_skipped = 0;
   self->n_summarized = 0;
+  if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+    set_error (self, NULL);
   if (self->store != NULL && self->id != NULL)
     summary = lanlan_store_dup_summary (self->store, self->id, &upto);
 
@@ -1146,50 +1237,158 @@ push_history (LanlanConversation *self)
 
 static void summarize_next (LanlanConversation *self);
 
+/* A refused summary is tried again on its own after 5 s, then 10, 20…
+ * up to 5 minutes (N.E.K.O retries 1, 2, 4 s, then gives the memo up),
+ * and at once with the next overflow. */
+#define MEMORY_RETRY_FIRST_S 5
+#define MEMORY_RETRY_MAX_S   300
+
+static gboolean
+memory_retry_cb (gpointer data)
+{
+  LanlanConversation *self = data;
+
+  self->memory_retry = 0;
+  summarize_next (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* What waits for a summary is kept while the service refuses, up to what
+ * the summarizer reads anyway (it keeps the newest 48 KiB); older ones
+ * are counted as covered, so the summary's bookmark still moves past
+ * them. They stay in the store and on screen. */
+#define OVERFLOW_MAX_MESSAGES 400
+#define OVERFLOW_MAX_BYTES    (64 * 1024)
+
+/* The user's and the character's messages among @messages[from, from +
+ * n): what history_ids counts. The session's history also holds
+ * "system" entries (context in text mode) that the transcript does not. */
+static guint
+count_turns (GPtrArray *messages,
+             guint      from,
+             guint      n)
+{
+  guint turns = 0;
+
+  for (guint i = from; i < from + n && i < messages->len; i++)
+    if (g_strcmp0 (((LanlanChatMessage *) g_ptr_array_index (messages, i))->role, "system") != 0)
+      turns++;
+  return turns;
+}
+
+static void
+bound_overflow (LanlanConversation *self)
+{
+  gsize bytes = 0;
+  guint keep = 0;
+
+  for (guint i = self->overflow->len; i > 0; i--)
+    {
+      LanlanChatMessage *m = g_ptr_array_index (self->overflow, i - 1);
+
+      bytes += m->content != NULL ? strlen (m->content) : 0;
+      if (keep > 0 && (keep >= OVERFLOW_MAX_MESSAGES || bytes > OVERFLOW_MAX_BYTES))
+        break;
+      keep++;
+    }
+  if (keep < self->overflow->len)
+    {
+      guint drop = self->overflow->len - keep;
+
+      self->overflow_skipped += count_turns (self->overflow, 0, drop);
+      g_ptr_array_remove_range (self->overflow, 0, drop);
+    }
+}
+
 typedef struct {
   LanlanConversation *self;
   char               *conversation_id;
-  guint               n_messages;
+  guint               generation;
+  GPtrArray          *batch;       /* LanlanChatMessage, oldest first */
+  guint               n_skipped;   /* older ones, dropped unread */
 } SummaryData;
+
+static void
+summary_data_free (SummaryData *data)
+{
+  g_clear_object (&data->self);
+  g_free (data->conversation_id);
+  g_clear_pointer (&data->batch, g_ptr_array_unref);
+  g_free (data);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SummaryData, summary_data_free)
 
 static void
 on_summarized (GObject      *source,
                GAsyncResult *result,
                gpointer      user_data)
 {
-  SummaryData *data = user_data;
-  g_autoptr(LanlanConversation) self = data->self;
-  g_autofree char *conversation_id = data->conversation_id;
-  guint n_messages = data->n_messages;
+  g_autoptr(SummaryData) data = user_data;
+  LanlanConversation *self = data->self;
   g_autoptr(GError) error = NULL;
   g_autofree char *summary = lanlan_summarizer_summarize_finish (LANLAN_SUMMARIZER (source), result, &error);
 
-  g_free (data);
+  self->summarizing = FALSE;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  self->summarizing = FALSE;
 
-  /* Another conversation is shown now: this summary is of no use. */
-  if (g_strcmp0 (conversation_id, self->id) != 0)
-    return;
+  /* Another conversation is shown now, or the same one was primed
+   * afresh (which hands out what is left to summarize again): this
+   * summary's count is of no use. */
+  if (data->generation != self->memory_generation || g_strcmp0 (data->conversation_id, self->id) != 0)
+    {
+      summarize_next (self);
+      return;
+    }
 
   if (summary == NULL)
     {
-      /* The turns stay in the store; the next overflow tries again. */
+      g_autoptr(GError) memory = NULL;
+      GPtrArray *waiting = self->overflow;
+
+      /* Nothing is lost: the turns stay in the store and on screen, new
+       * sessions are primed with the newest of them, and this batch goes
+       * again, first, with what overflows next. */
+      self->overflow = g_steal_pointer (&data->batch);
+      g_ptr_array_extend_and_steal (self->overflow, waiting);
+      self->overflow_skipped += data->n_skipped;
+      bound_overflow (self);
+
       g_message ("%s: older turns could not be summarized: %s",
                  lanlan_character_get_name (self->character), error->message);
+      memory = g_error_new (LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY,
+                            _("Older messages could not be summarized for %s’s memory: %s. "
+                              "They are kept and will be summarized later."),
+                            lanlan_character_get_name (self->character), error->message);
+      if (self->memory_retry == 0)
+        {
+          self->memory_retry_delay = self->memory_retry_delay == 0 ? MEMORY_RETRY_FIRST_S
+                                     : MIN (self->memory_retry_delay * 2, MEMORY_RETRY_MAX_S);
+          self->memory_retry = g_timeout_add_seconds (self->memory_retry_delay, memory_retry_cb, self);
+          g_source_set_name_by_id (self->memory_retry, "[lanlan] summary retry");
+        }
+      /* A session's own error (no network, a refused key) says more and
+       * has its way out: it is not covered up. */
+      if (self->error == NULL || error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+        set_error (self, memory);
+      return;
     }
   else
     {
       const char *upto = NULL;
 
-      self->n_summarized += n_messages;
+      self->n_summarized += data->n_skipped + count_turns (data->batch, 0, data->batch->len);
       if (self->n_summarized > 0 && self->n_summarized <= self->history_ids->len)
         upto = g_ptr_array_index (self->history_ids, self->n_summarized - 1);
       if (self->store != NULL && self->id != NULL)
         lanlan_store_set_summary (self->store, self->id, summary, upto);
       if (self->session != NULL)
         lanlan_session_manager_set_summary (self->session, summary);
+      g_clear_handle_id (&self->memory_retry, g_source_remove);
+      self->memory_retry_delay = 0;
+      if (error_is (self, LANLAN_CONVERSATION_ERROR, LANLAN_CONVERSATION_ERROR_MEMORY))
+        set_error (self, NULL);
     }
 
   summarize_next (self);
@@ -1200,25 +1399,26 @@ on_summarized (GObject      *source,
 static void
 summarize_next (LanlanConversation *self)
 {
-  g_autoptr(GPtrArray) batch = NULL;
   g_autofree char *previous = NULL;
   SummaryData *data;
 
   if (self->summarizing || self->overflow->len == 0 || self->store == NULL || self->id == NULL)
     return;
 
-  batch = g_steal_pointer (&self->overflow);
+  data = g_new0 (SummaryData, 1);
+  data->self = g_object_ref (self);
+  data->conversation_id = g_strdup (self->id);
+  data->generation = self->memory_generation;
+  data->batch = g_steal_pointer (&self->overflow);
+  data->n_skipped = self->overflow_skipped;
   self->overflow = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
+  self->overflow_skipped = 0;
   previous = lanlan_store_dup_summary (self->store, self->id, NULL);
   if (self->summarizer == NULL)
     self->summarizer = lanlan_summarizer_new (self->character);
 
-  data = g_new0 (SummaryData, 1);
-  data->self = g_object_ref (self);
-  data->conversation_id = g_strdup (self->id);
-  data->n_messages = batch->len;
   self->summarizing = TRUE;
-  lanlan_summarizer_summarize_async (self->summarizer, previous, batch, self->cancellable,
+  lanlan_summarizer_summarize_async (self->summarizer, previous, data->batch, self->cancellable,
                                      on_summarized, data);
 }
 
@@ -1230,6 +1430,7 @@ on_history_overflow (LanlanConversation *self,
 {
   for (guint i = 0; messages != NULL && i < messages->len; i++)
     g_ptr_array_add (self->overflow, lanlan_chat_message_copy (g_ptr_array_index (messages, i)));
+  bound_overflow (self);
   summarize_next (self);
 }
 
@@ -1515,6 +1716,23 @@ lanlan_conversation_end (LanlanConversation *self)
 
 /* --- API key ---------------------------------------------------------------- */
 
+/* A typing-only character on a local server (Ollama, llama.cpp, LM
+ * Studio, any loopback address) talks without a key. */
+static gboolean
+character_needs_key (LanlanCharacter *c)
+{
+  const LanlanChatPreset *preset;
+  g_autofree char *url = NULL;
+
+  if (lanlan_character_get_input_mode (c) != LANLAN_INPUT_MODE_TEXT)
+    return TRUE;
+  preset = lanlan_chat_preset_for_provider (lanlan_character_get_provider (c));
+  if (preset == NULL)
+    return TRUE;
+  url = lanlan_chat_preset_resolve_url (preset, lanlan_character_get_base_url (c), NULL);
+  return url == NULL || lanlan_chat_preset_needs_key (preset, url);
+}
+
 static void
 on_key_lookup (GObject      *source,
                GAsyncResult *result,
@@ -1523,7 +1741,7 @@ on_key_lookup (GObject      *source,
   g_autoptr(LanlanConversation) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
-  gboolean has_key = key != NULL && *key != '\0';
+  gboolean has_key = (key != NULL && *key != '\0') || !character_needs_key (self->character);
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -1702,12 +1920,16 @@ lanlan_conversation_constructed (GObject *object)
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::provider",
                            G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->character, "notify::input-mode",
+                           G_CALLBACK (lanlan_conversation_recheck_api_key), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->character, "notify::serial",
                            G_CALLBACK (on_character_changed), self, G_CONNECT_SWAPPED);
 
   /* Opening a character shows its latest conversation. */
   if (self->store != NULL)
     {
+      g_signal_connect_object (self->store, "damaged",
+                               G_CALLBACK (on_store_damaged), self, G_CONNECT_SWAPPED);
       g_autofree char *latest =
         lanlan_store_dup_latest_conversation (self->store, lanlan_character_get_id (self->character));
       g_autoptr(GError) error = NULL;
@@ -1751,6 +1973,7 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->echo_cancel);
   g_clear_object (&self->translator);
   g_clear_object (&self->summarizer);
+  g_clear_handle_id (&self->memory_retry, g_source_remove);
   g_clear_object (&self->settings);
   if (self->streaming != NULL)
     g_hash_table_remove_all (self->streaming);

@@ -24,6 +24,7 @@ typedef enum {
   LANLAN_CONVERSATION_ERROR_NO_KEY,
   LANLAN_CONVERSATION_ERROR_STORE,
   LANLAN_CONVERSATION_ERROR_AUDIO,
+  LANLAN_CONVERSATION_ERROR_MEMORY,   /* older turns could not be summarized */
 } LanlanConversationError;
 
 /**

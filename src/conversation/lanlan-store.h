@@ -73,7 +73,11 @@ G_DECLARE_FINAL_TYPE (LanlanStore, lanlan_store, LANLAN, STORE, GObject)
  * migrated forward. A damaged or newer file is renamed aside, never
  * overwritten; a fresh database is made in its place and @error says
  * what happened (DAMAGED or NEWER) while the store is still returned.
- * Returns NULL only when no database can be had at all (IO). */
+ * Returns NULL only when no database can be had at all (IO).
+ * The full integrity check of a current file runs afterwards on the
+ * writer thread, before any write: damage it finds is handled the same
+ * way and reported by the "damaged" signal (GError *), after which reads
+ * and writes go to the fresh file. */
 LanlanStore *lanlan_store_new                 (const char       *path,
                                                GError          **error);
 const char  *lanlan_store_get_path            (LanlanStore      *self);

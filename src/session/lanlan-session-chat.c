@@ -40,6 +40,7 @@
 #include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
+#define DESCRIBE_WAIT_MS   90000   /* for a refused picture's description */
 #define CHAT_INPUT_RATE    _LANLAN_SESSION_CHAT_INPUT_RATE   /* what transcription servers like */
 
 struct _ChatEngine
@@ -50,7 +51,6 @@ struct _ChatEngine
   const LanlanChatPreset *preset;
   LanlanChatClient       *client;
   char                   *model;       /* "" until resolved from /models */
-  char                   *instructions;
   guint64                 serial;      /* settings the client was built with */
   GCancellable           *resolving;
 
@@ -60,13 +60,17 @@ struct _ChatEngine
   guint                   attempt;
   GSource                *retry_timer;
   char                   *turn_id;
+  GPtrArray              *awaiting;    /* ids of the typed messages this answer is for */
   GString                *text;        /* received of this answer */
   guint                   n_answers;
   gboolean                had_images;
   gboolean                no_vision;   /* this model refused pictures */
+  gboolean                awaiting_description;   /* of a refused picture (retry_timer bounds it) */
   GBytes                 *image;       /* the latest frame, for the next request */
 
   LanlanTtsWorker        *tts;
+  gboolean                tts_refused; /* the speech service refused its key: said once */
+  guint                   tts_error_id; /* the answer whose speech error was said, + 1 */
   LanlanSpeechChunker    *chunker;
   guint                   speech_id;
   gboolean                audio_reset_done;
@@ -94,6 +98,8 @@ struct _ChatEngine
 static void chat_send (ChatEngine *chat);
 static void setup_transcription (ChatEngine *chat, const char *chat_url, const char *chat_key);
 static void chat_after_turn (ChatEngine *chat);
+static gboolean describe_timeout_cb (gpointer data);
+static gboolean wait_for_words (ChatEngine *chat, GBytes *image);
 
 /* --- Helpers ---------------------------------------------------------------- */
 
@@ -119,6 +125,7 @@ chat_ensure (Worker *w)
   chat = g_new0 (ChatEngine, 1);
   chat->w = w;
   chat->text = g_string_new (NULL);
+  chat->awaiting = g_ptr_array_new_with_free_func (g_free);
   chat->chunker = lanlan_speech_chunker_new ();
   chat->pieces = g_ptr_array_new_with_free_func (g_free);
   chat->piece_ends = g_array_new (FALSE, FALSE, sizeof (guint64));
@@ -129,6 +136,7 @@ chat_ensure (Worker *w)
 static void
 stop_retry (ChatEngine *chat)
 {
+  chat->awaiting_description = FALSE;
   if (chat->retry_timer != NULL)
     {
       g_source_destroy (chat->retry_timer);
@@ -184,7 +192,17 @@ drain_tts (gpointer data)
             g_array_index (chat->piece_ends, guint64, chat->n_pieces_done++) = chat->samples;
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
-        _lanlan_session_emit_error (w, r->error);
+        {
+          /* Said once: a refused key for as long as this voice is used,
+           * anything else once an answer; the text goes on either way. */
+          gboolean refused = g_error_matches (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+
+          if (refused ? !chat->tts_refused : chat->tts_error_id != chat->speech_id + 1)
+            _lanlan_session_emit_error (w, r->error);
+          if (refused)
+            chat->tts_refused = TRUE;
+          chat->tts_error_id = chat->speech_id + 1;
+        }
       lanlan_tts_response_free (r);
     }
   return G_SOURCE_REMOVE;
@@ -216,14 +234,17 @@ speech_url (ChatEngine *chat)
   return NULL;
 }
 
+/* @renew: a session starts or swaps; a voice whose key was refused is
+ * made again then (the key may be new), not at every answer. */
 static void
-ensure_tts (ChatEngine *chat)
+ensure_tts (ChatEngine *chat,
+            gboolean    renew)
 {
   Worker *w = chat->w;
   LanlanTtsBackend *backend;
 
   /* A backend set since (lanlan_session_manager_set_tts_backend()) wins. */
-  if (chat->tts != NULL && w->tts_backend == NULL)
+  if (chat->tts != NULL && w->tts_backend == NULL && !(renew && chat->tts_refused))
     return;
   if (w->tts_backend != NULL)
     backend = g_steal_pointer (&w->tts_backend);
@@ -232,6 +253,7 @@ ensure_tts (ChatEngine *chat)
                                                 lanlan_character_get_language (w->settings),
                                                 speech_url (chat), chat->key);
   g_clear_object (&chat->tts);
+  chat->tts_refused = FALSE;
   chat->tts = lanlan_tts_worker_new (backend, tts_notify, w);
   lanlan_tts_worker_set_piece_marks (chat->tts, TRUE);
 }
@@ -298,6 +320,32 @@ heard_text (ChatEngine *chat,
 }
 
 /* --- Client ----------------------------------------------------------------- */
+
+/* The typed messages the answer in flight replies to are sent once it is
+ * answered (or the user cut it short); when it failed they are not, and
+ * the history forgets them, so that sending one again is as if the first
+ * try never happened. (What the microphone heard stays: it cannot be
+ * sent again.) */
+static void
+settle_awaiting (ChatEngine   *chat,
+                 const GError *error)
+{
+  Worker *w = chat->w;
+
+  for (guint i = 0; i < chat->awaiting->len; i++)
+    {
+      const char *id = g_ptr_array_index (chat->awaiting, i);
+
+      if (error == NULL)
+        _lanlan_session_emit_text_sent (w, id);
+      else if (!g_str_has_prefix (id, "voice-"))
+        {
+          _lanlan_session_history_remove_id (w, id);
+          _lanlan_session_emit_text_failed (w, id, error);
+        }
+    }
+  g_ptr_array_set_size (chat->awaiting, 0);
+}
 
 static void
 on_delta (LanlanChatClient *client,
@@ -435,8 +483,6 @@ set_client (ChatEngine       *chat,
     model = chat->preset->default_model;
   chat->model = g_strdup (model);
   chat->no_vision = chat->preset->vision == LANLAN_CHAT_VISION_NO;
-  g_free (chat->instructions);
-  chat->instructions = _lanlan_session_build_instructions (w->settings);
   chat->turns = 0;
   chat->started = g_get_monotonic_time ();
 }
@@ -502,6 +548,7 @@ on_answer (GObject      *source,
       /* A picture goes with one question, not with every turn after. */
       if (chat->had_images)
         g_clear_pointer (&chat->image, g_bytes_unref);
+      settle_awaiting (chat, NULL);
       _lanlan_session_history_add (w, "assistant", answer->text);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, answer->text);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));
@@ -513,14 +560,21 @@ on_answer (GObject      *source,
       return;
     }
 
-  /* A model that does not see: once more without the picture. */
+  /* A model that does not see: for the rest of this session pictures
+   * stay home. This one is described to it (the vision link answers
+   * image-refused with lanlan_session_manager_describe_seen()) and the
+   * question waits for the words, within bounds; without anyone to
+   * describe it, the question goes again at once without it. */
   if (chat->had_images && chat->text->len == 0 &&
       g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG) &&
       chat->preset->vision == LANLAN_CHAT_VISION_TRY)
     {
+      g_autoptr(GBytes) image = g_steal_pointer (&chat->image);
+
       g_debug ("%s; sending without pictures", error->message);
       chat->no_vision = TRUE;
-      chat_send (chat);
+      if (image == NULL || !wait_for_words (chat, image))
+        chat_send (chat);
       _lanlan_session_worker_unref (w);
       return;
     }
@@ -541,10 +595,17 @@ on_answer (GObject      *source,
       return;
     }
 
-  /* Keep what came before the failure, then say what went wrong. */
+  /* Keep what came before the failure, then say what went wrong. The
+   * model keeps it too, unless the question goes back to the user to
+   * send again. */
   if (chat->text->len > 0)
     {
-      _lanlan_session_history_add (w, "assistant", chat->text->str);
+      gboolean typed = FALSE;
+
+      for (guint i = 0; i < chat->awaiting->len; i++)
+        typed |= !g_str_has_prefix (g_ptr_array_index (chat->awaiting, i), "voice-");
+      if (!typed)
+        _lanlan_session_history_add (w, "assistant", chat->text->str);
       _lanlan_session_emit_text (w, TRUE, "assistant", chat->turn_id, chat->text->str);
       speak (chat, lanlan_speech_chunker_finish (chat->chunker));
       if (chat->tts != NULL)
@@ -553,6 +614,7 @@ on_answer (GObject      *source,
   chat->attempt = 0;
   chat->in_flight = FALSE;
   g_clear_object (&chat->cancel);
+  settle_awaiting (chat, error);
   _lanlan_session_emit_turn_ended (w);
   if (is_retryable (error) && chat->text->len > 0)
     {
@@ -565,6 +627,40 @@ on_answer (GObject      *source,
   _lanlan_session_worker_unref (w);
 }
 
+static gboolean
+describe_timeout_cb (gpointer data)
+{
+  ChatEngine *chat = data;
+
+  g_debug ("No description of the refused picture came; asking without it");
+  g_clear_pointer (&chat->retry_timer, g_source_unref);
+  chat->awaiting_description = FALSE;
+  chat_send (chat);
+  return G_SOURCE_REMOVE;
+}
+
+/* A picture this model does not take: the question waits (in flight,
+ * so barge-in and context behave as during an answer) for its
+ * description, lanlan_session_manager_describe_seen(), within bounds.
+ * FALSE when nobody describes pictures. */
+static gboolean
+wait_for_words (ChatEngine *chat,
+                GBytes     *image)
+{
+  Worker *w = chat->w;
+
+  if (!_lanlan_session_emit_image_refused (w, image))
+    return FALSE;
+  stop_retry (chat);
+  chat->awaiting_description = TRUE;
+  chat->in_flight = TRUE;
+  chat->retry_timer = g_timeout_source_new (DESCRIBE_WAIT_MS);
+  g_source_set_callback (chat->retry_timer, describe_timeout_cb, chat, NULL);
+  g_source_attach (chat->retry_timer, w->ctx);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+  return TRUE;
+}
+
 /* Sends the conversation and streams the answer. */
 static void
 chat_send (ChatEngine *chat)
@@ -572,12 +668,24 @@ chat_send (ChatEngine *chat)
   Worker *w = chat->w;
   g_autoptr(LanlanChatRequest) request = NULL;
   g_autoptr(GPtrArray) history = NULL;
+  g_autofree char *instructions = NULL;
 
   if (chat->client == NULL || chat->model == NULL || *chat->model == '\0')
     return;
+  /* A picture for a model that does not see goes in words. */
+  if (chat->image != NULL && chat->no_vision && !chat->awaiting_description)
+    {
+      g_autoptr(GBytes) image = g_steal_pointer (&chat->image);
+
+      if (wait_for_words (chat, image))
+        return;
+    }
   request = lanlan_chat_request_new (chat->model);
-  if (chat->instructions != NULL && *chat->instructions != '\0')
-    lanlan_chat_request_add_message (request, "system", chat->instructions);
+  /* Every request carries the lorebook entries its messages activate
+   * now, as SillyTavern's world info does each turn. */
+  instructions = _lanlan_session_compose_instructions (w, NULL);
+  if (*instructions != '\0')
+    lanlan_chat_request_add_message (request, "system", instructions);
   if (w->summary != NULL && *w->summary != '\0')
     {
       g_autofree char *memo = g_strconcat ("Summary of the earlier conversation:\n", w->summary, NULL);
@@ -624,7 +732,7 @@ start_answer (ChatEngine *chat)
   g_ptr_array_set_size (chat->pieces, 0);
   g_array_set_size (chat->piece_ends, 0);
   lanlan_speech_chunker_reset (chat->chunker);
-  ensure_tts (chat);
+  ensure_tts (chat, FALSE);
   /* The manager's "interrupted" bookkeeping follows this answer. */
   g_free (w->reply_id);
   w->reply_id = g_strdup (chat->turn_id);
@@ -808,7 +916,7 @@ _lanlan_session_chat_start (Worker *w)
   for (guint i = 0; i < w->agent_context->len; i++)
     _lanlan_session_history_add (w, "system", g_ptr_array_index (w->agent_context, i));
   g_ptr_array_set_size (w->agent_context, 0);
-  ensure_tts (chat);
+  ensure_tts (chat, TRUE);
   resolve_model (chat);
 }
 
@@ -830,8 +938,8 @@ _lanlan_session_chat_flush_input (Worker *w)
     {
       PendingText *t = g_ptr_array_index (w->pending_texts, i);
 
-      _lanlan_session_history_add (w, "user", t->text);
-      _lanlan_session_emit_text_sent (w, t->id);
+      _lanlan_session_history_add_id (w, "user", t->text, t->id);
+      g_ptr_array_add (chat->awaiting, g_strdup (t->id));
       respond = TRUE;
     }
   g_ptr_array_set_size (w->pending_texts, 0);
@@ -887,6 +995,7 @@ _lanlan_session_chat_barge_in (Worker *w)
   if (chat->in_flight || chat->retry_timer != NULL)
     {
       cancel_request (chat);
+      settle_awaiting (chat, NULL);   /* went out; the user cut the answer short */
       end_answer (chat);
     }
   chat->speech_id++;   /* nothing of the old answer plays any more */
@@ -907,6 +1016,27 @@ _lanlan_session_chat_context (Worker     *w,
     {
       _lanlan_session_history_add (w, "system", text);
       start_answer (chat);
+    }
+  return TRUE;
+}
+
+/* Words for a picture (lanlan_session_manager_describe_seen()): the
+ * ones a question waits for let it go, with them; any other (late, after
+ * a barge-in or the wait's end) goes with the next request, without an
+ * answer of its own. */
+gboolean
+_lanlan_session_chat_seen (Worker     *w,
+                           const char *text)
+{
+  ChatEngine *chat = w->chat;
+
+  if (!is_active (w))
+    return FALSE;
+  _lanlan_session_history_add (w, "system", text);
+  if (chat->awaiting_description)
+    {
+      stop_retry (chat);
+      chat_send (chat);
     }
   return TRUE;
 }
@@ -973,7 +1103,7 @@ chat_after_turn (ChatEngine *chat)
         {
           _lanlan_session_emit_hot_swap (w, LANLAN_HOT_SWAP_READY, NULL);
           set_client (chat, client);
-          ensure_tts (chat);
+          ensure_tts (chat, TRUE);
           g_mutex_lock (&w->lock);
           w->stats.n_swaps++;
           g_mutex_unlock (&w->lock);
@@ -1043,6 +1173,7 @@ _lanlan_session_chat_end (Worker *w)
     }
   if (chat->in_flight)
     _lanlan_session_emit_turn_ended (w);
+  settle_awaiting (chat, NULL);
   cancel_request (chat);
   if (chat->resolving != NULL)
     {
@@ -1088,8 +1219,8 @@ _lanlan_session_chat_free (Worker *w)
   g_free (chat->key);
   lanlan_vad_free (chat->vad);
   g_free (chat->model);
-  g_free (chat->instructions);
   g_free (chat->turn_id);
+  g_ptr_array_unref (chat->awaiting);
   g_string_free (chat->text, TRUE);
   lanlan_speech_chunker_free (chat->chunker);
   g_ptr_array_unref (chat->pieces);

@@ -126,7 +126,7 @@ _lanlan_session_maybe_swap (Worker *w)
   _lanlan_session_prime (w, w->pending, w->primed_len);
   w->primed_len = _lanlan_session_history_len (w);
 
-  instructions = _lanlan_session_compose_instructions (w);
+  instructions = _lanlan_session_compose_instructions (w, w->pending);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, w->pending->provider);

@@ -34,6 +34,7 @@ typedef struct {
   gboolean              ready;
   gboolean              text_only;
   guint                 n_updated;  /* session.updated seen */
+  GArray               *lore;       /* lorebook entries its context has (indexes) */
 } Conn;
 
 struct _Worker
@@ -116,6 +117,7 @@ struct _Worker
   guint64               reply_samples;
 
   LanlanTtsWorker      *tts;
+  gboolean              tts_refused;    /* its service refused the key: said once */
   guint                 speech_id;
   GString              *tts_buffer;
   guint                 n_texts;
@@ -143,8 +145,8 @@ void     _lanlan_session_prime               (Worker             *w,
 void     _lanlan_session_prime_context       (Worker             *w,
                                               Conn               *conn);
 guint    _lanlan_session_history_len         (Worker             *w);
-char    *_lanlan_session_build_instructions  (LanlanCharacter    *settings);
-char    *_lanlan_session_compose_instructions (Worker            *w);
+char    *_lanlan_session_compose_instructions (Worker            *w,
+                                              Conn              *conn);
 void     _lanlan_session_flush_mic_cache     (Worker             *w);
 void     _lanlan_session_flush_pending_input (Worker             *w);
 
@@ -176,6 +178,8 @@ void     _lanlan_session_emit_error          (Worker             *w,
 void     _lanlan_session_emit_text_sent      (Worker             *w,
                                               const char         *message_id);
 void     _lanlan_session_emit_speech_started (Worker             *w);
+gboolean _lanlan_session_emit_image_refused  (Worker             *w,
+                                              GBytes             *jpeg);
 void     _lanlan_session_emit_interrupted    (Worker             *w,
                                               const char         *turn_id,
                                               const char         *heard,
@@ -186,6 +190,15 @@ void     _lanlan_session_fail_session        (Worker             *w,
 void     _lanlan_session_history_add         (Worker             *w,
                                               const char         *role,
                                               const char         *text);
+void     _lanlan_session_history_add_id      (Worker             *w,
+                                              const char         *role,
+                                              const char         *text,
+                                              const char         *id);
+void     _lanlan_session_history_remove_id   (Worker             *w,
+                                              const char         *id);
+void     _lanlan_session_emit_text_failed    (Worker             *w,
+                                              const char         *message_id,
+                                              const GError       *error);
 GPtrArray *_lanlan_session_history_dup       (Worker             *w);
 void     _lanlan_session_stats_add           (Worker             *w,
                                               guint64            *field,
@@ -206,6 +219,8 @@ void     _lanlan_session_chat_start          (Worker             *w);
 gboolean _lanlan_session_chat_flush_input    (Worker             *w);
 gboolean _lanlan_session_chat_barge_in       (Worker             *w);
 gboolean _lanlan_session_chat_context        (Worker             *w,
+                                              const char         *text);
+gboolean _lanlan_session_chat_seen           (Worker             *w,
                                               const char         *text);
 gboolean _lanlan_session_chat_image          (Worker             *w,
                                               GBytes             *jpeg);

@@ -93,6 +93,7 @@ enum {
   SIGNAL_TEXT_SENT,
   SIGNAL_TEXT_FAILED,
   SIGNAL_INTERRUPTED,
+  SIGNAL_IMAGE_REFUSED,
   N_SIGNALS
 };
 
@@ -159,6 +160,7 @@ typedef enum {
   EMIT_TEXT_SENT,
   EMIT_TEXT_FAILED,
   EMIT_INTERRUPTED,
+  EMIT_IMAGE_REFUSED,
 } EmitKind;
 
 typedef struct {
@@ -175,6 +177,7 @@ typedef struct {
   char              **ids;
   guint64             played;
   guint64             received;
+  GBytes             *bytes;
 } Emission;
 
 static void
@@ -189,6 +192,7 @@ emission_free (gpointer data)
   g_clear_error (&e->error);
   g_clear_pointer (&e->messages, g_ptr_array_unref);
   g_strfreev (e->ids);
+  g_clear_pointer (&e->bytes, g_bytes_unref);
   g_free (e);
 }
 
@@ -245,6 +249,9 @@ emission_dispatch (gpointer data)
     case EMIT_INTERRUPTED:
       g_signal_emit (self, signals[SIGNAL_INTERRUPTED], 0, e->turn_id, e->text,
                      e->played, e->received);
+      break;
+    case EMIT_IMAGE_REFUSED:
+      g_signal_emit (self, signals[SIGNAL_IMAGE_REFUSED], 0, e->bytes);
       break;
     }
 
@@ -425,6 +432,7 @@ fail_session (Worker       *w,
 #define PRIME_MAX_MESSAGES 40
 #define PRIME_MAX_BYTES    (16 * 1024)
 #define SUMMARY_PREFIX     "Summary of the earlier conversation:\n"
+#define LORE_PREFIX        "Background for the conversation from here on:\n"
 
 /* Under the lock. Returns what fell out, or NULL; @ids gets their ids. */
 static GPtrArray *
@@ -474,6 +482,8 @@ emit_overflow (Worker    *w,
   post (e);
 }
 
+static void lore_refresh (Worker *w);
+
 /* @id: what the message was reported as (a message id or a turn id), so
  * that "history-overflow" can say which messages fell out. */
 static void
@@ -494,6 +504,7 @@ history_add (Worker     *w,
   overflow = history_trim_locked (w, &ids);
   g_mutex_unlock (&w->lock);
   emit_overflow (w, overflow, ids);
+  lore_refresh (w);
 }
 
 /* @messages (LanlanChatMessage, oldest first) and @ids (nullable, as
@@ -564,6 +575,7 @@ _lanlan_session_conn_free (Conn *conn)
       lanlan_realtime_client_close (conn->client);
       g_clear_object (&conn->client);
     }
+  g_clear_pointer (&conn->lore, g_array_unref);
   g_free (conn);
 }
 
@@ -652,19 +664,32 @@ instructions_for (LanlanCharacter *settings,
   return g_string_free (s, FALSE);
 }
 
-/* The persona and the language, without the lorebook. */
-char *
-_lanlan_session_build_instructions (LanlanCharacter *settings)
+/* The lorebook entries the priming window activates now, or NULL
+ * without a lorebook. */
+static GArray *
+lore_match (Worker *w)
 {
-  return instructions_for (settings, lanlan_character_get_persona (settings));
+  LanlanLorebook *book = lanlan_character_get_lorebook (w->settings);
+  g_autoptr(GPtrArray) recent = NULL;
+  g_autofree const char **texts = NULL;
+
+  if (book == NULL)
+    return NULL;
+  recent = history_dup_from (w, 0);
+  texts = g_new0 (const char *, recent->len + 1);
+  for (guint i = 0; i < recent->len; i++)
+    texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
+  return lanlan_lorebook_match (book, texts, recent->len);
 }
 
-/* What a new session is told: the persona with the lorebook entries that
- * the conversation it is primed with activates (the lorebook applies its
- * own scan depth), and the language. Renewed at every priming: start,
- * reconnect and hot swap. */
+/* What a new session (or a text-mode request) is told: the persona with
+ * the lorebook entries that the conversation it is primed with activates
+ * (the lorebook applies its own scan depth), and the language. Renewed at
+ * every priming: start, reconnect and hot swap. @conn (nullable) remembers
+ * which entries it was given, so later turns add only new ones. */
 char *
-_lanlan_session_compose_instructions (Worker *w)
+_lanlan_session_compose_instructions (Worker *w,
+                                      Conn   *conn)
 {
   g_autoptr(GPtrArray) recent = history_dup_from (w, 0);
   g_autofree const char **texts = g_new0 (const char *, recent->len + 1);
@@ -673,7 +698,58 @@ _lanlan_session_compose_instructions (Worker *w)
   for (guint i = 0; i < recent->len; i++)
     texts[i] = ((LanlanChatMessage *) g_ptr_array_index (recent, i))->content;
   persona = lanlan_character_compose_instructions (w->settings, texts, recent->len);
+  if (conn != NULL)
+    {
+      g_clear_pointer (&conn->lore, g_array_unref);
+      conn->lore = lore_match (w);
+    }
   return instructions_for (w->settings, persona);
+}
+
+static gboolean
+lore_has (GArray *lore,
+          guint   index)
+{
+  for (guint i = 0; lore != NULL && i < lore->len; i++)
+    if (g_array_index (lore, guint, i) == index)
+      return TRUE;
+  return FALSE;
+}
+
+/* Lorebook entries that later turns activate reach the live session as
+ * context, each once per session (SillyTavern scans the recent messages
+ * every turn; priming alone would miss them). How is the provider's: the
+ * client makes a system item, or, for a service without items (Qwen),
+ * adds it to the instructions. Text mode composes each request instead. */
+static void
+lore_refresh (Worker *w)
+{
+  LanlanLorebook *book = lanlan_character_get_lorebook (w->settings);
+  Conn *conn = w->active;
+  g_autoptr(GArray) matched = NULL;
+  g_autoptr(GArray) fresh = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *text = NULL;
+
+  if (book == NULL || conn == NULL || !conn->ready || w->swapping)
+    return;
+  matched = lore_match (w);
+  fresh = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < matched->len; i++)
+    if (!lore_has (conn->lore, g_array_index (matched, guint, i)))
+      g_array_append_val (fresh, g_array_index (matched, guint, i));
+  if (fresh->len == 0)
+    return;
+
+  before = lanlan_lorebook_render (book, fresh, LANLAN_LOREBOOK_BEFORE_CHAR);
+  after = lanlan_lorebook_render (book, fresh, LANLAN_LOREBOOK_AFTER_CHAR);
+  text = g_strconcat (LORE_PREFIX, before, *before && *after ? "\n\n" : "", after, NULL);
+  if (!lanlan_realtime_client_create_item (conn->client, "system", text))
+    return;
+  if (conn->lore == NULL)
+    conn->lore = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_array_append_vals (conn->lore, fresh->data, fresh->len);
 }
 
 /* Sends the conversation so far (from @from on; 0: the summary too) to a
@@ -754,7 +830,14 @@ drain_tts (gpointer data)
           stats_add (w, &w->stats.speaker_samples, n);
         }
       else if (r->type == LANLAN_TTS_RESPONSE_ERROR)
-        emit_error (w, r->error);
+        {
+          /* A refused key is said once, not for every sentence. */
+          gboolean refused = g_error_matches (r->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+
+          if (!refused || !w->tts_refused)
+            emit_error (w, r->error);
+          w->tts_refused |= refused;
+        }
       lanlan_tts_response_free (r);
     }
   return G_SOURCE_REMOVE;
@@ -794,6 +877,7 @@ ensure_tts (Worker *w)
                                        lanlan_character_get_voice (w->settings));
     }
   /* The TTS thread only touches the worker through tts_notify. */
+  w->tts_refused = FALSE;
   w->tts = lanlan_tts_worker_new (backend, tts_notify, w);
 }
 
@@ -1388,6 +1472,7 @@ on_conn_ready (GObject      *source,
    * session hears the conversation so far. */
   _lanlan_session_prime (w, conn, 0);
   _lanlan_session_prime_context (w, conn);
+  lore_refresh (w);   /* turns that came while it connected */
   g_ptr_array_set_size (w->agent_context, 0);
   w->turns = 0;
   w->active_serial = conn->serial;
@@ -1442,7 +1527,7 @@ _lanlan_session_start_conn (Worker   *w,
   g_signal_connect (conn->client, "protocol-error", G_CALLBACK (on_client_protocol_error), conn);
   g_signal_connect (conn->client, "closed", G_CALLBACK (on_client_closed), conn);
 
-  instructions = _lanlan_session_compose_instructions (w);
+  instructions = _lanlan_session_compose_instructions (w, conn);
   config.model = lanlan_character_get_model (w->settings);
   config.instructions = instructions;
   config.voice = _lanlan_session_model_voice (w->settings, provider);
@@ -1666,8 +1751,9 @@ run_cmd (gpointer data)
     case CMD_SEE:
       /* What the user shows a model without eyes, in words: the live
        * session hears it now, without answering; later sessions are
-       * primed with it. Text mode sends it with the next request. */
-      if (_lanlan_session_chat_context (w, c->text))
+       * primed with it. Text mode: the question waiting for it goes
+       * now, or it goes with the next request. */
+      if (_lanlan_session_chat_seen (w, c->text))
         break;
       g_ptr_array_add (w->agent_context, g_strdup (c->text));
       if (w->active != NULL && w->active->ready)
@@ -1935,6 +2021,21 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
   signals[SIGNAL_INTERRUPTED] =
     g_signal_new ("interrupted", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
+  /**
+   * LanlanSessionManager::image-refused:
+   * @jpeg: the picture
+   *
+   * Text mode: the character's model does not take pictures (its
+   * preset says so, or its server refused this one: a "try" preset such
+   * as Ollama's). The question waits for a description of the picture,
+   * given with lanlan_session_manager_describe_seen(), and is asked
+   * without it when none comes within a minute and a half. Emitted only
+   * while a handler is connected; without one the question goes at once
+   * without the picture.
+   */
+  signals[SIGNAL_IMAGE_REFUSED] =
+    g_signal_new ("image-refused", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
 }
 
 static void
@@ -2085,7 +2186,10 @@ lanlan_session_manager_stream_text (LanlanSessionManager *self,
  * (@message_id) once it went out on a ready connection, or "text-failed"
  * (@message_id, error) when it cannot go (no or refused key, the service
  * unreachable after the retries, the session ended first). Text typed
- * while (re)connecting waits for the connection.
+ * while (re)connecting waits for the connection. In text mode a message
+ * is sent once it is answered (or the user cut the answer short); an
+ * answer that fails, even halfway, makes it "text-failed", and the
+ * session forgets it, so that sending it again asks it once.
  */
 void
 lanlan_session_manager_send_text (LanlanSessionManager *self,
@@ -2243,7 +2347,8 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
  *
  * Voice mode: the live session gets it as context now, without an
  * answer of its own, and later sessions are primed with it. Text mode:
- * as lanlan_session_manager_inject_context().
+ * the question waiting for it (#LanlanSessionManager::image-refused)
+ * goes, with it; otherwise it goes with the next request.
  */
 void
 lanlan_session_manager_describe_seen (LanlanSessionManager *self,
@@ -2467,6 +2572,23 @@ _lanlan_session_emit_error (Worker       *w,
   emit_error (w, error);
 }
 
+/* The chat engine's model refused a picture; whoever listens describes
+ * it (lanlan_session_manager_describe_seen()). */
+gboolean
+_lanlan_session_emit_image_refused (Worker *w,
+                                    GBytes *jpeg)
+{
+  g_autoptr(LanlanSessionManager) self = g_weak_ref_get (&w->owner);
+  Emission *e;
+
+  if (self == NULL || !g_signal_has_handler_pending (self, signals[SIGNAL_IMAGE_REFUSED], 0, FALSE))
+    return FALSE;
+  e = emission_new (w, EMIT_IMAGE_REFUSED);
+  e->bytes = g_bytes_ref (jpeg);
+  post (e);
+  return TRUE;
+}
+
 void
 _lanlan_session_emit_text_sent (Worker     *w,
                                 const char *message_id)
@@ -2503,6 +2625,47 @@ _lanlan_session_history_add (Worker     *w,
                              const char *text)
 {
   history_add (w, role, text, NULL);
+}
+
+void
+_lanlan_session_history_add_id (Worker     *w,
+                                const char *role,
+                                const char *text,
+                                const char *id)
+{
+  history_add (w, role, text, id);
+}
+
+/* Takes back what was added under @id (a message whose answer failed,
+ * to be sent again): the history is as if it never went. */
+void
+_lanlan_session_history_remove_id (Worker     *w,
+                                   const char *id)
+{
+  g_mutex_lock (&w->lock);
+  for (guint i = w->history_ids->len; i > 0; i--)
+    if (g_strcmp0 (g_ptr_array_index (w->history_ids, i - 1), id) == 0)
+      {
+        LanlanChatMessage *m = g_ptr_array_index (w->history, i - 1);
+
+        w->history_bytes -= MIN (w->history_bytes, strlen (m->content ? m->content : ""));
+        g_ptr_array_remove_index (w->history, i - 1);
+        g_ptr_array_remove_index (w->history_ids, i - 1);
+        break;
+      }
+  g_mutex_unlock (&w->lock);
+}
+
+void
+_lanlan_session_emit_text_failed (Worker       *w,
+                                  const char   *message_id,
+                                  const GError *error)
+{
+  Emission *e = emission_new (w, EMIT_TEXT_FAILED);
+
+  e->turn_id = g_strdup (message_id);
+  e->error = g_error_copy (error);
+  post (e);
 }
 
 GPtrArray *

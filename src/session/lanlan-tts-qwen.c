@@ -12,6 +12,17 @@
  * after a failure or an interruption (which closes it, so no audio of an
  * interrupted piece can arrive later).
  *
+ * A refused key: DashScope answers the WebSocket handshake itself with
+ * HTTP 401 and a JSON body ({"code":"InvalidApiKey","message":"Invalid
+ * API-key provided.","request_id":…}, its general status code table;
+ * reports of the realtime endpoints show the same 401 at the handshake,
+ * application/json, 114 bytes long as that body is), not with an
+ * `error` event after connecting: the server events reference lists
+ * `error` for client and server errors of a session only. So a 401 or
+ * 403 at the handshake means the key, and the backend says so once and
+ * does not knock again: every later piece fails at once with the same
+ * error, until a new backend is made (a new key, new settings).
+ *
  * It runs on the TTS thread, with its own GMainContext that it iterates
  * while it waits, so synthesis blocks only that thread, and checks the
  * cancellable every iteration.
@@ -41,11 +52,13 @@ typedef struct {
   char                    *voice;
   GMainContext            *context;
   SoupSession             *session;
+  GError                  *refused;    /* the key was refused: no more tries */
   SoupWebsocketConnection *ws;
   guint                    n_events;
 
   /* While a call waits. */
   gboolean                 connected;
+  gboolean                 connect_done; /* on_connected() ran */
   gboolean                 session_ready;
   gboolean                 response_done;
   GError                  *error;
@@ -191,14 +204,9 @@ on_closed (SoupWebsocketConnection *ws,
            gpointer                 data)
 {
   QwenBackend *self = data;
-  gushort code = soup_websocket_connection_get_close_code (ws);
 
-  if (code == 4001 || code == 1008)
-    set_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                                  _("Qwen speech refused the API key")));
-  else
-    set_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                  _("The connection to Qwen speech closed")));
+  set_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                _("The connection to Qwen speech closed")));
   drop_connection (self);
 }
 
@@ -220,14 +228,21 @@ on_connected (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         set_error (self, g_steal_pointer (&error));
       else if (status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN)
-        set_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                                      _("Qwen speech refused the API key (HTTP %u)"), status));
+        {
+          g_clear_error (&self->refused);
+          self->refused = g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                                       _("The speech service refused the key (Qwen-TTS, HTTP %u). "
+                                         "Check the key for Qwen-Omni in Preferences."), status);
+          set_error (self, g_error_copy (self->refused));
+        }
       else
         set_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE,
                                       _("Could not reach Qwen speech: %s"), error->message));
       self->connected = TRUE;   /* the wait is over */
+      self->connect_done = TRUE;
       return;
     }
+  self->connect_done = TRUE;
   self->ws = ws;
   self->connected = TRUE;
   soup_websocket_connection_set_max_incoming_payload_size (ws, 4 * 1024 * 1024);
@@ -303,13 +318,15 @@ ensure_connection (QwenBackend   *self,
       g_autofree char *auth = g_strconcat ("Bearer ", self->api_key, NULL);
       soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
     }
+  self->connect_done = FALSE;
   soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
                                         connecting, on_connected, self);
   if (!wait_for (self, &self->connected, CONNECT_TIMEOUT, cancellable, error))
     {
-      /* Stop the attempt and let its callback run before its data goes. */
+      /* Stop the attempt and let its callback run before its data goes
+       * (a failed wait has already dropped what it set). */
       g_cancellable_cancel (connecting);
-      while (!self->connected)
+      while (!self->connect_done)
         g_main_context_iteration (self->context, TRUE);
       g_clear_error (&self->error);
       drop_connection (self);
@@ -329,6 +346,11 @@ qwen_synthesize (LanlanTtsBackend   *backend,
   QwenBackend *self = (QwenBackend *) backend;
   gboolean ok;
 
+  if (self->refused != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->refused));
+      return FALSE;
+    }
   if (self->context == NULL)
     self->context = g_main_context_new ();
   g_main_context_push_thread_default (self->context);
@@ -370,6 +392,7 @@ qwen_free (LanlanTtsBackend *backend)
       g_main_context_unref (self->context);
     }
   g_clear_error (&self->error);
+  g_clear_error (&self->refused);
   g_free (self->url);
   if (self->api_key != NULL)
     memset (self->api_key, 0, strlen (self->api_key));

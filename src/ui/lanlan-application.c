@@ -25,6 +25,7 @@
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
 #include "lanlan-store.h"
+#include "lanlan-vision-link.h"
 
 struct _LanlanApplication
 {
@@ -315,6 +316,8 @@ lanlan_application_api_key_changed (LanlanApplication *self,
 
       if (g_strcmp0 (lanlan_character_get_provider (lanlan_conversation_get_character (c)), provider) == 0)
         lanlan_conversation_recheck_api_key (c);
+      /* The vision model may be another provider's. */
+      lanlan_vision_link_api_key_changed (lanlan_conversation_get_vision (c), provider);
     }
 
   g_signal_emit (self, signals[API_KEY_CHANGED], 0, provider);
@@ -545,8 +548,10 @@ lanlan_application_activate (GApplication *app)
         }
     }
 
+  /* A file that could not be read at all is the windows' save banner
+   * (with its Replace…); a damaged one, backed up, is told here once. */
   load_error = lanlan_character_store_get_load_error (self->store);
-  if (load_error != NULL)
+  if (load_error != NULL && !lanlan_character_store_get_write_blocked (self->store))
     {
       LanlanWindow *window = any_character_window (self);
 
@@ -719,6 +724,30 @@ on_store_write_succeeded (LanlanStore       *store,
       lanlan_window_show_error (l->data, NULL);
 }
 
+/* The integrity check after opening found the file damaged: it was kept
+ * aside and a fresh one started (the conversations shown carry over).
+ * Every open window says so, or the first one to open. */
+static void
+on_store_damaged (LanlanStore       *store,
+                  GError            *error,
+                  LanlanApplication *self)
+{
+  gboolean shown = FALSE;
+
+  g_message ("Conversation store: %s", error->message);
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
+    if (LANLAN_IS_WINDOW (l->data))
+      {
+        lanlan_window_show_error (l->data, error->message);
+        shown = TRUE;
+      }
+  if (!shown)
+    {
+      g_free (self->store_error);
+      self->store_error = g_strdup (error->message);
+    }
+}
+
 /* The conversation database. A file that could not be read as it was
  * (damaged, or from a newer Lanlan) was kept aside and a new one made:
  * the user is told once, in the first window. */
@@ -749,6 +778,8 @@ setup_conversation_store (LanlanApplication *self)
                                G_CALLBACK (on_store_write_failed), self, 0);
       g_signal_connect_object (self->conversation_store, "write-succeeded",
                                G_CALLBACK (on_store_write_succeeded), self, 0);
+      g_signal_connect_object (self->conversation_store, "damaged",
+                               G_CALLBACK (on_store_damaged), self, 0);
     }
 }
 
@@ -874,21 +905,6 @@ lanlan_application_class_init (LanlanApplicationClass *klass)
 }
 
 static void
-new_window_action (GSimpleAction *action,
-                   GVariant      *parameter,
-                   gpointer       user_data)
-{
-  LanlanApplication *self = user_data;
-  g_autoptr(LanlanCharacter) c = NULL;
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
-  g_autofree char *name = g_strdup_printf (_("Character %u"), n + 1);
-
-  c = lanlan_character_new (name);
-  lanlan_character_store_add (self->store, c);
-  lanlan_application_open_character (self, c);
-}
-
-static void
 about_action (GSimpleAction *action,
               GVariant      *parameter,
               gpointer       user_data)
@@ -921,7 +937,9 @@ static void
 lanlan_application_init (LanlanApplication *self)
 {
   static const GActionEntry app_actions[] = {
-    { "new-window", new_window_action },
+    /* GNOME's usual name for Ctrl+N (and what the desktop and older
+     * scripts ask for): the same editor, nothing saved until Save. */
+    { "new-window", new_character_action },
     { "new-character", new_character_action },
     { "preferences", preferences_action },
     { "api-keys", api_keys_action },

@@ -63,6 +63,7 @@ struct _LanlanCharacterEditor
 
   /* Typing only: the provider row lists chat services (LanlanChatPreset) */
   gboolean              chat_mode;
+  gboolean              loading;       /* load_fields(): no defaults applied */
   GtkWidget            *check_button;
   GtkMenuButton        *model_menu_button;
   GCancellable         *check_cancellable;
@@ -162,6 +163,29 @@ select_provider_id (LanlanCharacterEditor *self,
     }
 }
 
+/* A chat service was picked: its address and default model, so nothing
+ * of the previous service (an Ollama port, a model LM Studio does not
+ * have) stays behind. An address the user typed for "OpenAI-compatible",
+ * which has none of its own, stays. */
+static void
+apply_preset_defaults (LanlanCharacterEditor *self)
+{
+  const LanlanChatPreset *preset = selected_preset (self);
+  const char *url = gtk_editable_get_text (GTK_EDITABLE (self->base_url_row));
+  gboolean url_is_a_default = *url == '\0';
+  guint n = 0;
+  const LanlanChatPreset **list = lanlan_chat_preset_list (&n);
+
+  for (guint i = 0; i < n; i++)
+    if (list[i]->base_url != NULL && g_str_equal (list[i]->base_url, url))
+      url_is_a_default = TRUE;
+  if (preset->base_url != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), preset->base_url);
+  else if (url_is_a_default)
+    gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), "");
+  gtk_editable_set_text (GTK_EDITABLE (self->model_row), preset->default_model);
+}
+
 static void
 on_input_mode_changed (LanlanCharacterEditor *self)
 {
@@ -173,11 +197,16 @@ on_input_mode_changed (LanlanCharacterEditor *self)
 
   /* The same service in the other list, if it has one (OpenAI, Qwen, GLM). */
   id = self->chat_mode ? selected_preset (self)->id : selected_provider (self)->id;
+  /* The list changes under the row: no service's defaults until the
+   * right one is selected (a custom server's address must not give way
+   * to the first preset's on the way). */
+  self->loading = TRUE;
   set_chat_mode (self, chat);
   select_provider_id (self, id);
+  self->loading = FALSE;
   if (chat)
     {
-      gtk_editable_set_text (GTK_EDITABLE (self->model_row), selected_preset (self)->default_model);
+      apply_preset_defaults (self);
       gtk_editable_set_text (GTK_EDITABLE (self->voice_row), "");
     }
   else
@@ -217,6 +246,8 @@ on_provider_selected (LanlanCharacterEditor *self)
       /* Local servers and "OpenAI-compatible" may live at another address. */
       gtk_widget_set_visible (GTK_WIDGET (self->base_url_row), TRUE);
       gtk_widget_set_visible (GTK_WIDGET (self->voice_menu_button), FALSE);
+      if (!self->loading)
+        apply_preset_defaults (self);
       return;
     }
 
@@ -370,6 +401,7 @@ load_fields (LanlanCharacterEditor *self)
       defaults = lanlan_character_new ("");
       c = defaults;
     }
+  self->loading = TRUE;
 
   adw_window_title_set_title (self->window_title,
                               self->character ? _("Edit Character") : _("New Character"));
@@ -389,7 +421,11 @@ load_fields (LanlanCharacterEditor *self)
   select_provider_id (self, lanlan_character_get_provider (c));
   (void) list; (void) n;
 
-  gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), lanlan_character_get_base_url (c));
+  /* A chat service's own address is shown, so the user sees where it goes. */
+  if (self->chat_mode && *lanlan_character_get_base_url (c) == '\0' && selected_preset (self)->base_url)
+    gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), selected_preset (self)->base_url);
+  else
+    gtk_editable_set_text (GTK_EDITABLE (self->base_url_row), lanlan_character_get_base_url (c));
   gtk_editable_set_text (GTK_EDITABLE (self->model_row),
                          *lanlan_character_get_model (c) ? lanlan_character_get_model (c)
                          : self->chat_mode ? selected_preset (self)->default_model
@@ -428,6 +464,7 @@ load_fields (LanlanCharacterEditor *self)
 
   g_free (self->loaded_state);
   self->loaded_state = form_state (self);
+  self->loading = FALSE;
 }
 
 static char *

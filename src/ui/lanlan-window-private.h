@@ -7,6 +7,7 @@
 #pragma once
 
 #include "lanlan-avatar.h"
+#include "lanlan-character-store.h"
 #include "lanlan-window.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,11 @@ struct _LanlanWindow
   GtkButton                *error_button;
   GtkRevealer              *onboarding_revealer;
   GtkLabel                 *onboarding_label;
+  GtkRevealer              *save_revealer;
+  GtkLabel                 *save_label;
+  GtkButton                *save_retry_button;
+  GtkButton                *save_replace_button;
+  LanlanCharacterStore     *character_store;
 
   /* lanlan-window-vision.c */
   GtkBox                   *sharing_bar;

@@ -5,7 +5,9 @@
  * microphone toggle and its level meter to the conversation, a signal
  * group follows its state (the status subtitle), hot swap (the header's
  * indicator), error (a banner with its way out: Change Key…, Retry, Edit
- * Character…), key (the onboarding banner) and toasts. The transcript is
+ * Character…), key (the onboarding banner) and toasts. A second banner
+ * follows the app's characters file: a refused save, or an unreadable
+ * file kept as it is (with Replace…). The transcript is
  * a GtkListView of recycled LanlanMessageRow over the conversation's
  * messages, kept scrolled to the end while the user is there.
  *
@@ -188,6 +190,123 @@ dismiss_error_action (GtkWidget  *widget,
   g_clear_pointer (&self->app_error, g_free);
   lanlan_conversation_dismiss_error (self->conversation);
   update_error_banner (self);
+}
+
+/* The characters file: a save the disk refused (the banner stays, with
+ * the whole message, until a save succeeds; Try Again saves now), or a
+ * file that could not be read and is kept as it is (Replace… moves it
+ * aside, never deletes it, after asking). Every window shows it. */
+static void
+update_save_banner (LanlanWindow *self)
+{
+  LanlanCharacterStore *store = self->character_store;
+  gboolean blocked;
+  const char *message;
+
+  if (store == NULL)
+    {
+      set_banner_revealed (self->save_revealer, FALSE);
+      return;
+    }
+
+  blocked = lanlan_character_store_get_write_blocked (store);
+  message = blocked ? lanlan_character_store_get_load_error (store)
+                    : lanlan_character_store_get_save_error (store);
+  if (blocked && message == NULL)
+    message = lanlan_character_store_get_save_error (store);
+  if (message == NULL)
+    {
+      set_banner_revealed (self->save_revealer, FALSE);
+      return;
+    }
+
+  gtk_label_set_text (self->save_label, message);
+  gtk_widget_set_visible (GTK_WIDGET (self->save_retry_button), !blocked);
+  gtk_widget_set_visible (GTK_WIDGET (self->save_replace_button), blocked);
+  set_banner_revealed (self->save_revealer, TRUE);
+}
+
+static void
+retry_save_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *parameter)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+
+  /* A failure stays in "save-error", and so in the banner. */
+  if (self->character_store != NULL)
+    lanlan_character_store_save (self->character_store, NULL);
+}
+
+static void
+on_replace_response (AdwMessageDialog *dialog,
+                     const char       *response,
+                     LanlanWindow     *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_strcmp0 (response, "replace") != 0 || self->character_store == NULL)
+    return;
+
+  if (!lanlan_character_store_replace_unreadable (self->character_store, &error) &&
+      lanlan_character_store_get_save_error (self->character_store) == NULL)
+    {
+      /* The file could not even be moved aside: say so in full. */
+      AdwMessageDialog *failed =
+        ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Could Not Replace the File"),
+                                                    error->message));
+
+      adw_message_dialog_add_response (failed, "close", _("_Close"));
+      gtk_window_present (GTK_WINDOW (failed));
+    }
+  update_save_banner (self);
+}
+
+static void
+replace_characters_file_action (GtkWidget  *widget,
+                                const char *action_name,
+                                GVariant   *parameter)
+{
+  LanlanWindow *self = LANLAN_WINDOW (widget);
+  AdwMessageDialog *dialog;
+
+  if (self->character_store == NULL || !lanlan_character_store_get_write_blocked (self->character_store))
+    return;
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                       _("Replace the Character Settings File?"),
+                                                       _("The file that could not be read is renamed "
+                                                         "and kept next to it, not deleted. Your "
+                                                         "characters as they are now are saved in "
+                                                         "its place.")));
+  adw_message_dialog_add_responses (dialog,
+                                    "cancel", _("_Cancel"),
+                                    "replace", _("_Replace"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_replace_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+set_character_store (LanlanWindow         *self,
+                     LanlanCharacterStore *store)
+{
+  if (self->character_store != NULL)
+    g_signal_handlers_disconnect_by_data (self->character_store, self);
+  g_set_object (&self->character_store, store);
+  if (store != NULL)
+    {
+      g_signal_connect_object (store, "notify::save-error", G_CALLBACK (update_save_banner), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (store, "notify::write-blocked", G_CALLBACK (update_save_banner), self,
+                               G_CONNECT_SWAPPED);
+      g_signal_connect_object (store, "notify::load-error", G_CALLBACK (update_save_banner), self,
+                               G_CONNECT_SWAPPED);
+    }
+  update_save_banner (self);
 }
 
 static void
@@ -563,6 +682,7 @@ lanlan_window_dispose (GObject *object)
   g_clear_object (&self->export_chooser);
   lanlan_window_vision_dispose (self);
   self->avatar = NULL;
+  set_character_store (self, NULL);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_WINDOW);
   g_clear_object (&self->conversation);
@@ -641,6 +761,10 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, error_button);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, onboarding_revealer);
   gtk_widget_class_bind_template_child (widget_class, LanlanWindow, onboarding_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, save_revealer);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, save_label);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, save_retry_button);
+  gtk_widget_class_bind_template_child (widget_class, LanlanWindow, save_replace_button);
   gtk_widget_class_bind_template_callback (widget_class, on_entry_activate);
 
   gtk_widget_class_install_action (widget_class, "win.toggle-microphone", NULL,
@@ -648,6 +772,9 @@ lanlan_window_class_init (LanlanWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.dismiss-error", NULL,
                                    dismiss_error_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
+  gtk_widget_class_install_action (widget_class, "win.retry-save", NULL, retry_save_action);
+  gtk_widget_class_install_action (widget_class, "win.replace-characters-file", NULL,
+                                   replace_characters_file_action);
   gtk_widget_class_install_action (widget_class, "win.edit-character", NULL,
                                    edit_character_action);
   gtk_widget_class_install_action (widget_class, "win.resend-message", "s",
@@ -677,6 +804,8 @@ lanlan_window_init (LanlanWindow *self)
   g_signal_connect (self->error_revealer, "notify::child-revealed",
                     G_CALLBACK (on_banner_child_revealed), NULL);
   g_signal_connect (self->onboarding_revealer, "notify::child-revealed",
+                    G_CALLBACK (on_banner_child_revealed), NULL);
+  g_signal_connect (self->save_revealer, "notify::child-revealed",
                     G_CALLBACK (on_banner_child_revealed), NULL);
 
   g_signal_connect (self->row_factory, "setup", G_CALLBACK (setup_row), self);
@@ -727,6 +856,8 @@ lanlan_window_new (GtkApplication     *application,
   /* GtkApplication gave it its help overlay when it was added, after
    * constructed(). */
   drop_hidden_help_overlay (self);
+  if (LANLAN_IS_APPLICATION (application))
+    set_character_store (self, lanlan_application_get_store (LANLAN_APPLICATION (application)));
   return self;
 }
 

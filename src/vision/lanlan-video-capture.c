@@ -259,7 +259,10 @@ on_encoded (LanlanFrameEncoder *encoder,
             guint               height,
             LanlanVideoCapture *self)
 {
-  if (self->running)
+  /* A frame sampled just before sampling was paused may finish encoding
+   * afterwards (seconds on a busy machine): paused means no more frames,
+   * so it is dropped, not delivered late. */
+  if (self->running && atomic_load (&self->interval_ms) > 0)
     g_signal_emit (self, signals[SIGNAL_FRAME], 0, jpeg, width, height);
 }
 
@@ -369,7 +372,8 @@ lanlan_video_capture_new (int          pipewire_fd,
 
 /**
  * lanlan_video_capture_set_interval:
- * @interval_ms: take one frame this often; 0 takes none (the stream
+ * @interval_ms: take one frame this often; 0 takes none, and no frame
+ *   comes after this returns, not even one still encoding (the stream
  *   stays open, so sampling starts again at once)
  */
 void

@@ -1,8 +1,10 @@
 /* lanlan-fake-tts-server.c — a Qwen-TTS Realtime server on 127.0.0.1
  *
  * Plays the service's side as its published protocol describes, and as
- * strictly: the key as a bearer token and a model in the query, else it
- * closes the connection (1008); session.created first; session.update must come
+ * strictly: the key as a bearer token, else the handshake is answered
+ * HTTP 401 with DashScope's JSON error body, as the service does (see
+ * lanlan-tts-qwen.c); a model in the query, else it closes the
+ * connection (1008); session.created first; session.update must come
  * before any text and carry a voice, a known mode and PCM; every client
  * event needs a unique event_id; commit answers committed, then
  * response.created, base64 PCM in response.audio.delta (20 ms of 440 Hz
@@ -44,7 +46,7 @@ struct _FakeTtsServer
   guint         interval_ms;
   GPtrArray    *conns;
   GPtrArray    *events;
-  guint         n_connections;
+  guint         n_connections;   /* handshakes asked for, refused ones too */
 };
 
 static void
@@ -216,9 +218,6 @@ ws_cb (SoupServer              *soup,
 {
   FakeTtsServer *server = data;
   Conn *c = g_new0 (Conn, 1);
-  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                   "Authorization");
-  g_autofree char *expected = g_strconcat ("Bearer ", server->key, NULL);
   const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
 
   c->server = server;
@@ -229,14 +228,7 @@ ws_cb (SoupServer              *soup,
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), c);
   g_mutex_lock (&server->lock);
   g_ptr_array_add (server->conns, c);
-  server->n_connections++;
   g_mutex_unlock (&server->lock);
-  /* A wrong key or no model: the service closes at once. */
-  if (g_strcmp0 (auth, expected) != 0)
-    {
-      soup_websocket_connection_close (ws, 1008, "invalid api key");
-      return;
-    }
   if (query == NULL || strstr (query, "model=") == NULL)
     {
       soup_websocket_connection_close (ws, 1008, "model is required");
@@ -247,6 +239,31 @@ ws_cb (SoupServer              *soup,
                 "\"response_format\":\"pcm\",\"sample_rate\":24000,\"id\":\"sess_1\"}}");
 }
 
+/* Before the upgrade: a wrong or missing key never gets a WebSocket. */
+static void
+handshake_cb (SoupServer        *soup,
+              SoupServerMessage *msg,
+              const char        *path,
+              GHashTable        *query,
+              gpointer           data)
+{
+  FakeTtsServer *server = data;
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Authorization");
+  g_autofree char *expected = g_strconcat ("Bearer ", server->key, NULL);
+  static const char body[] =
+    "{\"request_id\":\"8c2dc67a-89db-9351-878a-c3f3db7bebe3\",\"code\":\"InvalidApiKey\","
+    "\"message\":\"Invalid API-key provided.\"}";
+
+  g_mutex_lock (&server->lock);
+  server->n_connections++;
+  g_mutex_unlock (&server->lock);
+  if (g_strcmp0 (auth, expected) == 0)
+    return;
+  soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body, strlen (body));
+}
+
 static gpointer
 server_thread (gpointer data)
 {
@@ -255,6 +272,7 @@ server_thread (gpointer data)
 
   g_main_context_push_thread_default (server->context);
   server->soup = soup_server_new (NULL, NULL);
+  soup_server_add_early_handler (server->soup, "/api-ws/v1/realtime", handshake_cb, server, NULL);
   soup_server_add_websocket_handler (server->soup, "/api-ws/v1/realtime", NULL, NULL, ws_cb, server, NULL);
   g_assert_true (soup_server_listen_local (server->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, NULL));
   uris = soup_server_get_uris (server->soup);

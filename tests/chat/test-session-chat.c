@@ -17,8 +17,11 @@
 #include "lanlan-fake-chat-server.h"
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
+#include "lanlan-fake-tts-server.h"
 #include "lanlan-realtime-events.h"
+#include "lanlan-lorebook.h"
 #include "lanlan-session-manager.h"
+#include "lanlan-tts-qwen.h"
 
 typedef struct {
   FakeChatServer       *server;
@@ -29,6 +32,7 @@ typedef struct {
   GPtrArray            *done;         /* "role:text" */
   GString              *deltas;
   GPtrArray            *sent;         /* message ids */
+  GPtrArray            *failed;       /* message ids */
   GPtrArray            *interrupted;  /* heard texts */
   GPtrArray            *swaps;
   GPtrArray            *errors;
@@ -76,6 +80,13 @@ on_sent (LanlanSessionManager *m, const char *id, Fixture *f)
 }
 
 static void
+on_failed (LanlanSessionManager *m, const char *id, GError *error, Fixture *f)
+{
+  g_test_message ("not sent %s: %s", id, error->message);
+  g_ptr_array_add (f->failed, g_strdup (id));
+}
+
+static void
 on_interrupted (LanlanSessionManager *m, const char *turn_id, const char *heard,
                 guint64 played, guint64 received, Fixture *f)
 {
@@ -111,6 +122,7 @@ setup (Fixture *f, gconstpointer data)
   f->done = g_ptr_array_new_with_free_func (g_free);
   f->deltas = g_string_new (NULL);
   f->sent = g_ptr_array_new_with_free_func (g_free);
+  f->failed = g_ptr_array_new_with_free_func (g_free);
   f->interrupted = g_ptr_array_new_with_free_func (g_free);
   f->swaps = g_ptr_array_new ();
   f->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
@@ -139,6 +151,7 @@ create_manager (Fixture *f)
   g_signal_connect (f->manager, "transcript-done", G_CALLBACK (on_done), f);
   g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
   g_signal_connect (f->manager, "text-sent", G_CALLBACK (on_sent), f);
+  g_signal_connect (f->manager, "text-failed", G_CALLBACK (on_failed), f);
   g_signal_connect (f->manager, "interrupted", G_CALLBACK (on_interrupted), f);
   g_signal_connect (f->manager, "hot-swap", G_CALLBACK (on_swap), f);
   g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
@@ -159,6 +172,7 @@ teardown (Fixture *f, gconstpointer data)
   g_ptr_array_unref (f->done);
   g_string_free (f->deltas, TRUE);
   g_ptr_array_unref (f->sent);
+  g_ptr_array_unref (f->failed);
   g_ptr_array_unref (f->interrupted);
   g_ptr_array_unref (f->swaps);
   g_ptr_array_unref (f->errors);
@@ -299,6 +313,48 @@ test_answer (Fixture *f, gconstpointer data)
   body = fake_chat_server_dup_request (f->server, 1);
   g_assert_nonnull (strstr (body, "{\"role\":\"assistant\",\"content\":\"Hello! I am Lanlan. Nice to see you.\"}"));
   g_assert_nonnull (strstr (body, "{\"role\":\"user\",\"content\":\"And now?\"}"));
+}
+
+/* Issue #15: every request carries the lorebook entries its messages
+ * activate now, as SillyTavern's world info does each turn: an entry
+ * named on a later turn is in that turn's request, one nobody names is in
+ * none. */
+static void
+test_lorebook (Fixture *f, gconstpointer data)
+{
+  FakeChatScript script = { .ollama = TRUE, .reply = "I see." };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  g_assert_true (json_parser_load_from_data (parser,
+    "{\"entries\":["
+    "{\"keys\":[\"Mochi\"],\"content\":\"Mochi is the user's grey cat.\",\"enabled\":true},"
+    "{\"keys\":[\"volcano\"],\"content\":\"The user fears volcanoes.\",\"enabled\":true}]}", -1, NULL));
+  book = lanlan_lorebook_new_from_json (json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (f->character, book);
+
+  fake_chat_server_set_default_script (f->server, &script);
+  create_manager (f);
+  lanlan_session_manager_send_text (f->manager, "m1", "Hi there");
+  {
+    Want one = { f, 1 };
+    WAIT (turns_at_least, &one);
+  }
+  lanlan_session_manager_send_text (f->manager, "m2", "Mochi knocked my cup over.");
+  {
+    Want two = { f, 2 };
+    WAIT (turns_at_least, &two);
+  }
+  first = fake_chat_server_dup_request (f->server, 0);
+  second = fake_chat_server_dup_request (f->server, 1);
+  g_assert_null (strstr (first, "grey cat"));
+  g_assert_nonnull (strstr (second, "{\"role\":\"system\",\"content\":\"Mochi is the user's grey cat."));
+  g_assert_nonnull (strstr (second, "You are Lanlan, a cat."));
+  g_assert_null (strstr (second, "volcano"));
 }
 
 static void
@@ -471,9 +527,53 @@ test_broken_answer (Fixture *f, gconstpointer data)
   /* What arrived is kept; the session goes on. */
   g_assert_true (done_has (f, "assistant:w0 w1 w2 "));
   g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_NETWORK);
-  lanlan_session_manager_send_text (f->manager, "m2", "Again");
+  /* The question was not answered: it is not sent, and not in the
+   * history, so that sending it again does not ask it twice. */
+  g_assert_cmpuint (f->sent->len, ==, 0);
+  g_assert_cmpuint (f->failed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->failed, 0), ==, "m1");
+  lanlan_session_manager_send_text (f->manager, "m1", "Hi");
   WAIT (turns_at_least, &two);
   g_assert_true (done_has (f, "assistant:w0 w1 w2 w3 w4"));
+  g_assert_cmpuint (f->sent->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->sent, 0), ==, "m1");
+  {
+    g_autofree char *body = fake_chat_server_dup_request (f->server, 1);
+    const char *first = strstr (body, "{\"role\":\"user\",\"content\":\"Hi\"}");
+
+    g_assert_nonnull (first);
+    g_assert_null (strstr (first + 1, "{\"role\":\"user\",\"content\":\"Hi\"}"));
+    g_assert_null (strstr (body, "w0 w1 w2"));
+  }
+}
+
+/* An error event in the middle of an answer: the same, with the
+ * server's words. */
+static void
+test_error_mid_answer (Fixture *f, gconstpointer data)
+{
+  FakeChatScript broken = { .mode = FAKE_CHAT_STREAM_ERROR, .n_deltas = 8, .stall_after = 2,
+                            .error_message = "out of memory" };
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+
+  fake_chat_server_set_script (f->server, 1, &broken);
+  create_manager (f);
+  lanlan_session_manager_send_text (f->manager, "m1", "Hi");
+  WAIT (turns_at_least, &one);
+  lanlan_session_manager_send_text (f->manager, "m2", "Tell me more");
+  WAIT (errors_at_least, &one);
+  WAIT (turns_at_least, &two);
+  g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_SERVER);
+  g_assert_nonnull (strstr (((GError *) g_ptr_array_index (f->errors, 0))->message, "out of memory"));
+  g_assert_cmpuint (f->sent->len, ==, 1);
+  g_assert_cmpuint (f->failed->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->failed, 0), ==, "m2");
+  g_assert_true (has_state (f, LANLAN_SESSION_STATE_CONNECTED));
+  {
+    g_autoptr(GPtrArray) history = lanlan_session_manager_dup_history (f->manager);
+    g_assert_cmpuint (history->len, ==, 2);   /* Hi, and its answer */
+  }
 }
 
 static void
@@ -814,6 +914,84 @@ test_custom_voice_audio_mode (Fixture *f, gconstpointer data)
   fake_server_free (realtime);
 }
 
+/* Audio mode with a Qwen voice whose key is refused: said once over two
+ * answers, the service asked once. */
+static void
+test_custom_voice_refused_key (Fixture *f, gconstpointer data)
+{
+  FakeServer *realtime = fake_server_new ();
+  FakeScript script = { .text_only = TRUE, .n_deltas = 4 };
+  FakeTtsServer *tts = fake_tts_server_new ("sk-dash");
+  g_autofree char *url = fake_server_get_url (realtime, NULL);
+  g_autofree char *tts_url = fake_tts_server_get_url (tts);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+
+  fake_server_set_default_script (realtime, &script);
+  lanlan_character_set_input_mode (f->character, LANLAN_INPUT_MODE_AUDIO);
+  lanlan_character_set_provider (f->character, "custom");
+  lanlan_character_set_base_url (f->character, url);
+  lanlan_character_set_voice (f->character, "qwen:Cherry");
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk-session");
+  lanlan_session_manager_set_tts_backend (f->manager, lanlan_tts_backend_new_qwen (tts_url, "sk-wrong", NULL, "Cherry"));
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_stream_text (f->manager, "Speak");
+  WAIT (turns_at_least, &one);
+  WAIT (errors_at_least, &one);
+  lanlan_session_manager_stream_text (f->manager, "Again");
+  WAIT (turns_at_least, &two);
+  test_wait_until (errors_at_least, &two, 1000);   /* none may come */
+
+  g_assert_cmpuint (f->errors->len, ==, 1);
+  g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpuint (fake_tts_server_get_n_connections (tts), ==, 1);
+  g_clear_object (&f->manager);
+  fake_server_free (realtime);
+  fake_tts_server_free (tts);
+}
+
+/* The Qwen voice's key is refused (HTTP 401 at the handshake): the user
+ * is told once, the service is asked once, and the answers still come
+ * as text. */
+static void
+test_tts_refused_key (Fixture *f, gconstpointer data)
+{
+  FakeChatScript script = { .reply = "One. Two. Three." };
+  FakeTtsServer *tts = fake_tts_server_new ("sk-dash");
+  g_autofree char *url = fake_tts_server_get_url (tts);
+  Want one = { f, 1 };
+  Want two = { f, 2 };
+  Want three = { f, 3 };
+
+  fake_chat_server_set_default_script (f->server, &script);
+  lanlan_character_set_voice (f->character, "qwen:Cherry");
+  create_manager (f);
+  lanlan_session_manager_set_tts_backend (f->manager, lanlan_tts_backend_new_qwen (url, "sk-wrong", NULL, "Cherry"));
+  lanlan_session_manager_send_text (f->manager, "m1", "Count");
+  WAIT (turns_at_least, &one);
+  WAIT (errors_at_least, &one);
+  lanlan_session_manager_send_text (f->manager, "m2", "Again");
+  WAIT (turns_at_least, &two);
+  lanlan_session_manager_send_text (f->manager, "m3", "Once more");
+  WAIT (turns_at_least, &three);
+  /* Nine pieces went to a voice that cannot speak; a moment for any
+   * further error to arrive (none may). */
+  test_wait_until (errors_at_least, &two, 500);
+
+  g_assert_cmpuint (f->errors->len, ==, 1);
+  g_assert_error ((GError *) g_ptr_array_index (f->errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (((GError *) g_ptr_array_index (f->errors, 0))->message,
+                            "The speech service refused the key"));
+  g_assert_cmpuint (fake_tts_server_get_n_connections (tts), ==, 1);
+  g_assert_cmpuint (f->sent->len, ==, 3);
+  g_assert_true (done_has (f, "assistant:One. Two. Three."));
+  g_assert_true (has_state (f, LANLAN_SESSION_STATE_CONNECTED));
+  g_clear_object (&f->manager);
+  fake_tts_server_free (tts);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -824,10 +1002,14 @@ main (int argc, char *argv[])
   ADD ("first-model", test_first_model);
   ADD ("barge-in", test_barge_in);
   ADD ("context", test_context);
+  ADD ("lorebook", test_lorebook);
   ADD ("retry", test_retry);
   ADD ("fatal", test_fatal);
   ADD ("no-key", test_no_key);
   ADD ("broken-answer", test_broken_answer);
+  ADD ("error-mid-answer", test_error_mid_answer);
+  ADD ("tts-refused-key", test_tts_refused_key);
+  ADD ("custom-voice-refused-key", test_custom_voice_refused_key);
   ADD ("hot-swap", test_hot_swap);
   ADD ("swap-at-turn-end", test_swap_at_turn_end);
   ADD ("voice", test_voice);

@@ -625,7 +625,36 @@ test_damaged (Fixture       *f,
   g_assert_null (lanlan_store_get_kept_aside (store));
 }
 
-/* A real database whose pages were overwritten in the middle. */
+static void
+on_damaged (LanlanStore *store,
+            GError      *error,
+            GError     **out)
+{
+  g_assert_null (*out);
+  *out = g_error_copy (error);
+}
+
+static gboolean
+has_error (GError **error)
+{
+  return *error != NULL;
+}
+
+static void
+iterate_until_error (GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!has_error (error) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+  g_assert_nonnull (*error);
+}
+
+/* A real database whose pages were overwritten in the middle: the cheap
+ * checks at opening pass, the integrity check after it (on the writer
+ * thread) finds the damage before any write. The file is kept aside
+ * byte for byte; what was queued meanwhile goes to the fresh file; reads
+ * follow it; reopening the fresh file reports nothing. */
 static void
 test_corrupt_pages (Fixture       *f,
                     gconstpointer  data)
@@ -635,7 +664,9 @@ test_corrupt_pages (Fixture       *f,
   g_autofree char *dir = g_path_get_dirname (f->path);
   g_autofree char *kept = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) damaged = NULL;
   g_autofree char *contents = NULL;
+  g_autofree char *conv2 = NULL;
   gsize length;
 
   for (guint i = 0; i < 300; i++)
@@ -653,10 +684,22 @@ test_corrupt_pages (Fixture       *f,
   g_assert_true (g_file_set_contents (f->path, contents, length, NULL));
 
   store = lanlan_store_new (f->path, &error);
-  g_assert_error (error, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_DAMAGED);
+  g_assert_no_error (error);
   g_assert_nonnull (store);
+  g_signal_connect (store, "damaged", G_CALLBACK (on_damaged), &damaged);
+  /* Queued while the check runs (or after it): must not land in the
+   * damaged file. */
+  conv2 = lanlan_store_create_conversation (store, "c");
+  {
+    g_autoptr(LanlanMessage) m = message (LANLAN_MESSAGE_ROLE_USER, "said while checking", 1);
+    lanlan_store_save_message (store, conv2, m);
+  }
+  iterate_until_error (&damaged);
+  g_assert_error (damaged, LANLAN_STORE_ERROR, LANLAN_STORE_ERROR_DAMAGED);
   kept = find_kept (dir, "lanlan.db.damaged-");
   g_assert_nonnull (kept);
+  g_assert_cmpstr (lanlan_store_get_kept_aside (store), ==, kept);
+  g_assert_nonnull (strstr (damaged->message, kept));
   {
     g_autofree char *again = NULL;
     gsize again_length;
@@ -664,6 +707,39 @@ test_corrupt_pages (Fixture       *f,
     g_assert_true (g_file_get_contents (kept, &again, &again_length, NULL));
     g_assert_cmpmem (again, again_length, contents, length);
   }
+
+  /* The fresh file has what was said meanwhile, and reads see it. */
+  {
+    g_autoptr(GPtrArray) loaded = lanlan_store_load_messages (store, conv2, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->len, ==, 1);
+    g_assert_cmpstr (lanlan_message_get_text (g_ptr_array_index (loaded, 0)), ==, "said while checking");
+    g_assert_null (lanlan_store_dup_latest_conversation (store, "nobody"));
+  }
+  g_clear_object (&store);
+  {
+    g_autofree char *again = NULL;
+    gsize again_length;
+
+    /* Closing wrote nothing into the kept file either. */
+    g_assert_true (g_file_get_contents (kept, &again, &again_length, NULL));
+    g_assert_cmpmem (again, again_length, contents, length);
+  }
+  g_assert_cmpint (count_rows (f->path, "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"), ==, 0);
+  g_assert_cmpint (count_rows (f->path, "SELECT COUNT(*) FROM messages"), ==, 1);
+
+  g_clear_pointer (&damaged, g_error_free);
+  store = lanlan_store_new (f->path, &error);
+  g_assert_no_error (error);
+  g_signal_connect (store, "damaged", G_CALLBACK (on_damaged), &damaged);
+  flush (store);
+  {
+    g_autoptr(GPtrArray) loaded = lanlan_store_load_messages (store, conv2, &error);
+    g_assert_cmpuint (loaded->len, ==, 1);
+  }
+  g_clear_object (&store);
+  g_assert_null (damaged);
 }
 
 static void

@@ -71,6 +71,12 @@ struct _FakeServer
   gboolean      recording;      /* off for soak runs: keep nothing per event */
   GCond         ready_cond;
   gboolean      ready;
+
+  /* /v1/chat/completions (summaries): what it answers, what it saw */
+  guint         chat_status;
+  char         *chat_content;
+  GPtrArray    *chat_prompts;   /* each accepted request's messages, "role:content\n"… */
+  guint         chat_rejected;
 };
 
 static void
@@ -210,7 +216,7 @@ stream_step (gpointer user_data)
       conn_send (conn, json);
       conn->next_delta++;
 
-      if (s->delta_interval_ms > 0)
+      if (s->delta_interval_ms > 0 && !s->answer_at_once)
         return G_SOURCE_CONTINUE;
     }
 
@@ -299,6 +305,14 @@ start_response (FakeConn   *conn,
   conn_send (conn, created);
   conn_send (conn, added);
 
+  if (conn->script.answer_at_once)
+    {
+      /* No source in between: a cancel sent on response.created cannot be
+       * read before response.done went out, however the threads are
+       * scheduled. */
+      stream_step (conn);
+      return;
+    }
   if (conn->script.delta_interval_ms > 0)
     conn->stream = g_timeout_source_new (conn->script.delta_interval_ms);
   else
@@ -939,6 +953,240 @@ unauthorized_cb (SoupServer        *soup,
   soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
 }
 
+/* --- Chat completions ------------------------------------------------------ */
+
+static GPtrArray *dup_strv (GPtrArray *array);
+
+/* The non-streaming chat completions the app makes beside a realtime
+ * session (the rolling summary), as strict as OpenAI's: POST, JSON, the
+ * key as a Bearer token, only known fields of the right types, at least
+ * one message, each a known role with non-empty string content.
+ * Anything else is refused (400/401/404/405/415) and counted. */
+static gboolean
+chat_reject (SoupServerMessage *msg,
+             FakeServer        *server,
+             guint              status,
+             const char        *why)
+{
+  g_autofree char *body = g_strdup_printf ("{\"error\":{\"message\":\"%s\",\"type\":\"invalid_request_error\"}}", why);
+
+  g_message ("fake chat server rejects: %s", why);
+  g_mutex_lock (&server->lock);
+  server->chat_rejected++;
+  g_mutex_unlock (&server->lock);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+  return FALSE;
+}
+
+static gboolean
+chat_check (SoupServerMessage *msg,
+            FakeServer        *server,
+            GString           *prompt)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  const char *auth = soup_message_headers_get_one (headers, "Authorization");
+  const char *type = soup_message_headers_get_content_type (headers, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GList) members = NULL;
+  g_autofree char *expected_key = NULL;
+  JsonObject *object;
+  JsonArray *messages;
+
+  g_mutex_lock (&server->lock);
+  expected_key = g_strdup (server->expected_key);
+  g_mutex_unlock (&server->lock);
+
+  if (g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0)
+    return chat_reject (msg, server, 405, "method");
+  if (g_strcmp0 (type, "application/json") != 0)
+    return chat_reject (msg, server, 415, "content type");
+  if (auth == NULL || !g_str_has_prefix (auth, "Bearer ") || auth[7] == '\0' ||
+      (expected_key != NULL && !g_str_equal (auth + 7, expected_key)))
+    return chat_reject (msg, server, 401, "authorization");
+  if (body->length == 0 || !json_parser_load_from_data (parser, body->data, body->length, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return chat_reject (msg, server, 400, "body is not a JSON object");
+
+  object = json_node_get_object (json_parser_get_root (parser));
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *field = l->data;
+      JsonNode *node = json_object_get_member (object, field);
+      GType vt = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
+
+      if (g_str_equal (field, "model"))
+        {
+          if (vt != G_TYPE_STRING || *json_node_get_string (node) == '\0')
+            return chat_reject (msg, server, 400, "model");
+        }
+      else if (g_str_equal (field, "stream"))
+        {
+          /* This fake answers whole completions only. */
+          if (vt != G_TYPE_BOOLEAN || json_node_get_boolean (node))
+            return chat_reject (msg, server, 400, "stream");
+        }
+      else if (g_str_equal (field, "temperature"))
+        {
+          if ((vt != G_TYPE_DOUBLE && vt != G_TYPE_INT64) ||
+              json_node_get_double (node) < 0 || json_node_get_double (node) > 2)
+            return chat_reject (msg, server, 400, "temperature");
+        }
+      else if (g_str_equal (field, "max_tokens"))
+        {
+          if (vt != G_TYPE_INT64 || json_node_get_int (node) <= 0)
+            return chat_reject (msg, server, 400, "max_tokens");
+        }
+      else if (!g_str_equal (field, "messages"))
+        return chat_reject (msg, server, 400, "unknown field");
+    }
+  if (!json_object_has_member (object, "model") || !json_object_has_member (object, "messages") ||
+      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "messages")))
+    return chat_reject (msg, server, 400, "model or messages missing");
+
+  messages = json_object_get_array_member (object, "messages");
+  if (json_array_get_length (messages) == 0)
+    return chat_reject (msg, server, 400, "no messages");
+  for (guint i = 0; i < json_array_get_length (messages); i++)
+    {
+      JsonNode *node = json_array_get_element (messages, i);
+      JsonObject *m = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      JsonNode *role = m != NULL ? json_object_get_member (m, "role") : NULL;
+      JsonNode *content = m != NULL ? json_object_get_member (m, "content") : NULL;
+      const char *r;
+
+      if (m == NULL || json_object_get_size (m) != 2 || role == NULL || content == NULL ||
+          !JSON_NODE_HOLDS_VALUE (role) || json_node_get_value_type (role) != G_TYPE_STRING ||
+          !JSON_NODE_HOLDS_VALUE (content) || json_node_get_value_type (content) != G_TYPE_STRING ||
+          *json_node_get_string (content) == '\0')
+        return chat_reject (msg, server, 400, "message shape");
+      r = json_node_get_string (role);
+      if (!g_str_equal (r, "system") && !g_str_equal (r, "user") && !g_str_equal (r, "assistant"))
+        return chat_reject (msg, server, 400, "message role");
+      g_string_append_printf (prompt, "%s:%s\n", r, json_node_get_string (content));
+    }
+  return TRUE;
+}
+
+static void
+chat_cb (SoupServer        *soup,
+         SoupServerMessage *msg,
+         const char        *path,
+         GHashTable        *query,
+         gpointer           user_data)
+{
+  FakeServer *server = user_data;
+  g_autoptr(GString) prompt = g_string_new (NULL);
+
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *content = NULL;
+  g_autofree char *json = NULL;
+  guint status;
+
+  /* No keep-alive: an idle connection's timeout would outlive the
+   * server's context at fake_server_free() (a leak under memcheck). */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  if (g_strcmp0 (path, "/v1/chat/completions") != 0)
+    {
+      chat_reject (msg, server, 404, "path");
+      return;
+    }
+  if (!chat_check (msg, server, prompt))
+    return;
+
+  g_mutex_lock (&server->lock);
+  g_ptr_array_add (server->chat_prompts, g_strdup (prompt->str));
+  status = server->chat_status;
+  content = g_strdup (server->chat_content);
+  g_mutex_unlock (&server->lock);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  if (status == SOUP_STATUS_OK)
+    {
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, "chatcmpl-fake");
+      json_builder_set_member_name (builder, "object");
+      json_builder_add_string_value (builder, "chat.completion");
+      json_builder_set_member_name (builder, "choices");
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "index");
+      json_builder_add_int_value (builder, 0);
+      json_builder_set_member_name (builder, "message");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "role");
+      json_builder_add_string_value (builder, "assistant");
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, content != NULL ? content : "");
+      json_builder_end_object (builder);
+      json_builder_set_member_name (builder, "finish_reason");
+      json_builder_add_string_value (builder, "stop");
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+    }
+  else
+    {
+      json_builder_set_member_name (builder, "error");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, status == SOUP_STATUS_UNAUTHORIZED
+                                     ? "Incorrect API key provided" : "The server had an error");
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder, status == SOUP_STATUS_UNAUTHORIZED
+                                     ? "invalid_request_error" : "server_error");
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, json, strlen (json));
+}
+
+/**
+ * fake_server_set_chat_reply:
+ * @status: 200 to answer @content as a chat completion, else the HTTP
+ *   status of an OpenAI-shaped error
+ */
+void
+fake_server_set_chat_reply (FakeServer *server,
+                            guint       status,
+                            const char *content)
+{
+  g_mutex_lock (&server->lock);
+  server->chat_status = status;
+  g_free (server->chat_content);
+  server->chat_content = g_strdup (content);
+  g_mutex_unlock (&server->lock);
+}
+
+/* Each accepted chat request's messages, one "role:content" line each. */
+GPtrArray *
+fake_server_dup_chat_requests (FakeServer *server)
+{
+  GPtrArray *ret;
+
+  g_mutex_lock (&server->lock);
+  ret = dup_strv (server->chat_prompts);
+  g_mutex_unlock (&server->lock);
+  return ret;
+}
+
+guint
+fake_server_get_n_chat_rejected (FakeServer *server)
+{
+  guint n;
+
+  g_mutex_lock (&server->lock);
+  n = server->chat_rejected;
+  g_mutex_unlock (&server->lock);
+  return n;
+}
+
 static gpointer
 server_thread (gpointer data)
 {
@@ -951,6 +1199,7 @@ server_thread (gpointer data)
   soup_server_add_websocket_handler (server->soup, "/v1/realtime", NULL, NULL,
                                      websocket_cb, server, NULL);
   soup_server_add_handler (server->soup, "/unauthorized", unauthorized_cb, server, NULL);
+  soup_server_add_handler (server->soup, "/v1/chat/completions", chat_cb, server, NULL);
   if (!soup_server_listen_local (server->soup, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
     g_error ("fake server: %s", error->message);
   uris = soup_server_get_uris (server->soup);
@@ -973,6 +1222,16 @@ server_thread (gpointer data)
   return NULL;
 }
 
+static gboolean
+peer_gone_is_not_fatal (const char     *log_domain,
+                        GLogLevelFlags  log_level,
+                        const char     *message,
+                        gpointer        user_data)
+{
+  return !(g_strcmp0 (log_domain, "libsoup") == 0 &&
+           strstr (message, "could not get remote address") != NULL);
+}
+
 FakeServer *
 fake_server_new (void)
 {
@@ -981,11 +1240,18 @@ fake_server_new (void)
   g_mutex_init (&server->lock);
   server->recording = TRUE;
   g_cond_init (&server->ready_cond);
+  /* libsoup warns when a client is gone before the server got to its
+   * request (a connect the client timed out or cancelled): routine for a
+   * server, not a test failure. */
+  g_test_log_set_fatal_handler (peer_gone_is_not_fatal, NULL);
   server->context = g_main_context_new ();
   server->loop = g_main_loop_new (server->context, FALSE);
   server->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) conn_free);
   server->scripts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   server->default_script = (FakeScript) { .n_deltas = 10, .samples_per_delta = 480 };
+  server->chat_status = SOUP_STATUS_OK;
+  server->chat_content = g_strdup ("A summary.");
+  server->chat_prompts = g_ptr_array_new_with_free_func (g_free);
   server->thread = g_thread_new ("fake-realtime-server", server_thread, server);
 
   g_mutex_lock (&server->lock);
@@ -1012,6 +1278,8 @@ fake_server_free (FakeServer *server)
   g_main_loop_unref (server->loop);
   g_main_context_unref (server->context);
   g_free (server->expected_key);
+  g_free (server->chat_content);
+  g_ptr_array_unref (server->chat_prompts);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->ready_cond);
   g_free (server);
@@ -1469,11 +1737,26 @@ wake (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Memcheck runs code some twenty times slower: deadlines stretch with it. */
+#if defined(__SANITIZE_ADDRESS__)
+# define UNDER_ASAN 1
+#elif defined(__has_feature)
+# if __has_feature(address_sanitizer)
+#  define UNDER_ASAN 1
+# endif
+#endif
+
+/* Memcheck runs code some twenty times slower, AddressSanitizer some two
+ * to three times: deadlines stretch with them (CI runs both on 2 busy cores). */
 guint
 test_scale_ms (guint ms)
 {
-  return g_getenv ("LANLAN_UNDER_VALGRIND") != NULL ? ms * 5 : ms;
+  if (g_getenv ("LANLAN_UNDER_VALGRIND") != NULL)
+    return ms * 5;
+#ifdef UNDER_ASAN
+  return ms * 3;
+#else
+  return ms;
+#endif
 }
 
 gboolean

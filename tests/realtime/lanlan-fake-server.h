@@ -41,6 +41,9 @@ typedef struct {
   guint            tone_amplitude;     /* > 0: the audio is a 440 Hz sine of this
                                         * peak; 0: each delta's samples are its
                                         * index + 1 (order markers, near silence) */
+  gboolean         answer_at_once;     /* send the whole answer, up to response.done,
+                                        * while handling response.create: nothing the
+                                        * client sends meanwhile is read before the end */
   guint            session_delay_ms;   /* wait before session.updated */
   guint            drop_at_update;     /* drop the connection at the Nth session.update */
   gint             close_after_update; /* 10 ms after session.updated: > 0 close
@@ -108,6 +111,16 @@ guint       fake_server_get_max_append    (FakeServer       *server,
                                            guint             index);
 guint       fake_server_get_min_append    (FakeServer       *server,
                                            guint             index);
+
+/* /v1/chat/completions beside the realtime endpoint (the rolling summary):
+ * strict, see lanlan-fake-server.c. 200 answers @content; any other
+ * status an OpenAI-shaped error. Accepted requests are kept as their
+ * messages, "role:content\n" each; refused ones are counted. */
+void        fake_server_set_chat_reply    (FakeServer       *server,
+                                           guint             status,
+                                           const char       *content);
+GPtrArray  *fake_server_dup_chat_requests (FakeServer       *server);
+guint       fake_server_get_n_chat_rejected (FakeServer     *server);
 
 /* @ms, longer under memcheck. */
 guint       test_scale_ms                 (guint             ms);

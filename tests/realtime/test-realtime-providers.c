@@ -16,6 +16,7 @@
 
 #include "lanlan-fake-server.h"
 #include "lanlan-fake-sink.h"
+#include "lanlan-lorebook.h"
 #include "lanlan-provider.h"
 #include "lanlan-realtime-events.h"
 #include "lanlan-session-manager.h"
@@ -380,6 +381,115 @@ test_oversized_message (Fixture *f, gconstpointer data)
   lanlan_session_manager_end_session (f->manager);
 }
 
+/* --- the lorebook on later turns -------------------------------------------- */
+
+#define MOCHI "Mochi is the user's grey cat."
+
+/* How many times the session at @index was given @content as lorebook
+ * context: system items, or the instructions of a service without items. */
+static guint
+lore_count (Fixture *f, guint index, const char *content)
+{
+  guint n = 0;
+
+  if (uses_items (f))
+    {
+      g_autoptr(GPtrArray) items = fake_server_dup_items (f->server, index);
+
+      for (guint i = 0; i < items->len; i++)
+        {
+          const char *item = g_ptr_array_index (items, i);
+          if (g_str_has_prefix (item, "system:") && strstr (item, content) != NULL)
+            n++;
+        }
+    }
+  else
+    {
+      g_autofree char *instructions = fake_server_dup_instructions (f->server, index);
+
+      for (const char *p = instructions; p != NULL && (p = strstr (p, content)) != NULL; p++)
+        n++;
+    }
+  return n;
+}
+
+static gboolean
+cond_lore (gpointer data)
+{
+  W *w = data;
+  return lore_count (w->f, w->index, w->s) > 0;
+}
+
+/* Issue #15: an entry that a later turn activates reaches the live session
+ * (not only the next priming), once, before the answer to that turn, in
+ * the provider's own way; an entry nobody mentions stays out. */
+static void
+test_lorebook_live (Fixture *f, gconstpointer data)
+{
+  FakeScript script = { .provider = f->pc->fake, .beta = f->pc->fake != FAKE_PROVIDER_OPENAI,
+                        .n_deltas = 2, .samples_per_delta = 480 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(LanlanLorebook) book = NULL;
+  g_autoptr(GPtrArray) received = NULL;
+  g_autoptr(GError) error = NULL;
+  gint lore_at = -1, last_response = -1;
+
+  g_assert_true (json_parser_load_from_data (parser,
+    "{\"entries\":["
+    "{\"keys\":[\"Mochi\"],\"content\":\"" MOCHI "\",\"enabled\":true},"
+    "{\"keys\":[\"volcano\"],\"content\":\"The user fears volcanoes.\",\"enabled\":true}]}", -1, NULL));
+  book = lanlan_lorebook_new_from_json (json_node_get_object (json_parser_get_root (parser)), &error);
+  g_assert_no_error (error);
+  lanlan_character_set_lorebook (f->character, book);
+
+  fake_server_set_default_script (f->server, &script);
+  f->manager = lanlan_session_manager_new (f->character, LANLAN_AUDIO_SINK (f->sink));
+  lanlan_session_manager_set_api_key (f->manager, "sk");
+  lanlan_session_manager_set_hot_swap_turns (f->manager, 0);
+  lanlan_session_manager_set_hot_swap_seconds (f->manager, 0);
+  lanlan_session_manager_set_timeouts (f->manager, test_scale_ms (5000), test_scale_ms (5000));
+  g_signal_connect (f->manager, "turn-ended", G_CALLBACK (on_turn), f);
+  g_signal_connect (f->manager, "error", G_CALLBACK (on_error), f);
+  lanlan_session_manager_start_session (f->manager);
+  wait_connected (f, 1);
+
+  lanlan_session_manager_stream_text (f->manager, "Hello");
+  wait_turns (f, 1);
+  spin (100);
+  g_assert_cmpuint (lore_count (f, 0, MOCHI), ==, 0);
+
+  /* The second turn names the cat: the entry joins the live session. */
+  lanlan_session_manager_stream_text (f->manager, "Mochi knocked my cup over again.");
+  g_assert_true (test_wait_until (cond_lore, &(W) { f, 0, 0, MOCHI }, 5000));
+  wait_turns (f, 2);
+  received = fake_server_dup_received (f->server, 0);
+  for (guint i = 0; i < received->len; i++)
+    {
+      const char *event = g_ptr_array_index (received, i);
+      if (lore_at < 0 && strstr (event, "Mochi is the user") != NULL)
+        lore_at = i;
+      if (strstr (event, "\"type\":\"response.create\"") != NULL)
+        last_response = i;
+    }
+  g_assert_cmpint (lore_at, >=, 0);
+  g_assert_cmpint (lore_at, <, last_response);   /* before the answer it is for */
+
+  /* Named again: not sent again. */
+  lanlan_session_manager_stream_text (f->manager, "Mochi is asleep now.");
+  wait_turns (f, 3);
+  spin (100);
+  g_assert_cmpuint (lore_count (f, 0, MOCHI), ==, 1);
+  g_assert_cmpuint (lore_count (f, 0, "volcano"), ==, 0);
+  assert_clean (f);
+
+  lanlan_session_manager_end_session (f->manager);
+}
+
+static const ProviderCase lorebook_cases[] = {
+  { "openai", FAKE_PROVIDER_OPENAI, NULL },
+  { "qwen", FAKE_PROVIDER_QWEN, NULL },
+};
+
 static const ProviderCase oversized = { "openai", FAKE_PROVIDER_OPENAI, NULL };
 
 static const ProviderCase cases[] = {
@@ -398,6 +508,11 @@ main (int argc, char *argv[])
     {
       g_autofree char *path = g_strdup_printf ("/realtime/providers/%s", cases[i].id);
       g_test_add (path, Fixture, &cases[i], fixture_setup, test_conversation, fixture_teardown);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (lorebook_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/realtime/providers/lorebook-live/%s", lorebook_cases[i].id);
+      g_test_add (path, Fixture, &lorebook_cases[i], fixture_setup, test_lorebook_live, fixture_teardown);
     }
   g_test_add ("/realtime/providers/oversized-message", Fixture, &oversized,
               fixture_setup, test_oversized_message, fixture_teardown);

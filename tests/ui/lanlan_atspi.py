@@ -10,6 +10,14 @@ import sys
 import time
 
 import pyatspi
+from gi.repository import Atspi
+
+# libatspi gives an app 800 ms to answer a call once it has run 15 s. GTK
+# answers DoAction only after the action ran, and on a loaded machine
+# opening a window or a dialog takes longer than that: the test then fails
+# with "Did not receive a reply" although the app is fine. A hung app
+# still fails every test, through this limit or the tests' own waits.
+Atspi.set_timeout(30000, 60000)
 
 
 class AppUnderTest:

@@ -22,7 +22,7 @@ class FakeRealtimeServer:
     """tests/ui/fake-realtime-server as a child process."""
 
     def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0,
-                 provider=None):
+                 provider=None, n_deltas=None):
         self.log_dir = tempfile.mkdtemp(prefix="fake-realtime-")
         args = [os.environ["LANLAN_FAKE_SERVER"], "--port", str(port),
                 "--delta-interval-ms", str(delta_interval_ms), "--log-dir", self.log_dir]
@@ -30,6 +30,8 @@ class FakeRealtimeServer:
             args += ["--expected-key", expected_key]
         if session_delay_ms:
             args += ["--session-delay-ms", str(session_delay_ms)]
+        if n_deltas is not None:  # deltas per answer (10 by default)
+            args += ["--n-deltas", str(n_deltas)]
         if provider is not None:  # play openai, qwen, glm or stepfun strictly
             args += ["--provider", provider]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -126,3 +128,59 @@ def bubbles(frame, kind):
         except Exception:
             pass
     return out
+
+
+class ChatServer:
+    """tests/chat's strict OpenAI-compatible chat server (fake-chat-server)
+    as a child process on 127.0.0.1: refuses a wrong path, a missing or
+    unknown model, bad message shapes and a wrong content type as Ollama
+    and OpenAI do, and streams each answer word by word. script() sets
+    what one chat request (0-based) gets; requests() is what came in."""
+
+    def __init__(self, models=("llama3.2",), reply=None, ollama=True, delta_interval_ms=60):
+        args = [os.environ["LANLAN_FAKE_CHAT_SERVER"], "--delta-interval-ms", str(delta_interval_ms)]
+        for m in models:
+            args += ["--model", m]
+        if reply is not None:
+            args += ["--reply", reply]
+        if ollama:
+            args.append("--ollama")
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.stop()
+            raise AssertionError("fake-chat-server did not start")
+
+    def _ask(self, command):
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        if "error" in answer:
+            raise AssertionError("fake-chat-server: %s" % answer["error"])
+        return answer
+
+    def script(self, index, mode="stream", **kw):
+        """mode: stream, stall, drop, stream_error, http_error or json;
+        kw: reply, stall_after, delta_interval_ms, first_delay_ms,
+        http_status, error_message."""
+        self._ask(dict(cmd="script", index=index, mode=mode, **kw))
+
+    def requests(self):
+        """Every chat request so far: (parsed body or None, HTTP status, aborted)."""
+        out = []
+        for r in self._ask({"cmd": "requests"})["requests"]:
+            try:
+                body = json.loads(r["body"])
+            except ValueError:
+                body = None
+            out.append((body, r["status"], r["aborted"]))
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()

@@ -177,13 +177,21 @@ class Agent:
         self.ctx = zmq.Context()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.connect("tcp://127.0.0.1:%d" % pub)
         self.results = self.ctx.socket(zmq.PUSH)
-        self.results.connect("tcp://127.0.0.1:%d" % pull)
         self.requests = self.ctx.socket(zmq.PULL)
-        self.requests.connect("tcp://127.0.0.1:%d" % push)
-        for s in (self.sub, self.results, self.requests):
+        # The app's PUB drops what it sends before a subscriber is connected,
+        # and its PUSH what finds no peer: wait until each handshake is done
+        # (on a loaded machine it takes longer than any fixed pause).
+        for s, port in ((self.sub, pub), (self.results, pull), (self.requests, push)):
             s.setsockopt(zmq.LINGER, 0)
+            monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+            s.connect("tcp://127.0.0.1:%d" % port)
+            try:
+                if not monitor.poll(30000):
+                    raise AssertionError("the agent never connected to the app's port %d" % port)
+            finally:
+                s.disable_monitor()
+                monitor.close(0)
 
     def next_request(self, timeout=15):
         if not self.requests.poll(timeout * 1000):
@@ -235,7 +243,7 @@ class AgentTest(unittest.TestCase):
 
         agent = Agent(pub, pull, push)
         self.addCleanup(agent.close)
-        time.sleep(0.3)   # let the agent's connections settle
+        time.sleep(0.3)   # and the subscription reach the app's PUB
 
         entry = find(frame, lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Message",
                      what="message entry")
@@ -300,8 +308,8 @@ class AgentTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(notifications.calls, [])
 
-        # ...one behind another window also tells the desktop.
-        app_action("new-window")
+        # ...one behind another window (Preferences) also tells the desktop.
+        app_action("preferences")
         wait_until(lambda: not frame.getState().contains(pyatspi.STATE_ACTIVE),
                    what="Mika's window in the background")
         agent.send({"event_type": "proactive_message", "lanlan_name": "Mika",

@@ -247,6 +247,10 @@ class CardsTest(unittest.TestCase):
                         (app_action("preferences") or find(app.app, lambda n: n.getRole() == pyatspi.ROLE_FRAME
                                                            and n.name in ("設定", "首选项"), what="prefs", timeout=30))
                     open_page(prefs, page)
+                    if lang == "en":
+                        # The page is shown (it may take seconds on a loaded machine).
+                        wait_until(lambda: "Advanced" in showing_texts(prefs), timeout=30,
+                                   what="the Agent page")
                     time.sleep(1)
                     labels = showing_texts(prefs)
                     if lang == "en":

@@ -329,9 +329,18 @@ class PreferencesTest(unittest.TestCase):
         wait_until(lambda: {"Alpha", "Beta"} <= set(frames(app)), what="two windows")
         self.assertNotIn("Gamma", frames(app))
 
+        # app.new-window is Ctrl+N's editor: nothing exists until Save.
         app_action("new-window")
-        wait_until(lambda: "Character 4" in frames(app), what="new character window")
-        wait_until(lambda: "Character 4" in names_in_config(), what="new character saved")
+        prefs = window_named(app, "Preferences")
+        name = find(prefs, lambda n: text_field("Name")(n) and showing(n), what="new character's name field")
+        self.assertEqual(get_text(name), "")
+        self.assertEqual(len(names_in_config()), 3)
+        self.assertFalse(any(n.startswith("Character ") for n in frames(app)))
+        set_text(name, "Delta")
+        click(find(prefs, lambda n: button("Save")(n) and showing(n), what="save button"))
+        wait_until(lambda: "Delta" in frames(app), what="new character window")
+        wait_until(lambda: "Delta" in names_in_config(), what="new character saved")
+        click(find(prefs, button("Close"), what="Preferences close button"))
 
         alpha, beta = frames(app)["Alpha"], frames(app)["Beta"]
         set_text(find(alpha, lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Message"),

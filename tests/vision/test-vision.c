@@ -223,18 +223,10 @@ test_capture_samples_at_interval (void)
   /* The interval holds: 4 frames took at least 3 intervals. */
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 3 * 300 * 1000 - 50000);
 
-  /* Paused again: the stream stays, frames stop. A frame sampled just
-   * before the pause may still be encoding (seconds under memcheck): wait
-   * for a 400 ms spell without one — longer than the 300 ms interval, so
-   * a capture that kept sampling never gets one. */
+  /* Paused again: the stream stays, frames stop at once. A frame sampled
+   * just before the pause and still encoding (seconds on a loaded machine)
+   * is dropped, not delivered after the pause. */
   lanlan_video_capture_set_interval (capture, 0);
-  for (guint tries = 0; tries < 30; tries++)
-    {
-      n = f.n_frames;
-      vision_sleep (400);
-      if (f.n_frames == n)
-        break;
-    }
   n = f.n_frames;
   vision_sleep (1200);
   g_assert_cmpuint (f.n_frames, ==, n);
