@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 
 #include <glib/gi18n.h>
 #include <pipewire/pipewire.h>
@@ -41,6 +42,12 @@ struct _LanlanEchoCancel
   gboolean               loaded_once;
   struct pw_impl_module *module;
   struct spa_hook        module_listener;
+  /* Loop thread: the module's nodes as the daemon lists them. */
+  struct pw_registry    *registry;
+  struct spa_hook        registry_listener;
+  guint32                sink_id;
+  guint32                source_id;
+  _Atomic gboolean       ready;
 };
 
 G_DEFINE_FINAL_TYPE (LanlanEchoCancel, lanlan_echo_cancel, G_TYPE_OBJECT)
@@ -48,6 +55,7 @@ G_DEFINE_FINAL_TYPE (LanlanEchoCancel, lanlan_echo_cancel, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_AVAILABLE,
+  PROP_READY,
   N_PROPS
 };
 
@@ -103,6 +111,56 @@ static const struct pw_impl_module_events module_events = {
   .destroy = on_module_destroy,
 };
 
+/* Loop thread. */
+static void
+update_ready (LanlanEchoCancel *self)
+{
+  gboolean ready = self->sink_id != SPA_ID_INVALID && self->source_id != SPA_ID_INVALID;
+
+  if (atomic_exchange (&self->ready, ready) != ready)
+    lanlan_pw_client_notify (self->client, properties[PROP_READY]);
+}
+
+static void
+on_global (void                  *data,
+           uint32_t               id,
+           uint32_t               permissions,
+           const char            *type,
+           uint32_t               version,
+           const struct spa_dict *props)
+{
+  LanlanEchoCancel *self = data;
+  const char *name;
+
+  if (props == NULL || strcmp (type, PW_TYPE_INTERFACE_Node) != 0 ||
+      (name = spa_dict_lookup (props, PW_KEY_NODE_NAME)) == NULL)
+    return;
+  if (strcmp (name, LANLAN_ECHO_CANCEL_SINK) == 0)
+    self->sink_id = id;
+  else if (strcmp (name, LANLAN_ECHO_CANCEL_SOURCE) == 0)
+    self->source_id = id;
+  update_ready (self);
+}
+
+static void
+on_global_remove (void     *data,
+                  uint32_t  id)
+{
+  LanlanEchoCancel *self = data;
+
+  if (id == self->sink_id)
+    self->sink_id = SPA_ID_INVALID;
+  if (id == self->source_id)
+    self->source_id = SPA_ID_INVALID;
+  update_ready (self);
+}
+
+static const struct pw_registry_events registry_events = {
+  PW_VERSION_REGISTRY_EVENTS,
+  .global = on_global,
+  .global_remove = on_global_remove,
+};
+
 /* Loop thread, loop locked: load the module. */
 static gboolean
 load_module (gpointer         data,
@@ -134,6 +192,16 @@ load_module (gpointer         data,
   self->loaded_once = TRUE;
   spa_zero (self->module_listener);
   pw_impl_module_add_listener (self->module, &self->module_listener, &module_events, self);
+
+  /* "ready" once the daemon lists both nodes: a stream made after that
+   * finds them as its target (the session manager sees them first). */
+  self->sink_id = self->source_id = SPA_ID_INVALID;
+  self->registry = pw_core_get_registry (core, PW_VERSION_REGISTRY, 0);
+  if (self->registry != NULL)
+    {
+      spa_zero (self->registry_listener);
+      pw_registry_add_listener (self->registry, &self->registry_listener, &registry_events, self);
+    }
   return TRUE;
 }
 
@@ -153,6 +221,15 @@ static void
 unload_module (gpointer data)
 {
   LanlanEchoCancel *self = data;
+
+  if (self->registry != NULL)
+    {
+      spa_hook_remove (&self->registry_listener);
+      pw_proxy_destroy ((struct pw_proxy *) self->registry);
+      self->registry = NULL;
+    }
+  self->sink_id = self->source_id = SPA_ID_INVALID;
+  update_ready (self);
 
   if (self->module == NULL)
     return;
@@ -205,6 +282,9 @@ lanlan_echo_cancel_get_property (GObject    *object,
       g_value_set_boolean (value, self->client != NULL &&
                                   lanlan_pw_client_get_available (self->client));
       break;
+    case PROP_READY:
+      g_value_set_boolean (value, lanlan_echo_cancel_get_ready (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -228,12 +308,35 @@ lanlan_echo_cancel_class_init (LanlanEchoCancelClass *klass)
   properties[PROP_AVAILABLE] =
     g_param_spec_boolean ("available", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * LanlanEchoCancel:ready:
+   *
+   * Whether PipeWire lists both of the canceller's nodes, so streams can
+   * be linked to them (notified on the creating thread's main context).
+   */
+  properties[PROP_READY] =
+    g_param_spec_boolean ("ready", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 lanlan_echo_cancel_init (LanlanEchoCancel *self)
 {
+  self->sink_id = self->source_id = SPA_ID_INVALID;
+  atomic_init (&self->ready, FALSE);
+}
+
+/**
+ * lanlan_echo_cancel_get_ready:
+ *
+ * Returns: the #LanlanEchoCancel:ready property
+ */
+gboolean
+lanlan_echo_cancel_get_ready (LanlanEchoCancel *self)
+{
+  g_return_val_if_fail (LANLAN_IS_ECHO_CANCEL (self), FALSE);
+  return atomic_load (&self->ready);
 }
 
 /**

@@ -20,5 +20,6 @@ LanlanEchoCancel *lanlan_echo_cancel_new            (const char       *source_no
                                                      GError          **error);
 const char       *lanlan_echo_cancel_get_source_name (LanlanEchoCancel *self);
 const char       *lanlan_echo_cancel_get_sink_name   (LanlanEchoCancel *self);
+gboolean          lanlan_echo_cancel_get_ready       (LanlanEchoCancel *self);
 
 G_END_DECLS

@@ -1135,6 +1135,18 @@ lanlan_conversation_get_input_level (LanlanConversation *self)
   return self->input_level;
 }
 
+/* The canceller's nodes are there (or there is no canceller any more):
+ * speaker and microphone go through it. */
+static void
+on_echo_cancel_ready (LanlanConversation *self)
+{
+  if (self->echo_cancel != NULL && !lanlan_echo_cancel_get_ready (self->echo_cancel))
+    return;   /* gone, with PipeWire: they come back together */
+  retarget_speaker (self);
+  if (self->capture != NULL)
+    reopen_microphone (self);
+}
+
 /**
  * lanlan_conversation_set_echo_cancel:
  * @echo_cancel: (nullable): the app's echo canceller
@@ -1150,14 +1162,22 @@ lanlan_conversation_set_echo_cancel (LanlanConversation *self,
 {
   g_return_if_fail (LANLAN_IS_CONVERSATION (self));
 
+  if (self->echo_cancel == echo_cancel)
+    return;
+  if (self->echo_cancel != NULL)
+    g_signal_handlers_disconnect_by_func (self->echo_cancel, on_echo_cancel_ready, self);
   /* The old canceller (its module unloads with the last reference)
    * goes first, so its sink, named as the new one's, is gone when the
    * speaker links anew. */
-  if (!g_set_object (&self->echo_cancel, echo_cancel))
-    return;
-  retarget_speaker (self);
-  if (self->capture != NULL)
-    reopen_microphone (self);
+  g_set_object (&self->echo_cancel, echo_cancel);
+  if (echo_cancel != NULL)
+    g_signal_connect_object (echo_cancel, "notify::ready",
+                             G_CALLBACK (on_echo_cancel_ready), self, G_CONNECT_SWAPPED);
+  /* A new canceller's nodes take a moment to appear: a stream made
+   * before would be linked elsewhere (and stay there), so the speaker
+   * and the microphone move once they are listed. */
+  if (echo_cancel == NULL || lanlan_echo_cancel_get_ready (echo_cancel))
+    on_echo_cancel_ready (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ECHO_CANCEL]);
 }
 

@@ -162,6 +162,9 @@ test_echo_cancel (void)
               lanlan_audio_devices_find (devices, lanlan_echo_cancel_get_sink_name (ec), NULL), 5000);
   g_assert_true (lanlan_audio_devices_find (devices, LANLAN_ECHO_CANCEL_SOURCE, NULL));
   g_assert_true (lanlan_audio_devices_find (devices, LANLAN_ECHO_CANCEL_SINK, NULL));
+  /* It says so itself, once both nodes are listed. */
+  spin_until (lanlan_echo_cancel_get_ready (ec), 5000);
+  g_assert_true (lanlan_echo_cancel_get_ready (ec));
 
   /* Speech played into the canceller's sink still reaches the speakers. */
   rec = audio_test_recorder_start ("lanlan_test_sink", TRUE, 48000);
