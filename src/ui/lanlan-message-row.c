@@ -20,7 +20,8 @@
  * which makes every wrapped label in the bubble search for its width
  * (a dozen layouts each) whenever the bubble's height changes, which is
  * every frame of a streamed reply. A grid asks widths first and heights
- * for them, which labels answer from their caches.
+ * for them, which labels answer from their caches. The pieces after the
+ * first sit in a LanlanPieceBox, which draws only those in view.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -30,6 +31,7 @@
 
 #include "lanlan-avatar.h"
 #include "lanlan-message-row.h"
+#include "lanlan-piece-box.h"
 
 #define CHUNK_BYTES       512
 #define PIECES_PER_FRAME  8
@@ -366,6 +368,7 @@ lanlan_message_row_class_init (LanlanMessageRowClass *klass)
 
   object_class->dispose = lanlan_message_row_dispose;
 
+  g_type_ensure (LANLAN_TYPE_PIECE_BOX);
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/lanlan-message-row.ui");
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "messagerow");
