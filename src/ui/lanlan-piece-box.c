@@ -5,9 +5,10 @@
  * of a box, and the Cairo renderer draws every glyph of every snapshot
  * text, clipped or not, so a frame cost in proportion to the whole
  * reply. This box snapshots only the children that meet the visible
- * part of its scrolled window (its children are stacked top to bottom),
- * and draws again when that window scrolls or changes size, since its
- * own allocation does not change then.
+ * part of its scrolled window, or a window's height above or below it
+ * (its children are stacked top to bottom), and draws again when that
+ * window scrolls or changes size, since its own allocation does not
+ * change then.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -73,6 +74,12 @@ lanlan_piece_box_snapshot (GtkWidget   *widget,
       GTK_WIDGET_CLASS (lanlan_piece_box_parent_class)->snapshot (widget, snapshot);
       return;
     }
+
+  /* With a window's height to spare on each side: the row can move
+   * without a scroll (a message above it grows), and that does not
+   * draw this box again. */
+  visible.origin.y -= visible.size.height;
+  visible.size.height *= 3;
 
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
