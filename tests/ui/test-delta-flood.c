@@ -404,7 +404,7 @@ run_flood (gboolean new_items)
 
   /* In the window: the row catches up, a few pieces a frame. */
   shown = (Shown) { GTK_WIDGET (window), reply };
-  g_assert_true (test_wait_until (all_shown, &shown, 30000));
+  g_assert_true (test_wait_until (all_shown, &shown, 60000));
 
   /* In the database, once the reply is done. */
   fake_server_send (server, 0, "{\"type\":\"response.done\",\"response\":{\"id\":\"resp_f\","
@@ -439,15 +439,16 @@ run_flood (gboolean new_items)
   else
     {
       /* The old code froze the loop for seconds of CPU in one frame
-       * here (4-40 s of wall clock on a loaded 2-core box); the app now
-       * needs tens of milliseconds. AddressSanitizer makes GTK's layout
+       * here (9.5 s of CPU, a 38 s gap on a loaded 2-core box); the app
+       * now needs tens of milliseconds (gaps of 0.5-1.5 s at a load of
+       * 17 on 2 cores were the scheduler's, not the app's work). AddressSanitizer makes GTK's layout
        * several times slower and keeps freed memory in quarantine, so
        * there the figures are printed, not judged. */
 #if defined(__SANITIZE_ADDRESS__)
       g_test_message ("under AddressSanitizer: stall and RSS not judged");
 #else
       g_assert_cmpfloat (flooded.work_ms, <, 500.0);
-      g_assert_cmpfloat (flooded.stall_ms, <, 2500.0);
+      g_assert_cmpfloat (flooded.stall_ms, <, 5000.0);
       g_assert_cmpfloat (flooded.rss_after - flooded.rss_before, <, 60.0);
 #endif
     }
