@@ -13,7 +13,16 @@
  * chat preset without vision) the vision model from Preferences
  * describes the picture instead, once per turn, and the description goes
  * into the character's context; nothing is sent to a provider that
- * cannot take it.
+ * cannot take it. In text mode the session decides: a chat model that
+ * may or may not see (a "try" preset: Ollama, llama.cpp…) gets the
+ * picture first; when its server refuses it, or the preset has no
+ * vision, the session holds the question (LanlanSessionManager::
+ * image-refused), the picture is described, and the question goes with
+ * the words; a model that refused once gets words from then on.
+ *
+ * The vision model's client is built once, its key looked up in the
+ * keyring off the main thread, and kept until the vision settings or
+ * that key change (lanlan_vision_link_api_key_changed()).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -47,6 +56,14 @@ struct _LanlanVisionLink
   /* The vision model, for a character without eyes. */
   gboolean              described_this_turn;
   gboolean              describing;
+  gboolean              release_session;  /* a refused picture's question waits for the words */
+  gulong                refused_handler;
+  /* Built once, with a key looked up off the main thread; kept until its
+   * settings or its key change. */
+  GSettings            *settings;
+  LanlanImageDescriber *describer;
+  GCancellable         *key_lookup;
+  GBytes               *waiting;          /* the picture to describe once the key is here */
 };
 
 G_DEFINE_FINAL_TYPE (LanlanVisionLink, lanlan_vision_link, G_TYPE_OBJECT)
@@ -78,11 +95,11 @@ model_has_eyes (LanlanVisionLink *self)
 {
   LanlanCharacter *c = lanlan_session_manager_get_character (self->session);
 
+  /* Text mode: the session knows (from the preset, or from a server
+   * that refused a picture) and asks for words (image-refused) when its
+   * model cannot take a picture, holding the question for them. */
   if (lanlan_character_get_input_mode (c) == LANLAN_INPUT_MODE_TEXT)
-    {
-      const LanlanChatPreset *preset = lanlan_chat_preset_for_provider (lanlan_character_get_provider (c));
-      return preset == NULL || preset->vision != LANLAN_CHAT_VISION_NO;
-    }
+    return TRUE;
   else
     {
       const LanlanProvider *p = lanlan_provider_lookup (lanlan_character_get_provider (c));
@@ -99,46 +116,105 @@ emit_error (LanlanVisionLink *self,
 
 /* --- The vision model ------------------------------------------------------ */
 
-static LanlanImageDescriber *
-make_describer (GError **error)
+static GError *
+no_vision_model (void)
 {
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchema) schema = NULL;
-  g_autoptr(GSettings) settings = NULL;
-  g_autofree char *preset_id = NULL;
-  g_autofree char *base_url = NULL;
-  g_autofree char *model = NULL;
-  g_autofree char *key = NULL;
-  g_autoptr(LanlanChatClient) client = NULL;
-  const LanlanChatPreset *preset;
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                              _("This character’s model cannot see pictures. Choose a vision model in "
+                                "Preferences to describe them to it."));
+}
 
-  if (source == NULL || (schema = g_settings_schema_source_lookup (source, APP_ID, TRUE)) == NULL ||
-      !g_settings_schema_has_key (schema, "vision-model"))
-    goto none;
-  settings = g_settings_new (APP_ID);
-  model = g_settings_get_string (settings, "vision-model");
+static void describe_now (LanlanVisionLink *self, GBytes *jpeg);
+
+/* The vision model's settings or key changed: the next picture builds
+ * anew; one waiting for the old key waits for the new one. */
+static void
+forget_describer (LanlanVisionLink *self)
+{
+  g_autoptr(GBytes) waiting = g_steal_pointer (&self->waiting);
+
+  g_clear_object (&self->describer);
+  if (self->key_lookup != NULL)
+    {
+      g_cancellable_cancel (self->key_lookup);
+      g_clear_object (&self->key_lookup);
+    }
+  if (waiting != NULL)
+    describe_now (self, waiting);
+}
+
+/* The vision model's service: %NULL when none is chosen. */
+static const LanlanChatPreset *
+vision_preset (LanlanVisionLink *self)
+{
+  g_autofree char *model = NULL;
+  g_autofree char *preset_id = NULL;
+
+  if (self->settings == NULL)
+    return NULL;
+  model = g_settings_get_string (self->settings, "vision-model");
   g_strstrip (model);
   if (*model == '\0')
-    goto none;
-  preset_id = g_settings_get_string (settings, "vision-service");
-  base_url = g_settings_get_string (settings, "vision-base-url");
-  preset = lanlan_chat_preset_lookup (preset_id);
-  if (preset == NULL)
-    goto none;
-  if (!preset->local)
-    key = lanlan_secrets_lookup_sync (preset->key_id, NULL, NULL);
-  client = lanlan_chat_client_new_for_preset (preset, base_url, key, error);
-  if (key != NULL)
-    memset (key, 0, strlen (key));
-  if (client == NULL)
     return NULL;
-  return lanlan_image_describer_new (client, model);
+  preset_id = g_settings_get_string (self->settings, "vision-service");
+  return lanlan_chat_preset_lookup (preset_id);
+}
 
-none:
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                       _("This character’s model cannot see pictures. Choose a vision model in "
-                         "Preferences to describe them to it."));
-  return NULL;
+static gboolean
+build_describer (LanlanVisionLink        *self,
+                 const LanlanChatPreset  *preset,
+                 const char              *key,
+                 GError                 **error)
+{
+  g_autofree char *base_url = g_settings_get_string (self->settings, "vision-base-url");
+  g_autofree char *model = g_settings_get_string (self->settings, "vision-model");
+  g_autoptr(LanlanChatClient) client = lanlan_chat_client_new_for_preset (preset, base_url, key, error);
+
+  if (client == NULL)
+    return FALSE;
+  self->describer = lanlan_image_describer_new (client, g_strstrip (model));
+  return TRUE;
+}
+
+/* The end of a description, in words or not. */
+static void
+described (LanlanVisionLink *self,
+           const char       *text,
+           const GError     *error)
+{
+  gboolean release = self->release_session;
+
+  if (self->session == NULL)
+    return;   /* disposed */
+  self->describing = FALSE;
+  self->release_session = FALSE;
+  if (text != NULL)
+    {
+      g_autofree char *context = lanlan_image_describer_wrap (text);
+
+      lanlan_session_manager_describe_seen (self->session, context);
+      self->frames_sent++;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMES_SENT]);
+      return;
+    }
+  /* A question waiting for these words goes on without them, and the
+   * character knows a picture was shown that it could not see. */
+  if (release)
+    lanlan_session_manager_describe_seen (self->session,
+                                          "[The user showed you an image, but it could not be "
+                                          "described to you. Say so if it matters.]");
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    {
+      emit_error (self, error);   /* no vision model: said once a turn */
+      return;
+    }
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_autoptr(GError) e = g_error_new (error->domain, error->code,
+                                         _("The picture could not be described: %s"), error->message);
+      self->described_this_turn = FALSE;
+      emit_error (self, e);
+    }
 }
 
 static void
@@ -151,50 +227,116 @@ on_described (GObject      *source,
   g_autofree char *text = lanlan_image_describer_describe_finish (LANLAN_IMAGE_DESCRIBER (source),
                                                                   result, &error);
 
-  self->describing = FALSE;
-  if (text == NULL)
+  described (self, text, error);
+}
+
+static void
+on_key_looked_up (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(LanlanVisionLink) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = lanlan_secrets_lookup_finish (result, &error);
+  g_autoptr(GBytes) jpeg = NULL;
+  const LanlanChatPreset *preset;
+
+  /* Cancelled: disposed, or the settings changed and a new lookup runs. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    goto out;
+  g_clear_object (&self->key_lookup);
+  g_clear_error (&error);
+  jpeg = g_steal_pointer (&self->waiting);
+  if (jpeg == NULL)
+    goto out;
+  /* No key (none stored, or no keyring) is not an error here: the
+   * server says whether it needs one. */
+  preset = vision_preset (self);
+  if (preset == NULL)
+    error = no_vision_model ();
+  else if (build_describer (self, preset, key, &error))
+    describe_now (self, jpeg);
+  if (error != NULL)
+    described (self, NULL, error);
+
+out:
+  if (key != NULL)
+    memset (key, 0, strlen (key));
+}
+
+/* Describes @jpeg with the vision model from Preferences: the describer
+ * is built once, its key looked up in the keyring off the main thread. */
+static void
+describe_now (LanlanVisionLink *self,
+              GBytes           *jpeg)
+{
+  g_autoptr(GError) error = NULL;
+  const LanlanChatPreset *preset;
+  LanlanCharacter *c = lanlan_session_manager_get_character (self->session);
+
+  if (self->describer != NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      lanlan_image_describer_describe_async (self->describer, jpeg, lanlan_character_get_language (c),
+                                             self->cancellable, on_described, g_object_ref (self));
+      return;
+    }
+  preset = vision_preset (self);
+  if (preset == NULL)
+    {
+      error = no_vision_model ();
+      described (self, NULL, error);
+      return;
+    }
+  if (!preset->local)
+    {
+      /* The key first; the latest picture waits for it. */
+      g_clear_pointer (&self->waiting, g_bytes_unref);
+      self->waiting = g_bytes_ref (jpeg);
+      if (self->key_lookup == NULL)
         {
-          g_autoptr(GError) e = g_error_new (error->domain, error->code,
-                                             _("The picture could not be described: %s"),
-                                             error->message);
-          self->described_this_turn = FALSE;
-          emit_error (self, e);
+          self->key_lookup = g_cancellable_new ();
+          lanlan_secrets_lookup_async (preset->key_id, self->key_lookup, on_key_looked_up,
+                                       g_object_ref (self));
         }
       return;
     }
-  {
-    g_autofree char *context = lanlan_image_describer_wrap (text);
-    lanlan_session_manager_describe_seen (self->session, context);
-  }
-  self->frames_sent++;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FRAMES_SENT]);
+  if (!build_describer (self, preset, NULL, &error))
+    {
+      described (self, NULL, error);
+      return;
+    }
+  describe_now (self, jpeg);
 }
 
 static void
 describe (LanlanVisionLink *self,
           GBytes           *jpeg)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(LanlanImageDescriber) describer = NULL;
-  LanlanCharacter *c;
-
   if (self->described_this_turn || self->describing)
     return;
-  describer = make_describer (&error);
-  if (describer == NULL)
-    {
-      /* Said once a turn, not at every frame. */
-      self->described_this_turn = TRUE;
-      emit_error (self, error);
-      return;
-    }
-  c = lanlan_session_manager_get_character (self->session);
   self->described_this_turn = TRUE;
   self->describing = TRUE;
-  lanlan_image_describer_describe_async (describer, jpeg, lanlan_character_get_language (c),
-                                         self->cancellable, on_described, g_object_ref (self));
+  describe_now (self, jpeg);
+}
+
+/* Text mode: the chat model does not take this picture (a preset
+ * without vision, or a server that refused one); the question waits for
+ * its description. */
+static void
+on_image_refused (LanlanSessionManager *session,
+                  GBytes               *jpeg,
+                  LanlanVisionLink     *self)
+{
+  if (self->describing)
+    {
+      /* Words are on their way already: they let the question go. */
+      self->release_session = TRUE;
+      return;
+    }
+  self->described_this_turn = TRUE;
+  self->describing = TRUE;
+  self->release_session = TRUE;
+  describe_now (self, jpeg);
 }
 
 /* --- Pictures ------------------------------------------------------------------ */
@@ -446,6 +588,37 @@ lanlan_vision_link_get_frames_sent (LanlanVisionLink *self)
 }
 
 static void
+on_settings_changed (GSettings        *settings,
+                     const char       *key,
+                     LanlanVisionLink *self)
+{
+  if (g_str_has_prefix (key, "vision-"))
+    forget_describer (self);
+}
+
+/**
+ * lanlan_vision_link_api_key_changed:
+ * @provider: the keyring entry (a provider or chat preset's key id) whose
+ *   key was stored or removed
+ *
+ * The vision model's key is looked up once and kept; this makes the next
+ * picture look it up again when it is @provider's.
+ */
+void
+lanlan_vision_link_api_key_changed (LanlanVisionLink *self,
+                                    const char       *provider)
+{
+  const LanlanChatPreset *preset;
+
+  g_return_if_fail (LANLAN_IS_VISION_LINK (self));
+  g_return_if_fail (provider != NULL);
+
+  preset = vision_preset (self);
+  if (preset != NULL && !preset->local && g_strcmp0 (preset->key_id, provider) == 0)
+    forget_describer (self);
+}
+
+static void
 on_turn_ended (LanlanVisionLink *self)
 {
   if (!self->describing)
@@ -461,9 +634,17 @@ lanlan_vision_link_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->waiting, g_bytes_unref);
+  forget_describer (self);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_object (&self->settings);
   drop_share (self);
   if (self->session != NULL)
-    g_clear_signal_handler (&self->turn_handler, self->session);
+    {
+      g_clear_signal_handler (&self->turn_handler, self->session);
+      g_clear_signal_handler (&self->refused_handler, self->session);
+    }
   g_clear_object (&self->session);
 
   G_OBJECT_CLASS (lanlan_vision_link_parent_class)->dispose (object);
@@ -557,5 +738,17 @@ lanlan_vision_link_new (LanlanSessionManager *session)
   self->session = g_object_ref (session);
   self->turn_handler = g_signal_connect_swapped (session, "turn-ended",
                                                  G_CALLBACK (on_turn_ended), self);
+  self->refused_handler = g_signal_connect (session, "image-refused",
+                                            G_CALLBACK (on_image_refused), self);
+  {
+    GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+    g_autoptr(GSettingsSchema) schema = source ? g_settings_schema_source_lookup (source, APP_ID, TRUE) : NULL;
+
+    if (schema != NULL && g_settings_schema_has_key (schema, "vision-model"))
+      {
+        self->settings = g_settings_new (APP_ID);
+        g_signal_connect (self->settings, "changed", G_CALLBACK (on_settings_changed), self);
+      }
+  }
   return self;
 }

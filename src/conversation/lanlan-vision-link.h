@@ -34,6 +34,8 @@ gboolean             lanlan_vision_link_share_finish   (LanlanVisionLink     *se
                                                         GAsyncResult         *result,
                                                         GError              **error);
 void                 lanlan_vision_link_stop_sharing   (LanlanVisionLink     *self);
+void                 lanlan_vision_link_api_key_changed (LanlanVisionLink    *self,
+                                                        const char           *provider);
 LanlanVisionSharing  lanlan_vision_link_get_sharing    (LanlanVisionLink     *self);
 void                 lanlan_vision_link_set_live       (LanlanVisionLink     *self,
                                                         gboolean              live);

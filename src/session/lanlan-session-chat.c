@@ -40,6 +40,7 @@
 #include "lanlan-vad.h"
 
 #define CHAT_MAX_RETRIES   4
+#define DESCRIBE_WAIT_MS   90000   /* for a refused picture's description */
 #define CHAT_INPUT_RATE    _LANLAN_SESSION_CHAT_INPUT_RATE   /* what transcription servers like */
 
 struct _ChatEngine
@@ -64,6 +65,7 @@ struct _ChatEngine
   guint                   n_answers;
   gboolean                had_images;
   gboolean                no_vision;   /* this model refused pictures */
+  gboolean                awaiting_description;   /* of a refused picture (retry_timer bounds it) */
   GBytes                 *image;       /* the latest frame, for the next request */
 
   LanlanTtsWorker        *tts;
@@ -94,6 +96,8 @@ struct _ChatEngine
 static void chat_send (ChatEngine *chat);
 static void setup_transcription (ChatEngine *chat, const char *chat_url, const char *chat_key);
 static void chat_after_turn (ChatEngine *chat);
+static gboolean describe_timeout_cb (gpointer data);
+static gboolean wait_for_words (ChatEngine *chat, GBytes *image);
 
 /* --- Helpers ---------------------------------------------------------------- */
 
@@ -129,6 +133,7 @@ chat_ensure (Worker *w)
 static void
 stop_retry (ChatEngine *chat)
 {
+  chat->awaiting_description = FALSE;
   if (chat->retry_timer != NULL)
     {
       g_source_destroy (chat->retry_timer);
@@ -513,14 +518,21 @@ on_answer (GObject      *source,
       return;
     }
 
-  /* A model that does not see: once more without the picture. */
+  /* A model that does not see: for the rest of this session pictures
+   * stay home. This one is described to it (the vision link answers
+   * image-refused with lanlan_session_manager_describe_seen()) and the
+   * question waits for the words, within bounds; without anyone to
+   * describe it, the question goes again at once without it. */
   if (chat->had_images && chat->text->len == 0 &&
       g_error_matches (error, LANLAN_REALTIME_ERROR, LANLAN_REALTIME_ERROR_CONFIG) &&
       chat->preset->vision == LANLAN_CHAT_VISION_TRY)
     {
+      g_autoptr(GBytes) image = g_steal_pointer (&chat->image);
+
       g_debug ("%s; sending without pictures", error->message);
       chat->no_vision = TRUE;
-      chat_send (chat);
+      if (image == NULL || !wait_for_words (chat, image))
+        chat_send (chat);
       _lanlan_session_worker_unref (w);
       return;
     }
@@ -565,6 +577,40 @@ on_answer (GObject      *source,
   _lanlan_session_worker_unref (w);
 }
 
+static gboolean
+describe_timeout_cb (gpointer data)
+{
+  ChatEngine *chat = data;
+
+  g_debug ("No description of the refused picture came; asking without it");
+  g_clear_pointer (&chat->retry_timer, g_source_unref);
+  chat->awaiting_description = FALSE;
+  chat_send (chat);
+  return G_SOURCE_REMOVE;
+}
+
+/* A picture this model does not take: the question waits (in flight,
+ * so barge-in and context behave as during an answer) for its
+ * description, lanlan_session_manager_describe_seen(), within bounds.
+ * FALSE when nobody describes pictures. */
+static gboolean
+wait_for_words (ChatEngine *chat,
+                GBytes     *image)
+{
+  Worker *w = chat->w;
+
+  if (!_lanlan_session_emit_image_refused (w, image))
+    return FALSE;
+  stop_retry (chat);
+  chat->awaiting_description = TRUE;
+  chat->in_flight = TRUE;
+  chat->retry_timer = g_timeout_source_new (DESCRIBE_WAIT_MS);
+  g_source_set_callback (chat->retry_timer, describe_timeout_cb, chat, NULL);
+  g_source_attach (chat->retry_timer, w->ctx);
+  _lanlan_session_set_state (w, LANLAN_SESSION_STATE_RESPONDING);
+  return TRUE;
+}
+
 /* Sends the conversation and streams the answer. */
 static void
 chat_send (ChatEngine *chat)
@@ -575,6 +621,14 @@ chat_send (ChatEngine *chat)
 
   if (chat->client == NULL || chat->model == NULL || *chat->model == '\0')
     return;
+  /* A picture for a model that does not see goes in words. */
+  if (chat->image != NULL && chat->no_vision && !chat->awaiting_description)
+    {
+      g_autoptr(GBytes) image = g_steal_pointer (&chat->image);
+
+      if (wait_for_words (chat, image))
+        return;
+    }
   request = lanlan_chat_request_new (chat->model);
   if (chat->instructions != NULL && *chat->instructions != '\0')
     lanlan_chat_request_add_message (request, "system", chat->instructions);
@@ -907,6 +961,27 @@ _lanlan_session_chat_context (Worker     *w,
     {
       _lanlan_session_history_add (w, "system", text);
       start_answer (chat);
+    }
+  return TRUE;
+}
+
+/* Words for a picture (lanlan_session_manager_describe_seen()): the
+ * ones a question waits for let it go, with them; any other (late, after
+ * a barge-in or the wait's end) goes with the next request, without an
+ * answer of its own. */
+gboolean
+_lanlan_session_chat_seen (Worker     *w,
+                           const char *text)
+{
+  ChatEngine *chat = w->chat;
+
+  if (!is_active (w))
+    return FALSE;
+  _lanlan_session_history_add (w, "system", text);
+  if (chat->awaiting_description)
+    {
+      stop_retry (chat);
+      chat_send (chat);
     }
   return TRUE;
 }

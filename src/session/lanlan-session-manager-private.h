@@ -184,6 +184,8 @@ void     _lanlan_session_emit_error          (Worker             *w,
 void     _lanlan_session_emit_text_sent      (Worker             *w,
                                               const char         *message_id);
 void     _lanlan_session_emit_speech_started (Worker             *w);
+gboolean _lanlan_session_emit_image_refused  (Worker             *w,
+                                              GBytes             *jpeg);
 void     _lanlan_session_emit_interrupted    (Worker             *w,
                                               const char         *turn_id,
                                               const char         *heard,
@@ -214,6 +216,8 @@ void     _lanlan_session_chat_start          (Worker             *w);
 gboolean _lanlan_session_chat_flush_input    (Worker             *w);
 gboolean _lanlan_session_chat_barge_in       (Worker             *w);
 gboolean _lanlan_session_chat_context        (Worker             *w,
+                                              const char         *text);
+gboolean _lanlan_session_chat_seen           (Worker             *w,
                                               const char         *text);
 gboolean _lanlan_session_chat_image          (Worker             *w,
                                               GBytes             *jpeg);

@@ -93,6 +93,7 @@ enum {
   SIGNAL_TEXT_SENT,
   SIGNAL_TEXT_FAILED,
   SIGNAL_INTERRUPTED,
+  SIGNAL_IMAGE_REFUSED,
   N_SIGNALS
 };
 
@@ -173,6 +174,7 @@ typedef enum {
   EMIT_TEXT_SENT,
   EMIT_TEXT_FAILED,
   EMIT_INTERRUPTED,
+  EMIT_IMAGE_REFUSED,
 } EmitKind;
 
 typedef struct {
@@ -190,6 +192,7 @@ typedef struct {
   char              **ids;
   guint64             played;
   guint64             received;
+  GBytes             *bytes;
 } Emission;
 
 static void
@@ -206,6 +209,7 @@ emission_free (gpointer data)
   g_clear_error (&e->error);
   g_clear_pointer (&e->messages, g_ptr_array_unref);
   g_strfreev (e->ids);
+  g_clear_pointer (&e->bytes, g_bytes_unref);
   g_free (e);
 }
 
@@ -257,6 +261,9 @@ emission_dispatch (Emission             *e,
     case EMIT_INTERRUPTED:
       g_signal_emit (self, signals[SIGNAL_INTERRUPTED], 0, e->turn_id, e->text,
                      e->played, e->received);
+      break;
+    case EMIT_IMAGE_REFUSED:
+      g_signal_emit (self, signals[SIGNAL_IMAGE_REFUSED], 0, e->bytes);
       break;
     }
 }
@@ -1802,8 +1809,9 @@ run_cmd (gpointer data)
     case CMD_SEE:
       /* What the user shows a model without eyes, in words: the live
        * session hears it now, without answering; later sessions are
-       * primed with it. Text mode sends it with the next request. */
-      if (_lanlan_session_chat_context (w, c->text))
+       * primed with it. Text mode: the question waiting for it goes
+       * now, or it goes with the next request. */
+      if (_lanlan_session_chat_seen (w, c->text))
         break;
       g_ptr_array_add (w->agent_context, g_strdup (c->text));
       if (w->active != NULL && w->active->ready)
@@ -2071,6 +2079,21 @@ lanlan_session_manager_class_init (LanlanSessionManagerClass *klass)
   signals[SIGNAL_INTERRUPTED] =
     g_signal_new ("interrupted", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
+  /**
+   * LanlanSessionManager::image-refused:
+   * @jpeg: the picture
+   *
+   * Text mode: the character's model does not take pictures (its
+   * preset says so, or its server refused this one: a "try" preset such
+   * as Ollama's). The question waits for a description of the picture,
+   * given with lanlan_session_manager_describe_seen(), and is asked
+   * without it when none comes within a minute and a half. Emitted only
+   * while a handler is connected; without one the question goes at once
+   * without the picture.
+   */
+  signals[SIGNAL_IMAGE_REFUSED] =
+    g_signal_new ("image-refused", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
 }
 
 static void
@@ -2381,7 +2404,8 @@ lanlan_session_manager_inject_context (LanlanSessionManager *self,
  *
  * Voice mode: the live session gets it as context now, without an
  * answer of its own, and later sessions are primed with it. Text mode:
- * as lanlan_session_manager_inject_context().
+ * the question waiting for it (#LanlanSessionManager::image-refused)
+ * goes, with it; otherwise it goes with the next request.
  */
 void
 lanlan_session_manager_describe_seen (LanlanSessionManager *self,
@@ -2603,6 +2627,23 @@ _lanlan_session_emit_error (Worker       *w,
                             const GError *error)
 {
   emit_error (w, error);
+}
+
+/* The chat engine's model refused a picture; whoever listens describes
+ * it (lanlan_session_manager_describe_seen()). */
+gboolean
+_lanlan_session_emit_image_refused (Worker *w,
+                                    GBytes *jpeg)
+{
+  g_autoptr(LanlanSessionManager) self = g_weak_ref_get (&w->owner);
+  Emission *e;
+
+  if (self == NULL || !g_signal_has_handler_pending (self, signals[SIGNAL_IMAGE_REFUSED], 0, FALSE))
+    return FALSE;
+  e = emission_new (w, EMIT_IMAGE_REFUSED);
+  e->bytes = g_bytes_ref (jpeg);
+  post (e);
+  return TRUE;
 }
 
 void

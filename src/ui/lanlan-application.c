@@ -25,6 +25,7 @@
 #include "lanlan-log.h"
 #include "lanlan-preferences-window.h"
 #include "lanlan-store.h"
+#include "lanlan-vision-link.h"
 
 struct _LanlanApplication
 {
@@ -315,6 +316,8 @@ lanlan_application_api_key_changed (LanlanApplication *self,
 
       if (g_strcmp0 (lanlan_character_get_provider (lanlan_conversation_get_character (c)), provider) == 0)
         lanlan_conversation_recheck_api_key (c);
+      /* The vision model may be another provider's. */
+      lanlan_vision_link_api_key_changed (lanlan_conversation_get_vision (c), provider);
     }
 
   g_signal_emit (self, signals[API_KEY_CHANGED], 0, provider);
