@@ -12,7 +12,8 @@
  * The main loop's health is measured by a 5 ms ticker: the longest gap
  * between two ticks (wall clock, which a loaded machine stretches), and
  * the main thread's own CPU time within one gap (the work the app did
- * without letting the loop run, which load does not stretch).
+ * without letting the loop run, which load does not stretch), and how
+ * much of the longest gap the thread spent runnable, waiting for a CPU.
  *
  * As a test: two seconds of flood. The old code spent seconds of CPU
  * in a single frame there (laying every piece of the reply out again);
@@ -26,6 +27,7 @@
 
 #include <glib/gstdio.h>
 
+#include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -73,9 +75,28 @@ process_cpu_s (void)
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* How long this thread has waited for a CPU while runnable (the
+ * scheduler's, not the app's time), in µs; 0 where not known. */
+static gint64
+thread_wait_us (void)
+{
+  char buf[128];
+  FILE *f = fopen ("/proc/thread-self/schedstat", "r");
+  unsigned long long run = 0, wait = 0;
+
+  if (f == NULL)
+    return 0;
+  if (fgets (buf, sizeof buf, f) == NULL || sscanf (buf, "%llu %llu", &run, &wait) != 2)
+    wait = 0;
+  fclose (f);
+  return (gint64) (wait / 1000);
+}
+
 typedef struct {
   gint64  last;
   gint64  last_cpu;
+  gint64  last_wait;
+  gint64  max_gap_wait;   /* of the longest gap, the time spent waiting for a CPU */
   gint64  max_gap;        /* wall clock between two ticks */
   gint64  max_cpu;        /* the main thread's CPU time between two ticks */
   guint   n_gaps;
@@ -91,9 +112,12 @@ tick (gpointer data)
   Ticker *t = data;
   gint64 now = g_get_monotonic_time ();
   gint64 cpu = thread_cpu_us ();
+  gint64 wait = thread_wait_us ();
 
   if (t->last != 0)
     {
+      if (now - t->last > t->max_gap)
+        t->max_gap_wait = wait - t->last_wait;
       t->max_gap = MAX (t->max_gap, now - t->last);
       t->max_cpu = MAX (t->max_cpu, cpu - t->last_cpu);
       t->n_gaps++;
@@ -102,6 +126,7 @@ tick (gpointer data)
     }
   t->last = now;
   t->last_cpu = cpu;
+  t->last_wait = wait;
   return G_SOURCE_CONTINUE;
 }
 
@@ -288,6 +313,7 @@ is_stored (gpointer data)
 /* The figures of one window over one stretch of time. */
 typedef struct {
   double stall_ms;        /* the longest gap between two ticks */
+  double waited_ms;       /* of which runnable, waiting for a CPU */
   double work_ms;         /* the main thread's CPU time within one gap, at most */
   guint  n_long;          /* gaps over 100 ms */
   double main_cpu;        /* main-thread CPU seconds per second */
@@ -302,6 +328,7 @@ figures_take (Figures *f,
               double   rss_before)
 {
   f->stall_ms = t->max_gap / 1000.0;
+  f->waited_ms = t->max_gap_wait / 1000.0;
   f->work_ms = t->max_cpu / 1000.0;
   f->n_long = t->n_long;
   ticker_cpu (t, &f->main_cpu, &f->process_cpu);
@@ -416,11 +443,11 @@ run_flood (gboolean new_items)
   g_assert_cmpstr (lanlan_message_get_id (g_ptr_array_index (stored, 1)), ==, lanlan_message_get_id (reply));
   g_assert_true (g_str_equal (lanlan_message_get_text (g_ptr_array_index (stored, 1)), text));
 
-  g_print ("# %s flood: %u deltas in %u s, drained after %.1f s; main thread: longest gap %.0f ms, "
-           "most CPU in one gap %.0f ms, %u gaps over 100 ms, %.2f CPU-s/s; process %.2f CPU-s/s; "
-           "RSS %.1f -> %.1f MB (+%.1f); %u messages\n",
+  g_print ("# %s flood: %u deltas in %u s, drained after %.1f s; main thread: longest gap %.0f ms "
+           "(%.0f ms of it waiting for a CPU), most CPU in one gap %.0f ms, %u gaps over 100 ms, "
+           "%.2f CPU-s/s; process %.2f CPU-s/s; RSS %.1f -> %.1f MB (+%.1f); %u messages\n",
            name, flood.sent, flood.seconds, (drained - start) / 1e6,
-           flooded.stall_ms, flooded.work_ms, flooded.n_long, flooded.main_cpu, flooded.process_cpu,
+           flooded.stall_ms, flooded.waited_ms, flooded.work_ms, flooded.n_long, flooded.main_cpu, flooded.process_cpu,
            flooded.rss_before, flooded.rss_after, flooded.rss_after - flooded.rss_before, n_messages);
   if (bench)
     {
@@ -428,10 +455,12 @@ run_flood (gboolean new_items)
                "%.2f CPU-s/s; process %.2f CPU-s/s; RSS +%.1f MB\n",
                flood.seconds, idle.stall_ms, idle.work_ms, idle.main_cpu, idle.process_cpu,
                idle.rss_after - idle.rss_before);
-      g_print ("# main-thread stall (max) during a %u s %s flood: %.0f ms (%.1fx the idle window's %.0f ms); "
+      g_print ("# main-thread stall (max) during a %u s %s flood: %.0f ms, %.0f ms of it waiting for a CPU "
+               "(%.1fx the idle window's %.0f ms); "
                "most main-thread CPU in one gap %.0f ms (idle %.0f ms); RSS growth %.1f MB (idle %.1f MB); "
                "process CPU %.2f CPU-s/s (idle %.2f)\n",
-               flood.seconds, name, flooded.stall_ms, flooded.stall_ms / MAX (idle.stall_ms, 1.0),
+               flood.seconds, name, flooded.stall_ms, flooded.waited_ms,
+               flooded.stall_ms / MAX (idle.stall_ms, 1.0),
                idle.stall_ms, flooded.work_ms, idle.work_ms,
                flooded.rss_after - flooded.rss_before, idle.rss_after - idle.rss_before,
                flooded.process_cpu, idle.process_cpu);
