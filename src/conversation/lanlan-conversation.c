@@ -561,12 +561,9 @@ on_session_delta (LanlanConversation *self,
   else
     {
       append_pending (s, delta);
-      /* Once a frame; a long reply less often (1 ms per KiB), as laying
-       * its bubble out again costs in proportion to its length: a flood
-       * of deltas must not keep the main thread laying out text. */
+      /* At most once a frame: the bubble shows what was added. */
       if (self->flush_source == 0)
-        self->flush_source = g_timeout_add_once (MAX (FLUSH_INTERVAL_MS, s->length / 1024),
-                                                 flush_cb, self);
+        self->flush_source = g_timeout_add_once (FLUSH_INTERVAL_MS, flush_cb, self);
     }
 }
 

@@ -56,6 +56,14 @@ struct _Worker
   LanlanSessionStats    stats;
   guint                 input_rate;
 
+  /* Signals on their way to the owner's context, in order (under
+   * emit_lock). One source carries them all, and a turn's deltas fold
+   * into one emission while they wait: see post(). */
+  GMutex                emit_lock;
+  GQueue                emit_queue;     /* Emission */
+  GSource              *emit_source;    /* the pending one, or NULL */
+  gint64                emit_last;      /* when the owner last took them */
+
   /* Worker thread only. */
   LanlanCharacter      *settings;
   guint64               settings_serial; /* the character's, not the copy's */

@@ -125,6 +125,7 @@ worker_unref (Worker *w)
   g_ptr_array_unref (w->history_ids);
   g_queue_clear_full (&w->mic_queue, (GDestroyNotify) g_bytes_unref);
   g_mutex_clear (&w->lock);
+  g_mutex_clear (&w->emit_lock);
   g_clear_object (&w->settings);
   g_free (w->api_key);
   g_clear_object (&w->sink);
@@ -146,7 +147,20 @@ worker_unref (Worker *w)
   g_free (w);
 }
 
-/* --- Posting to the owner's context -------------------------------------- */
+/* --- Posting to the owner's context -------------------------------------- *
+ *
+ * The worker's signals reach the owner's context through one queue and
+ * one source, in order. A server may stream thousands of transcript
+ * deltas a second: one idle source each buried the owner's main loop
+ * (each iteration walks every source) and woke it thousands of times a
+ * second. Now the deltas of one turn fold into the emission waiting at
+ * the tail of the queue, and the source that carries them goes out at
+ * most once per EMIT_DELTA_INTERVAL_US; any other signal (state, done,
+ * errors) goes out at once, with everything queued before it. Nothing
+ * is dropped: the owner gets the same text in fewer, larger deltas.
+ */
+
+#define EMIT_DELTA_INTERVAL_US  (16 * G_TIME_SPAN_MILLISECOND)
 
 typedef enum {
   EMIT_STATE,
@@ -172,6 +186,7 @@ typedef struct {
   char               *role;
   char               *turn_id;
   char               *text;
+  GString            *delta;        /* EMIT_DELTA: the turn's deltas so far */
   GError             *error;
   GPtrArray          *messages;
   char              **ids;
@@ -189,6 +204,8 @@ emission_free (gpointer data)
   g_free (e->role);
   g_free (e->turn_id);
   g_free (e->text);
+  if (e->delta != NULL)
+    g_string_free (e->delta, TRUE);
   g_clear_error (&e->error);
   g_clear_pointer (&e->messages, g_ptr_array_unref);
   g_strfreev (e->ids);
@@ -196,15 +213,10 @@ emission_free (gpointer data)
   g_free (e);
 }
 
-static gboolean
-emission_dispatch (gpointer data)
+static void
+emission_dispatch (Emission             *e,
+                   LanlanSessionManager *self)
 {
-  Emission *e = data;
-  g_autoptr(LanlanSessionManager) self = g_weak_ref_get (&e->w->owner);
-
-  if (self == NULL)
-    return G_SOURCE_REMOVE;
-
   switch (e->kind)
     {
     case EMIT_STATE:
@@ -220,7 +232,7 @@ emission_dispatch (gpointer data)
       }
       break;
     case EMIT_DELTA:
-      g_signal_emit (self, signals[SIGNAL_TRANSCRIPT_DELTA], 0, e->role, e->turn_id, e->text);
+      g_signal_emit (self, signals[SIGNAL_TRANSCRIPT_DELTA], 0, e->role, e->turn_id, e->delta->str);
       break;
     case EMIT_DONE:
       g_signal_emit (self, signals[SIGNAL_TRANSCRIPT_DONE], 0, e->role, e->turn_id, e->text);
@@ -254,8 +266,98 @@ emission_dispatch (gpointer data)
       g_signal_emit (self, signals[SIGNAL_IMAGE_REFUSED], 0, e->bytes);
       break;
     }
+}
 
+/* One trip of the queue to the owner's context. */
+typedef struct {
+  Worker  *w;
+  GSource *source;
+} Trip;
+
+/* Takes the queue if @trip's source is still the pending one. */
+static GQueue
+trip_take_queue (Trip *trip)
+{
+  Worker *w = trip->w;
+  GQueue queue = G_QUEUE_INIT;
+
+  g_mutex_lock (&w->emit_lock);
+  if (w->emit_source == trip->source)
+    {
+      queue = w->emit_queue;
+      g_queue_init (&w->emit_queue);
+      g_clear_pointer (&w->emit_source, g_source_unref);
+      w->emit_last = g_get_monotonic_time ();
+    }
+  g_mutex_unlock (&w->emit_lock);
+  return queue;
+}
+
+static gboolean
+trip_dispatch (gpointer data)
+{
+  Trip *trip = data;
+  g_autoptr(LanlanSessionManager) self = g_weak_ref_get (&trip->w->owner);
+  GQueue queue = trip_take_queue (trip);
+  Emission *e;
+
+  while ((e = g_queue_pop_head (&queue)) != NULL)
+    {
+      if (self != NULL)
+        emission_dispatch (e, self);
+      emission_free (e);
+    }
   return G_SOURCE_REMOVE;
+}
+
+static void
+trip_free (gpointer data)
+{
+  Trip *trip = data;
+  GQueue queue = trip_take_queue (trip);   /* destroyed before it went */
+
+  g_queue_clear_full (&queue, emission_free);
+  worker_unref (trip->w);
+  g_free (trip);
+}
+
+static gboolean
+trip_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs trip_source_funcs = {
+  .dispatch = trip_source_dispatch,
+};
+
+/* With emit_lock held: makes sure a source will carry the queue, at once
+ * or, for deltas alone, a frame after the last trip. */
+static void
+schedule_locked (Worker   *w,
+                 gboolean  at_once)
+{
+  GSource *source;
+  Trip *trip;
+
+  if (w->emit_source != NULL)
+    {
+      if (at_once)
+        g_source_set_ready_time (w->emit_source, 0);
+      return;
+    }
+
+  trip = g_new0 (Trip, 1);
+  trip->w = worker_ref (w);
+  trip->source = source = g_source_new (&trip_source_funcs, sizeof (GSource));
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, trip_dispatch, trip, trip_free);
+  g_source_set_static_name (source, "[lanlan] session signals");
+  g_source_set_ready_time (source, at_once ? 0 : w->emit_last + EMIT_DELTA_INTERVAL_US);
+  w->emit_source = source;
+  g_source_attach (source, w->owner_ctx);
 }
 
 static Emission *
@@ -272,13 +374,41 @@ emission_new (Worker   *w,
 static void
 post (Emission *e)
 {
-  GSource *source = g_idle_source_new ();
+  Worker *w = e->w;
 
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, emission_dispatch, e, emission_free);
-  g_source_set_static_name (source, "[lanlan] session signal");
-  g_source_attach (source, e->w->owner_ctx);
-  g_source_unref (source);
+  g_mutex_lock (&w->emit_lock);
+  g_queue_push_tail (&w->emit_queue, e);
+  schedule_locked (w, e->kind != EMIT_DELTA);
+  g_mutex_unlock (&w->emit_lock);
+}
+
+/* A delta joins the one waiting for the same turn at the tail. */
+static void
+post_delta (Worker     *w,
+            const char *role,
+            const char *turn_id,
+            const char *text)
+{
+  Emission *last;
+
+  if (turn_id == NULL)
+    turn_id = "";
+  g_mutex_lock (&w->emit_lock);
+  last = g_queue_peek_tail (&w->emit_queue);
+  if (last != NULL && last->kind == EMIT_DELTA &&
+      g_str_equal (last->role, role) && g_str_equal (last->turn_id, turn_id))
+    g_string_append (last->delta, text);
+  else
+    {
+      Emission *e = emission_new (w, EMIT_DELTA);
+
+      e->role = g_strdup (role);
+      e->turn_id = g_strdup (turn_id);
+      e->delta = g_string_new (text);
+      g_queue_push_tail (&w->emit_queue, e);
+      schedule_locked (w, FALSE);
+    }
+  g_mutex_unlock (&w->emit_lock);
 }
 
 static void
@@ -288,8 +418,14 @@ emit_text (Worker     *w,
            const char *turn_id,
            const char *text)
 {
-  Emission *e = emission_new (w, kind);
+  Emission *e;
 
+  if (kind == EMIT_DELTA)
+    {
+      post_delta (w, role, turn_id, text ? text : "");
+      return;
+    }
+  e = emission_new (w, kind);
   e->role = g_strdup (role);
   e->turn_id = g_strdup (turn_id ? turn_id : "");
   e->text = g_strdup (text ? text : "");
@@ -2099,6 +2235,8 @@ lanlan_session_manager_new (LanlanCharacter *character,
   w->ctx = g_main_context_new ();
   w->loop = g_main_loop_new (w->ctx, FALSE);
   g_mutex_init (&w->lock);
+  g_mutex_init (&w->emit_lock);
+  g_queue_init (&w->emit_queue);
   w->history = g_ptr_array_new_with_free_func ((GDestroyNotify) lanlan_chat_message_free);
   w->history_ids = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&w->mic_queue);

@@ -1,16 +1,27 @@
 /* lanlan-message-row.c — one message of the transcript, as a bubble
  *
  * The list view's rows are recycled: a row is bound to one message at a
- * time through a binding group (text, translation) and a signal group
- * (status), and shows a failed message's Resend button and an
+ * time through a binding group (translation, picture) and a signal group
+ * (text, status), and shows a failed message's Resend button and an
  * interrupted reply's mark. The text label says who spoke in its
  * accessible description, for screen readers and the UI tests.
  *
  * A long text is shown in pieces of about CHUNK_BYTES, one label each
- * (the first in the text label): Pango lays a wrapped paragraph out in
- * more than linear time, and a streamed reply grows a delta at a time,
- * so one label holding it all froze the window for seconds per update
- * under a delta flood. Appending touches only the last piece.
+ * (the first in the text label): Pango lays a paragraph out again, from
+ * shaping on, whenever its width or text changes, so one label holding a
+ * streamed reply cost time in proportion to the whole reply at every
+ * delta. Growing at the end touches only the last piece, and no more
+ * than PIECES_PER_FRAME new pieces are shown in one frame (the rest
+ * follow frame by frame), so a flood of deltas, or binding a row to a
+ * megabyte of text, costs each frame a bounded amount of layout.
+ *
+ * The avatar and the bubble sit in a GtkGrid, not a horizontal GtkBox:
+ * a GtkBox allocates its children by asking their width for its height,
+ * which makes every wrapped label in the bubble search for its width
+ * (a dozen layouts each) whenever the bubble's height changes, which is
+ * every frame of a streamed reply. A grid asks widths first and heights
+ * for them, which labels answer from their caches. The pieces after the
+ * first sit in a LanlanPieceBox, which draws only those in view.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -20,8 +31,10 @@
 
 #include "lanlan-avatar.h"
 #include "lanlan-message-row.h"
+#include "lanlan-piece-box.h"
 
-#define CHUNK_BYTES 512
+#define CHUNK_BYTES       512
+#define PIECES_PER_FRAME  8
 
 struct _LanlanMessageRow
 {
@@ -31,7 +44,7 @@ struct _LanlanMessageRow
   GBindingGroup  *bindings;
   GSignalGroup   *signals;
 
-  GtkBox         *line;
+  GtkGrid        *line;
   GtkWidget      *avatar;
 
   GtkBox         *bubble;
@@ -43,8 +56,10 @@ struct _LanlanMessageRow
   GtkLabel       *status_label;
   GtkButton      *resend_button;
 
-  GString        *shown;         /* the text the labels show */
-  GArray         *starts;        /* gsize: where each label's piece starts */
+  GPtrArray      *labels;        /* GtkLabel: one per piece, text_label first */
+  GString        *shown;         /* the text the labels show, a prefix of the message's */
+  GArray         *starts;        /* gsize: where each shown piece starts */
+  guint           tick_id;       /* showing the rest, a few pieces a frame */
 };
 
 G_DEFINE_FINAL_TYPE (LanlanMessageRow, lanlan_message_row, GTK_TYPE_WIDGET)
@@ -87,70 +102,110 @@ static GtkLabel *
 piece_label (LanlanMessageRow *self,
              guint             index)
 {
-  GtkWidget *child;
-  guint i = 1;
+  GtkWidget *label;
 
-  if (index == 0)
-    return self->text_label;
-  for (child = gtk_widget_get_first_child (GTK_WIDGET (self->more_box)); child;
-       child = gtk_widget_get_next_sibling (child), i++)
-    if (i == index)
-      return GTK_LABEL (child);
+  if (index < self->labels->len)
+    return g_ptr_array_index (self->labels, index);
 
-  child = gtk_label_new (NULL);
-  gtk_label_set_wrap (GTK_LABEL (child), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (child), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_selectable (GTK_LABEL (child), TRUE);
-  gtk_label_set_xalign (GTK_LABEL (child), 0);
+  g_assert (index == self->labels->len);
+  label = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (label), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
   /* A wrapped label's minimum width is found by wrapping at every
    * chance it has: with a width in characters it wraps far less. */
-  gtk_label_set_width_chars (GTK_LABEL (child), 20);
-  gtk_widget_add_css_class (child, "bubble-more");
-  gtk_box_append (self->more_box, child);
-  return GTK_LABEL (child);
+  gtk_label_set_width_chars (GTK_LABEL (label), 20);
+  gtk_widget_add_css_class (label, "bubble-more");
+  gtk_box_append (self->more_box, label);
+  gtk_widget_set_visible (GTK_WIDGET (self->more_box), TRUE);
+  g_ptr_array_add (self->labels, label);
+  return GTK_LABEL (label);
 }
 
+/* Keeps the first @n pieces' labels. */
 static void
-update_text (LanlanMessageRow *self)
+drop_pieces (LanlanMessageRow *self,
+             guint             n)
+{
+  n = MAX (n, 1);
+  while (self->labels->len > n)
+    {
+      GtkWidget *label = g_ptr_array_steal_index (self->labels, self->labels->len - 1);
+
+      gtk_box_remove (self->more_box, label);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->more_box), self->labels->len > 1);
+}
+
+/* Shows up to @budget more pieces of the message's text, from the last
+ * shown piece (which may have grown) on. Returns whether all is shown. */
+static gboolean
+show_pieces (LanlanMessageRow *self,
+             guint             budget)
 {
   const char *text = self->message ? lanlan_message_get_text (self->message) : "";
   gsize len = strlen (text);
-  guint first = 0;
-  gsize start = 0;
-  guint n = 0;
-  GtkWidget *child;
+  guint index = self->starts->len > 0 ? self->starts->len - 1 : 0;
+  gsize start = index > 0 ? g_array_index (self->starts, gsize, index) : 0;
 
-  /* Grown at the end: only the last piece and what follows change. */
-  if (self->starts->len > 0 && len >= self->shown->len &&
-      memcmp (text, self->shown->str, self->shown->len) == 0)
-    {
-      first = self->starts->len - 1;
-      start = g_array_index (self->starts, gsize, first);
-    }
-  g_array_set_size (self->starts, first);
-
-  for (n = first; start < len || n == 0; n++)
+  g_array_set_size (self->starts, index);
+  g_string_truncate (self->shown, start);
+  for (guint done = 0; (start < len || index == 0) && done < budget; done++, index++)
     {
       gsize end = piece_end (text, len, start);
       g_autofree char *piece = g_strndup (text + start, end - start);
 
       g_array_append_val (self->starts, start);
-      gtk_label_set_text (piece_label (self, n), piece);
+      gtk_label_set_text (piece_label (self, index), piece);
+      g_string_append_len (self->shown, text + start, end - start);
       start = end;
     }
+  return start >= len;
+}
 
-  /* Pieces no longer needed (a shorter text, a recycled row). */
-  child = gtk_widget_get_first_child (GTK_WIDGET (self->more_box));
-  for (guint i = 1; child != NULL; i++)
+static gboolean
+show_more (GtkWidget     *widget,
+           GdkFrameClock *clock,
+           gpointer       user_data)
+{
+  LanlanMessageRow *self = LANLAN_MESSAGE_ROW (widget);
+
+  if (!show_pieces (self, PIECES_PER_FRAME))
+    return G_SOURCE_CONTINUE;
+  self->tick_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* The message's text changed: usually grown at the end (a delta), or
+ * replaced (a final transcript, another message). */
+static void
+update_text (LanlanMessageRow *self)
+{
+  const char *text = self->message ? lanlan_message_get_text (self->message) : "";
+  gsize keep = 0;
+
+  /* What is shown and still holds, and the piece it ends in. */
+  if (strncmp (text, self->shown->str, self->shown->len) == 0)
+    keep = self->shown->len;
+  else
+    while (text[keep] == self->shown->str[keep])
+      keep++;
+  if (keep < self->shown->len)
     {
-      GtkWidget *next = gtk_widget_get_next_sibling (child);
+      guint k = self->starts->len;
 
-      if (i >= n)
-        gtk_box_remove (self->more_box, child);
-      child = next;
+      while (k > 1 && g_array_index (self->starts, gsize, k - 1) > keep)
+        k--;
+      g_array_set_size (self->starts, k);
+      g_string_truncate (self->shown, g_array_index (self->starts, gsize, k - 1));
+      drop_pieces (self, k);
     }
-  gtk_widget_set_visible (GTK_WIDGET (self->more_box), n > 1);
-  g_string_assign (self->shown, text);
+
+  if (self->tick_id != 0)
+    return;     /* the next frame shows it */
+  if (!show_pieces (self, PIECES_PER_FRAME))
+    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), show_more, NULL, NULL);
 }
 
 /* The picture the user showed with a message, decoded when the row is
@@ -249,6 +304,8 @@ lanlan_message_row_set_message (LanlanMessageRow *self,
   g_binding_group_set_source (self->bindings, message);
   g_signal_group_set_target (self->signals, message);
   g_array_set_size (self->starts, 0);
+  g_string_truncate (self->shown, 0);
+  drop_pieces (self, 1);
   update_text (self);
   if (message == NULL)
     return;
@@ -291,9 +348,13 @@ lanlan_message_row_dispose (GObject *object)
   g_clear_object (&self->bindings);
   g_clear_object (&self->signals);
   g_clear_object (&self->message);
+  if (self->tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+  self->tick_id = 0;
   if (self->shown != NULL)
     g_string_free (g_steal_pointer (&self->shown), TRUE);
   g_clear_pointer (&self->starts, g_array_unref);
+  g_clear_pointer (&self->labels, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), LANLAN_TYPE_MESSAGE_ROW);
 
   G_OBJECT_CLASS (lanlan_message_row_parent_class)->dispose (object);
@@ -307,6 +368,7 @@ lanlan_message_row_class_init (LanlanMessageRowClass *klass)
 
   object_class->dispose = lanlan_message_row_dispose;
 
+  g_type_ensure (LANLAN_TYPE_PIECE_BOX);
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/lanlan-message-row.ui");
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "messagerow");
@@ -328,6 +390,8 @@ lanlan_message_row_init (LanlanMessageRow *self)
 
   self->shown = g_string_new (NULL);
   self->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
+  self->labels = g_ptr_array_new ();
+  g_ptr_array_add (self->labels, self->text_label);
   self->bindings = g_binding_group_new ();
   g_binding_group_bind_full (self->bindings, "image", self->picture, "paintable",
                              G_BINDING_SYNC_CREATE, image_to_paintable, NULL, NULL, NULL);
@@ -360,7 +424,7 @@ lanlan_message_row_new (LanlanCharacter *character)
       self->avatar = lanlan_avatar_new (character, 28);
       gtk_widget_set_valign (self->avatar, GTK_ALIGN_START);
       gtk_widget_set_visible (self->avatar, FALSE);
-      gtk_box_prepend (self->line, self->avatar);
+      gtk_grid_attach (self->line, self->avatar, 0, 0, 1, 1);
     }
   return GTK_WIDGET (self);
 }
