@@ -132,7 +132,9 @@ main (int   argc,
   g_autofree char *expected_key = NULL;
   g_autofree char *log_dir = NULL;
   g_autofree char *provider = NULL;
+  g_autofree char *chat_reply = NULL;
   g_autoptr(GUri) uri = NULL;
+  int chat_status = 200;
   int port = 0, delta_interval_ms = 40, n_deltas = 10, session_delay_ms = 0;
   FakeScript script = { 0 };
   Relay relay = { 0 };
@@ -144,6 +146,8 @@ main (int   argc,
     { "session-delay-ms", 0, 0, G_OPTION_ARG_INT, &session_delay_ms, "Delay session.updated after the first connection", "MS" },
     { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events (conn-N.jsonl) and provoked errors (errors-N.txt) here", "DIR" },
     { "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "Play openai, qwen, glm or stepfun (default: OpenAI GA)", "ID" },
+    { "chat-reply", 0, 0, G_OPTION_ARG_STRING, &chat_reply, "What /v1/chat/completions answers", "TEXT" },
+    { "chat-status", 0, 0, G_OPTION_ARG_INT, &chat_status, "HTTP status of /v1/chat/completions (not 200: an OpenAI-shaped error)", "N" },
     { NULL }
   };
 
@@ -178,6 +182,9 @@ main (int   argc,
   fake_server_set_default_script (relay.server, &script);
   if (expected_key != NULL)
     fake_server_set_expected_key (relay.server, expected_key);
+  if (chat_reply != NULL || chat_status != 200)
+    fake_server_set_chat_reply (relay.server, (guint) chat_status,
+                                chat_reply != NULL ? chat_reply : "");
 
   inner_url = fake_server_get_url (relay.server, NULL);
   uri = g_uri_parse (inner_url, G_URI_FLAGS_NONE, &error);

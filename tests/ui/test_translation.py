@@ -2,9 +2,10 @@
 """A character who speaks Japanese to a user who reads English: each of
 its finished messages is sent to the translation service (a
 LibreTranslate-compatible stand-in served here on 127.0.0.1) and the
-translation shows under the original in the bubble. When the service is
-gone, the original stays and nothing breaks; the same text again comes
-from the cache."""
+translation shows under the original in the bubble; the same text again
+comes from the cache. When the service is gone, the last provider of the
+chain, an LLM (the character's own chat-completions endpoint), translates;
+when that fails too, the original stays and nothing breaks."""
 import http.server
 import json
 import os
@@ -64,7 +65,7 @@ class TranslationTest(unittest.TestCase):
         self.addCleanup(httpd.server_close)
         translate_url = "http://127.0.0.1:%d" % httpd.server_address[1]
 
-        server = FakeRealtimeServer()
+        server = FakeRealtimeServer(chat_reply="Au revoir (LLM)")
         self.addCleanup(server.stop)
         write_characters([character(server.url, language="ja")])
         store_key("sk-test-5678")
@@ -101,8 +102,8 @@ class TranslationTest(unittest.TestCase):
         self.assertEqual(len(FakeLibreTranslate.requests), 1)
 
         # the service goes away and the user now reads French (changed
-        # behind the app's back, which follows it): the next answer stays
-        # as it is, quietly
+        # behind the app's back, which follows it): the chain falls back
+        # to its last provider, the LLM behind the character's server
         httpd.shutdown()
         httpd.server_close()
         with open(KEYFILE, "w", encoding="utf-8") as f:
@@ -113,11 +114,35 @@ class TranslationTest(unittest.TestCase):
                    and showing(n), what="Language page tab"))
         wait_until(lambda: "French (fr)" in showing_texts(prefs), what="French in Preferences")
         send("Mata ne")
-        wait_until(lambda: [b.strip() for b in bubbles(frame, "Mika")] == [ANSWER] * 3, 20,
-                   what="third answer")
-        wait_until(lambda: "Translation failed" in app.output(), 15, what="failure logged")
-        self.assertEqual(len(translations(frame)), 2)
+        wait_until(lambda: len(translations(frame)) == 3, 20, what="third translation, by the LLM")
+        original, translated = translations(frame)[2]
+        self.assertEqual((original.strip(), translated), (ANSWER, "Au revoir (LLM)"))
+        self.assertIn("Translation by libretranslate failed, trying the next provider", app.output())
+        self.assertNotIn("Translation failed:", app.output())
         self.assertEqual(bubbles(frame, "You"), ["Konnichiwa", "Konnichiwa again", "Mata ne"])
+        self.assertIsNone(app.proc.poll())
+
+    def test_quiet_when_every_provider_fails(self):
+        # No translation service listening, and the LLM refuses (500).
+        server = FakeRealtimeServer(chat_status=500)
+        self.addCleanup(server.stop)
+        write_characters([character(server.url, language="ja")])
+        store_key("sk-test-5678")
+        os.makedirs(os.path.dirname(KEYFILE), exist_ok=True)
+        with open(KEYFILE, "w", encoding="utf-8") as f:
+            f.write("[io/github/lanlan/Lanlan]\ntranslate-url='http://127.0.0.1:9'\n")
+
+        app = AppUnderTest({"GSETTINGS_BACKEND": "keyfile", "LANGUAGE": "en_US", "LANG": "C.UTF-8"})
+        self.addCleanup(app.stop)
+        app.wait_for_app()
+        frame = find(app.app, by_role(pyatspi.ROLE_FRAME, "Mika"), what="Mika's window")
+        set_text(find(frame, lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Message",
+                      what="message entry"), "Konnichiwa")
+        click(find(frame, by_role(pyatspi.ROLE_PUSH_BUTTON, "Send"), what="send button"))
+        wait_until(lambda: [b.strip() for b in bubbles(frame, "Mika")] == [ANSWER], 20,
+                   what="the answer")
+        wait_until(lambda: "Translation failed" in app.output(), 20, what="failure logged")
+        self.assertEqual(translations(frame), [])
         self.assertIsNone(app.proc.poll())
 
 if __name__ == "__main__":
