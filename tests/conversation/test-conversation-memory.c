@@ -158,7 +158,11 @@ turn_done (gpointer data)
   guint n = g_list_model_get_n_items (lanlan_conversation_get_messages (c));
   LanlanMessage *last = n >= 2 ? item (c, n - 1) : NULL;
 
+  /* Over means the session has the response done, not only its
+   * transcript: text typed before response.done cuts the answer short
+   * (an interrupted reply), as barge-in should. */
   return last != NULL && n % 2 == 0 &&
+         lanlan_conversation_get_state (c) == LANLAN_SESSION_STATE_CONNECTED &&
          lanlan_message_get_role (last) == LANLAN_MESSAGE_ROLE_ASSISTANT &&
          lanlan_message_get_status (last) == LANLAN_MESSAGE_STATUS_SENT &&
          lanlan_message_get_status (item (c, n - 2)) == LANLAN_MESSAGE_STATUS_SENT;

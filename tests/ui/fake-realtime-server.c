@@ -134,7 +134,7 @@ main (int   argc,
   g_autofree char *provider = NULL;
   g_autofree char *chat_reply = NULL;
   g_autoptr(GUri) uri = NULL;
-  int chat_status = 200;
+  int chat_status = 200, tone_amplitude = 0;
   int port = 0, delta_interval_ms = 40, n_deltas = 10, session_delay_ms = 0;
   FakeScript script = { 0 };
   Relay relay = { 0 };
@@ -146,6 +146,7 @@ main (int   argc,
     { "session-delay-ms", 0, 0, G_OPTION_ARG_INT, &session_delay_ms, "Delay session.updated after the first connection", "MS" },
     { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &log_dir, "Write received events (conn-N.jsonl) and provoked errors (errors-N.txt) here", "DIR" },
     { "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "Play openai, qwen, glm or stepfun (default: OpenAI GA)", "ID" },
+    { "tone-amplitude", 0, 0, G_OPTION_ARG_INT, &tone_amplitude, "Answer with a 440 Hz sine of this amplitude (0: marker samples)", "N" },
     { "chat-reply", 0, 0, G_OPTION_ARG_STRING, &chat_reply, "What /v1/chat/completions answers", "TEXT" },
     { "chat-status", 0, 0, G_OPTION_ARG_INT, &chat_status, "HTTP status of /v1/chat/completions (not 200: an OpenAI-shaped error)", "N" },
     { NULL }
@@ -177,6 +178,10 @@ main (int   argc,
   script.n_deltas = MAX (n_deltas, 1);
   script.samples_per_delta = 480;
   script.delta_interval_ms = MAX (delta_interval_ms, 0);
+  script.tone_amplitude = (guint) CLAMP (tone_amplitude, 0, 32767);
+  /* A tone plays without gaps: each delta carries its interval's audio. */
+  if (script.tone_amplitude > 0)
+    script.samples_per_delta = MAX (script.samples_per_delta, script.delta_interval_ms * 24);
   fake_server_set_script (relay.server, 0, &script);
   script.session_delay_ms = MAX (session_delay_ms, 0);
   fake_server_set_default_script (relay.server, &script);

@@ -22,7 +22,8 @@ class FakeRealtimeServer:
     """tests/ui/fake-realtime-server as a child process."""
 
     def __init__(self, port=0, expected_key=None, delta_interval_ms=40, session_delay_ms=0,
-                 provider=None, n_deltas=None, chat_reply=None, chat_status=None):
+                 provider=None, n_deltas=None, chat_reply=None, chat_status=None,
+                 tone_amplitude=None):
         self.log_dir = tempfile.mkdtemp(prefix="fake-realtime-")
         args = [os.environ["LANLAN_FAKE_SERVER"], "--port", str(port),
                 "--delta-interval-ms", str(delta_interval_ms), "--log-dir", self.log_dir]
@@ -34,6 +35,8 @@ class FakeRealtimeServer:
             args += ["--n-deltas", str(n_deltas)]
         if provider is not None:  # play openai, qwen, glm or stepfun strictly
             args += ["--provider", provider]
+        if tone_amplitude is not None:  # answer with a 440 Hz sine, not marker samples
+            args += ["--tone-amplitude", str(tone_amplitude)]
         if chat_reply is not None:  # what /v1/chat/completions answers
             args += ["--chat-reply", chat_reply]
         if chat_status is not None:  # or the HTTP status of its error

@@ -162,7 +162,8 @@ class ScreenshotTest(unittest.TestCase):
         speaking, with the reply streaming in."""
         # A long answer (40 deltas of 300 ms): still speaking when the
         # shot is taken, even on a slow (sanitizer) build.
-        server = FakeRealtimeServer(delta_interval_ms=300, n_deltas=40)
+        # Its audio is a 440 Hz sine, so the face pulses with the level.
+        server = FakeRealtimeServer(delta_interval_ms=300, n_deltas=40, tone_amplitude=16000)
         self.addCleanup(server.stop)
         app = self.start(server)
         frame = find(app.app, by_role(pyatspi.ROLE_FRAME, "Mika"), what="Mika's window", timeout=30)
