@@ -171,7 +171,9 @@ class ScreenshotTest(unittest.TestCase):
                    15, what="the status")
         self.converse(frame, "Sing me something, Mika!")
         wait_until(lambda: "Speaking…" in showing_texts(frame), 20, what="the character speaking")
-        wait_until(lambda: any(bubbles(frame, "Mika")), 20, what="the reply streaming in")
+        # A few words in: the speaker has been playing the tone a while.
+        wait_until(lambda: any(len(b.split()) >= 3 for b in bubbles(frame, "Mika")), 20,
+                   what="the reply streaming in")
         find(frame, lambda n: n.getRole() == pyatspi.ROLE_IMAGE and n.name == "Mika" and showing(n),
              what="Mika's face in the header")
         window_shot(frame, "avatar-speaking")
