@@ -111,6 +111,7 @@ struct _LanlanConversation
   gboolean              microphone_active;
   double                input_level;
   guint                 level_source;
+  guint                 retarget_source;
   double                output_level;
   guint                 output_level_source;
 };
@@ -1135,13 +1136,41 @@ lanlan_conversation_get_input_level (LanlanConversation *self)
 /* The canceller's nodes are there (or there is no canceller any more):
  * speaker and microphone go through it. */
 static void
+move_to_echo_cancel (LanlanConversation *self)
+{
+  g_clear_handle_id (&self->retarget_source, g_source_remove);
+  retarget_speaker (self);
+  if (self->capture != NULL)
+    reopen_microphone (self);
+}
+
+static gboolean
+retarget_later_cb (gpointer user_data)
+{
+  LanlanConversation *self = user_data;
+
+  self->retarget_source = 0;
+  move_to_echo_cancel (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
 on_echo_cancel_ready (LanlanConversation *self)
 {
   if (self->echo_cancel != NULL && !lanlan_echo_cancel_get_ready (self->echo_cancel))
     return;   /* gone, with PipeWire: they come back together */
-  retarget_speaker (self);
-  if (self->capture != NULL)
-    reopen_microphone (self);
+  if (self->echo_cancel == NULL && self->playback != NULL)
+    {
+      /* The canceller is going: its nodes leave the graph a moment
+       * after it is dropped. A stream linked anew before the session
+       * manager has seen them go can be left unlinked (WirePlumber
+       * 0.4 waits for a link to the vanished sink to activate), so the
+       * speaker and microphone move once the removal has settled. */
+      g_clear_handle_id (&self->retarget_source, g_source_remove);
+      self->retarget_source = g_timeout_add (300, retarget_later_cb, self);
+      return;
+    }
+  move_to_echo_cancel (self);
 }
 
 /**
@@ -1970,6 +1999,7 @@ lanlan_conversation_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->flush_source, g_source_remove);
   g_clear_handle_id (&self->level_source, g_source_remove);
+  g_clear_handle_id (&self->retarget_source, g_source_remove);
   g_clear_handle_id (&self->output_level_source, g_source_remove);
   g_clear_handle_id (&self->swap_hide_source, g_source_remove);
   if (self->capture != NULL)
