@@ -9,6 +9,7 @@ when that fails too, the original stays and nothing breaks."""
 import http.server
 import json
 import os
+import socket
 import sys
 import threading
 import unittest
@@ -43,6 +44,14 @@ class FakeLibreTranslate(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def closed_port():
+    """A loopback port nothing listens on: one the kernel just gave out
+    and took back (no fixed port: another test may hold any)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def translations(frame):
@@ -130,7 +139,7 @@ class TranslationTest(unittest.TestCase):
         store_key("sk-test-5678")
         os.makedirs(os.path.dirname(KEYFILE), exist_ok=True)
         with open(KEYFILE, "w", encoding="utf-8") as f:
-            f.write("[io/github/lanlan/Lanlan]\ntranslate-url='http://127.0.0.1:9'\n")
+            f.write("[io/github/lanlan/Lanlan]\ntranslate-url='http://127.0.0.1:%d'\n" % closed_port())
 
         app = AppUnderTest({"GSETTINGS_BACKEND": "keyfile", "LANGUAGE": "en_US", "LANG": "C.UTF-8"})
         self.addCleanup(app.stop)
